@@ -1,0 +1,3 @@
+from vulnsweep.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,68 @@
+"""The pipeline between sources and writers: dedupe -> cache -> network -> policy.
+
+The network stage (and with it aiohttp and the event loop) only starts when the
+cache cannot answer everything, which keeps a warm run close to interpreter start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from vulnsweep.errors import ServiceError
+from vulnsweep.model import AuditResult, Dependency, SkippedDependency, Unaudited
+from vulnsweep.policy import IgnorePolicy
+from vulnsweep.services import Key, NullProgress, Progress, VulnerabilityService
+from vulnsweep.sources import Collected, deduplicate
+
+T = TypeVar("T")
+
+
+@dataclass
+class AuditOutcome:
+    result: AuditResult
+    errors: list[ServiceError] = field(default_factory=list)
+    from_cache: int = 0
+
+
+def collect(sources: Iterable[Iterable[Collected]]) -> tuple[list[Dependency],
+                                                             list[SkippedDependency]]:
+    return deduplicate(item for source in sources for item in source)
+
+
+def run_async(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run on uvloop when it is installed, plain asyncio otherwise."""
+    import anyio
+
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return anyio.run(fn)
+    return anyio.run(fn, backend_options={"use_uvloop": True})
+
+
+def audit(
+    dependencies: Sequence[Dependency],
+    skipped: Sequence[SkippedDependency],
+    service: VulnerabilityService,
+    policy: IgnorePolicy,
+    progress: Progress | None = None,
+) -> AuditOutcome:
+    answers, misses = service.answer_from_cache(dependencies)
+    outcome = AuditOutcome(AuditResult(skipped=list(skipped)), from_cache=len(answers))
+    failures: dict[Key, str] = {}
+    if misses:
+        answer = run_async(lambda: service.query(misses, progress or NullProgress()))
+        service.persist()
+        answers.update(answer.vulnerabilities)
+        failures = answer.failures
+        outcome.errors = answer.errors
+    for dep in dependencies:
+        vulns = answers.get(dep.key)
+        if vulns is None:
+            reason = failures.get(dep.key, f"{service.name} gave no answer")
+            outcome.result.unaudited.append(Unaudited(dep, reason))
+        else:
+            outcome.result.audited.append((dep, policy.findings(dep, vulns)))
+    return outcome

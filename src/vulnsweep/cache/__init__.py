@@ -1,0 +1,278 @@
+"""The on-disk cache (SQLite, WAL): short-lived query answers and long-lived records.
+
+Query answers, per (source, name, version), expire after a TTL. Advisory records are
+keyed by (source, id) and carry their `modified` stamp: a record whose stamp matches
+what a query just returned is never fetched again. A cache that cannot be opened or
+turns out corrupt is moved aside (or bypassed) with a warning; it never fails an audit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DEFAULT_TTL = 3600.0
+_CHUNK = 400  # pairs per IN (...) query; well under SQLite's variable limit
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queries (
+    source TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
+    result BLOB NOT NULL, fetched_at REAL NOT NULL,
+    PRIMARY KEY (source, name, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records (
+    source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, body BLOB NOT NULL,
+    PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+"""
+
+QueryKey = tuple[str, str]
+VulnRef = tuple[str, str]  # (id, modified)
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("VULNSWEEP_CACHE_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("vulnsweep", appauthor=False))
+
+
+def source_key(url: str) -> str:
+    """Cache partition per service URL, hashed so credentials never land on disk."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    path: Path
+    queries: int
+    records: int
+    size_bytes: int
+
+
+class Cache:
+    """Thread-safe: the network stage calls it from worker threads, never the event loop."""
+
+    def __init__(self, directory: Path | None, *, ttl: float = DEFAULT_TTL) -> None:
+        self.directory = directory
+        self.path = directory / "cache.sqlite3" if directory is not None else None
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._disabled = directory is None
+        self._opened = False
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection | None:
+        if self._disabled:
+            return None
+        if not self._opened:
+            self._opened = True
+            self._conn = self._open()
+            if self._conn is None:
+                self._disabled = True
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection | None:
+        assert self.directory is not None and self.path is not None
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("cache disabled: cannot create %s (%s)", self.directory, exc.strerror)
+            return None
+        for attempt in range(2):
+            try:
+                return self._connect()
+            except sqlite3.DatabaseError as exc:
+                if attempt == 0 and _is_corruption(exc):
+                    self._move_aside(str(exc))
+                    continue
+                log.warning("cache disabled for this run: %s (%s)", self.path, exc)
+                return None
+        return None
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.path is not None
+        conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False,
+                               isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None:
+                raise sqlite3.DatabaseError("cannot enable WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                conn.executescript(
+                    "BEGIN IMMEDIATE; DROP TABLE IF EXISTS queries; DROP TABLE IF EXISTS records;"
+                    f"{_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
+            # Touch both tables so a corrupt file shows itself now, not mid-run.
+            conn.execute("SELECT count(*) FROM (SELECT 1 FROM queries LIMIT 1)").fetchone()
+            conn.execute("SELECT count(*) FROM (SELECT 1 FROM records LIMIT 1)").fetchone()
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def _move_aside(self, reason: str) -> None:
+        assert self.path is not None
+        target = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+        log.warning("cache file %s is unreadable (%s); moved to %s and rebuilt",
+                    self.path, reason, target.name)
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(f"{self.path}{suffix}")
+            if candidate.exists():
+                try:
+                    os.replace(candidate, Path(f"{target}{suffix}"))
+                except OSError:
+                    candidate.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _fail(self, action: str, exc: sqlite3.Error) -> None:
+        """A cache error mid-run: warn once and carry on without the cache."""
+        log.warning("cache %s failed (%s); continuing without the cache", action, exc)
+        self._disabled = True
+
+    # -- queries --------------------------------------------------------------
+
+    def get_queries(self, source: str, keys: Sequence[QueryKey]) -> dict[QueryKey, list[VulnRef]]:
+        found: dict[QueryKey, list[VulnRef]] = {}
+        with self._lock:
+            conn = self._connection()
+            if conn is None or not keys:
+                return found
+            horizon = time.time() - self.ttl
+            try:
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = keys[start : start + _CHUNK]
+                    pairs = ",".join("(?,?)" for _ in chunk)
+                    params: list[str] = [source]
+                    for name, version in chunk:
+                        params += (name, version)
+                    rows = conn.execute(
+                        f"SELECT name, version, result, fetched_at FROM queries "
+                        f"WHERE source = ? AND (name, version) IN (VALUES {pairs})",
+                        params,
+                    ).fetchall()
+                    for name, version, result, fetched_at in rows:
+                        if fetched_at >= horizon:
+                            found[(name, version)] = [tuple(r) for r in orjson.loads(result)]
+            except sqlite3.Error as exc:
+                self._fail("read", exc)
+                return {}
+        return found
+
+    def put_queries(self, source: str, answers: Iterable[tuple[QueryKey, list[VulnRef]]]) -> None:
+        now = time.time()
+        rows = [(source, n, v, orjson.dumps(refs), now) for (n, v), refs in answers]
+        self._write(
+            "INSERT OR REPLACE INTO queries (source, name, version, result, fetched_at) "
+            "VALUES (?, ?, ?, ?, ?)", rows)
+
+    # -- records --------------------------------------------------------------
+
+    def get_records(self, source: str, ids: Sequence[str]) -> dict[str, tuple[str, bytes]]:
+        found: dict[str, tuple[str, bytes]] = {}
+        with self._lock:
+            conn = self._connection()
+            if conn is None or not ids:
+                return found
+            try:
+                for start in range(0, len(ids), _CHUNK):
+                    chunk = ids[start : start + _CHUNK]
+                    marks = ",".join("?" for _ in chunk)
+                    for record_id, modified, body in conn.execute(
+                        f"SELECT id, modified, body FROM records "
+                        f"WHERE source = ? AND id IN ({marks})",
+                        [source, *chunk],
+                    ):
+                        found[record_id] = (modified, body)
+            except sqlite3.Error as exc:
+                self._fail("read", exc)
+                return {}
+        return found
+
+    def put_records(self, source: str, records: Iterable[tuple[str, str, bytes]]) -> None:
+        rows = [(source, i, m, b) for i, m, b in records]
+        self._write(
+            "INSERT OR REPLACE INTO records (source, id, modified, body) VALUES (?, ?, ?, ?)",
+            rows)
+
+    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                self._fail("write", exc)
+
+    # -- maintenance ----------------------------------------------------------
+
+    def info(self) -> CacheInfo:
+        assert self.path is not None
+        queries = records = 0
+        with self._lock:
+            conn = self._connection()
+            if conn is not None:
+                try:
+                    queries = conn.execute("SELECT count(*) FROM queries").fetchone()[0]
+                    records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+                except sqlite3.Error as exc:
+                    self._fail("read", exc)
+        size = sum(
+            Path(f"{self.path}{s}").stat().st_size
+            for s in ("", "-wal", "-shm")
+            if Path(f"{self.path}{s}").exists()
+        )
+        return CacheInfo(self.path, queries, records, size)
+
+    def clear(self) -> None:
+        with self._lock:
+            conn = self._connection()
+            if conn is None:
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute("DELETE FROM queries")
+                conn.execute("DELETE FROM records")
+                conn.execute("COMMIT")
+                conn.execute("VACUUM")
+            except sqlite3.Error as exc:
+                self._fail("clear", exc)
+                raise
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return any(s in text for s in ("not a database", "malformed", "corrupt", "file is encrypted"))

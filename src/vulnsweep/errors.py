@@ -1,0 +1,44 @@
+"""Errors the CLI turns into one line and an exit code; nothing else should escape."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_VULNERABLE = 1
+EXIT_USAGE = 2
+EXIT_SERVICE = 3
+EXIT_INTERRUPTED = 130
+
+
+class VulnsweepError(Exception):
+    exit_code = EXIT_USAGE
+
+
+class InputError(VulnsweepError):
+    """Bad input: names the file and, where there is one, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class LineError(InputError):
+    """A bad line the rest of the file can do without: becomes a skipped entry."""
+
+
+class UsageError(VulnsweepError):
+    pass
+
+
+class ServiceError(VulnsweepError):
+    """A vulnerability service failed after retries; the message names it and its URL."""
+
+    exit_code = EXIT_SERVICE
+
+    def __init__(self, service: str, url: str, message: str) -> None:
+        self.service = service
+        self.url = url
+        self.message = message
+        super().__init__(f"{service} ({url}): {message}")

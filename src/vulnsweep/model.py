@@ -1,0 +1,123 @@
+"""The small frozen types every stage speaks: sources emit Dependencies, services
+attach Vulnerabilities, policy turns them into Findings, writers render those."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+_CANONICAL_NAME = re.compile(r"[-_.]+")
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalisation; cheaper than importing packaging.utils on the warm path."""
+    return _CANONICAL_NAME.sub("-", name).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a fact entered: a file and, where the format has one, a 1-based line."""
+
+    path: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.path if self.line is None else f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """One pinned (name, version) and every place that pins it."""
+
+    name: str
+    version: str
+    origins: tuple[Origin, ...] = ()
+
+    @cached_property
+    def canonical_name(self) -> str:
+        return canonical_name(self.name)
+
+    @cached_property
+    def key(self) -> tuple[str, str]:
+        """Identity for deduplication: PEP 503 name and PEP 440-equal version."""
+        return (self.canonical_name, version_key(self.version))
+
+
+@dataclass(frozen=True)
+class SkippedDependency:
+    """A dependency we could not audit honestly, and why."""
+
+    name: str
+    reason: str
+    origins: tuple[Origin, ...] = ()
+    version: str | None = None
+
+    @cached_property
+    def canonical_name(self) -> str:
+        return canonical_name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Vulnerability:
+    """One advisory as it applies to one package (fix versions are per package)."""
+
+    id: str
+    aliases: tuple[str, ...] = ()
+    summary: str | None = None
+    details: str | None = None
+    fix_versions: tuple[str, ...] = ()
+    modified: str | None = None
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset((self.id, *self.aliases))
+
+    @property
+    def description(self) -> str:
+        """pip-audit's description: the summary when there is one, on one line."""
+        text = self.summary or self.details or "N/A"
+        return text.replace("\n", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    dependency: Dependency
+    vulnerability: Vulnerability
+    ignored_reason: str | None = None
+
+    @property
+    def ignored(self) -> bool:
+        return self.ignored_reason is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Unaudited:
+    """A dependency a service failed to answer for; never silently dropped."""
+
+    dependency: Dependency
+    reason: str
+
+
+@dataclass
+class AuditResult:
+    """Everything one run learned, in the order writers need it."""
+
+    audited: list[tuple[Dependency, list[Finding]]] = field(default_factory=list)
+    skipped: list[SkippedDependency] = field(default_factory=list)
+    unaudited: list[Unaudited] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for _, fs in self.audited for f in fs]
+
+    @property
+    def reported(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ignored]
+
+
+def version_key(version: str) -> str:
+    """A string equal for PEP 440-equal versions (1.0 == 1.0.0); raw text otherwise."""
+    from packaging.utils import canonicalize_version
+
+    return canonicalize_version(version.strip())

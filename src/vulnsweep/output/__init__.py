@@ -1,0 +1,66 @@
+"""Writers: one per format, each rendering an AuditResult to a binary stream.
+
+Reports go to stdout or to `-o FILE`; a file is written to a temporary sibling and
+renamed into place, so it is never seen half-written (not even after Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from vulnsweep.model import AuditResult
+
+FORMATS = ("columns", "json")
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    desc: bool
+    aliases: bool
+
+
+class Writer(Protocol):
+    def write(self, result: AuditResult, stream: BinaryIO) -> None: ...
+
+
+def writer_for(fmt: str, options: OutputOptions) -> Writer:
+    if fmt == "json":
+        from vulnsweep.output.json import JsonWriter
+
+        return JsonWriter(options)
+    from vulnsweep.output.columns import ColumnsWriter
+
+    return ColumnsWriter(options)
+
+
+def resolve_toggle(value: str, fmt: str) -> bool:
+    """pip-audit's on/off/auto: `auto` means on for JSON, off for columns."""
+    if value == "auto":
+        return fmt == "json"
+    return value == "on"
+
+
+@contextlib.contextmanager
+def open_output(path: str | None) -> Iterator[BinaryIO]:
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=".vulnsweep-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

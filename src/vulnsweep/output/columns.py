@@ -1,0 +1,54 @@
+"""pip-audit's columns layout: one row per finding, then a table of skipped entries."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import BinaryIO
+
+from vulnsweep.model import AuditResult
+from vulnsweep.output import OutputOptions
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+    lines = [" ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             " ".join("-" * w for w in widths)]
+    lines += [" ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    return lines
+
+
+class ColumnsWriter:
+    def __init__(self, options: OutputOptions) -> None:
+        self.options = options
+
+    def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        headers = ["Name", "Version", "ID", "Fix Versions"]
+        if self.options.aliases:
+            headers.append("Aliases")
+        if self.options.desc:
+            headers.append("Description")
+        rows = []
+        for dep, findings in result.audited:
+            for finding in findings:
+                if finding.ignored:
+                    continue
+                vuln = finding.vulnerability
+                row = [dep.canonical_name, dep.version, vuln.id, ",".join(vuln.fix_versions)]
+                if self.options.aliases:
+                    row.append(",".join(vuln.aliases))
+                if self.options.desc:
+                    row.append(vuln.description)
+                rows.append(row)
+        lines: list[str] = table(headers, rows) if rows else []
+        skipped = [(s.canonical_name, s.reason) for s in result.skipped]
+        skipped += [(u.dependency.canonical_name,
+                     f"not audited ({u.dependency.version}): {u.reason}")
+                    for u in result.unaudited]
+        if skipped:
+            if lines:
+                lines.append("")
+            lines += table(["Name", "Skip Reason"], skipped)
+        if lines:
+            stream.write(("\n".join(lines) + "\n").encode())

@@ -1,0 +1,64 @@
+"""pip-audit's JSON schema, streamed one dependency at a time with orjson.
+
+Keys beyond pip-audit's (`origins`, `ignored`) are additions; existing consumers of
+`dependencies[].vulns[]` and `fixes` keep working unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import orjson
+
+from vulnsweep.model import AuditResult, Finding
+from vulnsweep.output import OutputOptions
+
+
+class JsonWriter:
+    def __init__(self, options: OutputOptions) -> None:
+        self.options = options
+
+    def _vuln(self, finding: Finding) -> dict[str, Any]:
+        vuln = finding.vulnerability
+        data: dict[str, Any] = {"id": vuln.id, "fix_versions": list(vuln.fix_versions)}
+        if self.options.aliases:
+            data["aliases"] = list(vuln.aliases)
+        if self.options.desc:
+            data["description"] = vuln.description
+        return data
+
+    def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        stream.write(b'{"dependencies":[')
+        first = True
+
+        def emit(item: dict[str, Any]) -> None:
+            nonlocal first
+            stream.write(orjson.dumps(item) if first else b"," + orjson.dumps(item))
+            first = False
+
+        for dep, findings in result.audited:
+            emit({
+                "name": dep.canonical_name,
+                "version": dep.version,
+                "vulns": [self._vuln(f) for f in findings if not f.ignored],
+                "origins": [str(o) for o in dep.origins],
+            })
+        for skip in result.skipped:
+            item: dict[str, Any] = {"name": skip.canonical_name, "skip_reason": skip.reason}
+            if skip.version is not None:
+                item["version"] = skip.version
+            item["origins"] = [str(o) for o in skip.origins]
+            emit(item)
+        for unaudited in result.unaudited:
+            dep = unaudited.dependency
+            emit({"name": dep.canonical_name, "version": dep.version,
+                  "skip_reason": f"not audited: {unaudited.reason}",
+                  "origins": [str(o) for o in dep.origins]})
+        stream.write(b'],"fixes":[],"ignored":')
+        stream.write(orjson.dumps([
+            {"name": f.dependency.canonical_name, "version": f.dependency.version,
+             "id": f.vulnerability.id, "aliases": list(f.vulnerability.aliases),
+             "reason": f.ignored_reason}
+            for f in result.findings if f.ignored
+        ]))
+        stream.write(b"}\n")

@@ -1,0 +1,109 @@
+"""From OSV records to per-package Vulnerabilities: fix versions and alias merging.
+
+Every service (live OSV, PyPI, the offline database) ends here, so all of them give
+the same answer for the same records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from vulnsweep.model import Vulnerability, canonical_name
+
+OsvRecord = Mapping[str, Any]
+
+# Which id of an alias group to report: PYSEC, then GHSA, then CVE, then the first.
+_PREFERENCE = ("PYSEC-", "GHSA-", "CVE-")
+
+
+def fix_versions(record: OsvRecord, package: str) -> list[str]:
+    """The `fixed` events of the record's ECOSYSTEM ranges for this (canonical) package."""
+    fixes: list[str] = []
+    for affected in record.get("affected") or ():
+        pkg = affected.get("package") or {}
+        if pkg.get("ecosystem") != "PyPI" or canonical_name(str(pkg.get("name", ""))) != package:
+            continue
+        for range_ in affected.get("ranges") or ():
+            if range_.get("type") != "ECOSYSTEM":
+                continue
+            for event in range_.get("events") or ():
+                fixed = event.get("fixed")
+                if isinstance(fixed, str) and fixed not in fixes:
+                    fixes.append(fixed)
+    return fixes
+
+
+def sort_versions(versions: Iterable[str]) -> tuple[str, ...]:
+    """PEP 440 order; strings that are not PEP 440 versions sort last, as text."""
+    from packaging.version import InvalidVersion, Version
+
+    parsed: list[tuple[int, Any, str]] = []
+    for text in set(versions):
+        try:
+            parsed.append((0, Version(text), text))
+        except InvalidVersion:
+            parsed.append((1, text, text))
+    parsed.sort(key=lambda item: (item[0], item[1]) if item[0] == 0 else (1, item[2]))
+    return tuple(text for _, _, text in parsed)
+
+
+def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:
+    """One Vulnerability per alias group (aliases are symmetric) among these records."""
+    live = [r for r in records if not r.get("withdrawn")]
+    by_id = {str(r["id"]): r for r in live}
+    parent: dict[str, str] = {i: i for i in by_id}
+
+    def find(i: str) -> str:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for record in live:
+        for alias in record.get("aliases") or ():
+            if alias in parent:
+                parent[find(alias)] = find(str(record["id"]))
+    # Records that name the same alias (e.g. two ids both aliasing one CVE) are one too.
+    owner: dict[str, str] = {}
+    for record in live:
+        for alias in record.get("aliases") or ():
+            if alias in owner:
+                parent[find(owner[alias])] = find(str(record["id"]))
+            else:
+                owner[alias] = str(record["id"])
+
+    groups: dict[str, list[OsvRecord]] = {}
+    for record_id, record in by_id.items():
+        groups.setdefault(find(record_id), []).append(record)
+    return [_combine(group, package) for group in groups.values()]
+
+
+def _primary(ids: list[str]) -> str:
+    for prefix in _PREFERENCE:
+        matching = sorted(i for i in ids if i.startswith(prefix))
+        if matching:
+            return matching[0]
+    return ids[0]
+
+
+def _combine(group: list[OsvRecord], package: str) -> Vulnerability:
+    ids = [str(r["id"]) for r in group]
+    primary_id = _primary(ids)
+    primary = next(r for r in group if r["id"] == primary_id)
+    aliases: list[str] = []
+    for record in group:
+        for alias in (record["id"], *(record.get("aliases") or ())):
+            if alias != primary_id and alias not in aliases:
+                aliases.append(str(alias))
+    fixes: list[str] = []
+    for record in group:
+        fixes.extend(fix_versions(record, package))
+    return Vulnerability(
+        id=primary_id,
+        aliases=tuple(sorted(aliases)),
+        summary=primary.get("summary"),
+        details=primary.get("details"),
+        fix_versions=sort_versions(fixes),
+        modified=primary.get("modified"),
+    )

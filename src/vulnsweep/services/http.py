@@ -1,0 +1,233 @@
+"""The one HTTP client of a run: a shared aiohttp session with keep-alive, timeouts,
+and retries (exponential backoff with jitter; 429 honours Retry-After; 5xx, resets
+and timeouts retried; other 4xx fail at once with the server's own message)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from vulnsweep import __version__
+from vulnsweep.errors import ServiceError
+from vulnsweep.redact import redact_text, redact_url
+
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"vulnsweep/{__version__}"
+
+Validator = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay: float = 0.25
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+    connect_attempts: int = 3  # refused/DNS: the service is likely down, fail fast
+
+    def backoff(self, attempt: int) -> float:
+        delay = min(self.max_delay, self.base_delay * (2**attempt))
+        return delay * random.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 15.0
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class HttpClient:
+    """JSON over HTTP for one service; `service` names it in every error."""
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        timeouts: Timeouts | None = None,
+        concurrency: int = 64,
+        retry: RetryPolicy | None = None,
+        headers: dict[str, str] | None = None,
+        ssl_context: Any = None,
+    ) -> None:
+        self.service = service
+        self.timeouts = timeouts or Timeouts()
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self.ssl_context = ssl_context
+        self.requests_sent = 0
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpClient:
+        import aiohttp
+
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency + 8, ttl_dns_cache=300,
+            ssl=self.ssl_context if self.ssl_context is not None else True,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, headers=self.headers, raise_for_status=False,
+            timeout=aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect,
+                                          sock_read=self.timeouts.read),
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get_json(
+        self,
+        url: str,
+        *,
+        read_timeout: float | None = None,
+        missing_ok: bool = False,
+        validate: Validator | None = None,
+    ) -> Any:
+        """GET a JSON document; None for a 404 when `missing_ok`.
+
+        `validate` may raise ValueError: a malformed answer is retried like a 5xx.
+        """
+        return await self._request("GET", url, None, read_timeout, missing_ok, validate)
+
+    async def post_json(
+        self,
+        url: str,
+        body: Any,
+        *,
+        read_timeout: float | None = None,
+        validate: Validator | None = None,
+    ) -> Any:
+        return await self._request("POST", url, orjson.dumps(body), read_timeout, False, validate)
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        read_timeout: float | None,
+        missing_ok: bool,
+        validate: Validator | None,
+    ) -> Any:
+        import aiohttp
+
+        assert self._session is not None, "HttpClient used outside `async with`"
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self.timeouts.connect,
+            sock_read=read_timeout if read_timeout is not None else self.timeouts.read,
+        )
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        last_error = "no attempt made"
+        attempt = 0
+        connect_failures = 0
+        while True:
+            try:
+                self.requests_sent += 1
+                async with self._session.request(
+                    method, url, data=body, headers=headers, timeout=timeout
+                ) as response:
+                    payload = await response.read()
+                    data = self._interpret(response.status, response.headers, payload, url,
+                                           missing_ok)
+                if validate is not None and data is not None:
+                    try:
+                        return validate(data)
+                    except ValueError as exc:
+                        raise _Retryable(f"malformed response: {exc}") from None
+                return data
+            except _Retryable as exc:
+                last_error = str(exc)
+                delay = exc.delay
+            except aiohttp.ClientConnectorError as exc:
+                connect_failures += 1
+                last_error = f"cannot connect: {_describe(exc)}"
+                delay = None
+                if connect_failures >= self.retry.connect_attempts:
+                    break
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                last_error = _describe(exc)
+                delay = None
+            attempt += 1
+            if attempt >= self.retry.attempts:
+                break
+            wait = delay if delay is not None else self.retry.backoff(attempt - 1)
+            log.debug("%s: %s %s failed (%s); retry %d in %.2fs", self.service, method,
+                      redact_url(url), last_error, attempt, wait)
+            await asyncio.sleep(wait)
+        raise ServiceError(self.service, redact_url(url),
+                           f"{redact_text(last_error)} (gave up after {attempt} attempts)")
+
+    def _interpret(
+        self, status: int, headers: Any, payload: bytes, url: str, missing_ok: bool
+    ) -> Any:
+        if status == 200:
+            try:
+                return orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                raise _Retryable(f"invalid JSON in response ({len(payload)} bytes)") from None
+        if status == 429:
+            raise _Retryable("HTTP 429 Too Many Requests",
+                             self._retry_after(headers.get("Retry-After")))
+        if status >= 500:
+            raise _Retryable(f"HTTP {status}")
+        if status == 404 and missing_ok:
+            return None
+        raise ServiceError(self.service, redact_url(url),
+                           f"HTTP {status}: {_server_message(payload)}")
+
+    def _retry_after(self, value: str | None) -> float | None:
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                parsed = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+            seconds = parsed.timestamp() - time.time()
+        return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out waiting for the server"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
+
+
+def _server_message(payload: bytes) -> str:
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        return payload[:200].decode("utf-8", "replace").strip() or "(empty body)"
+    if isinstance(data, dict):
+        for key in ("message", "error", "detail"):
+            if isinstance(data.get(key), str):
+                return str(data[key])
+    return str(data)[:200]

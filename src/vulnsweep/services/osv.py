@@ -1,0 +1,330 @@
+"""OSV client: every uncached pin goes into /v1/querybatch (<=1000 queries a request,
+several requests in flight, per-query pagination), then each unique advisory is fetched
+once from /v1/vulns/{id}, unless the cache holds it with the same `modified` stamp."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any, TypedDict
+from urllib.parse import quote, urlsplit
+
+import orjson
+
+from vulnsweep.cache import Cache, VulnRef, source_key
+from vulnsweep.errors import ServiceError, UsageError
+from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.services import Key, Progress, ServiceAnswer
+from vulnsweep.services.advisories import OsvRecord, merge
+from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "https://api.osv.dev"
+MAX_QUERIES_PER_BATCH = 1000  # OSV answers 400 above this
+MAX_PAGES = 100  # per batch: a token that never ends must not hang the run
+BATCH_READ_TIMEOUT = 60.0  # OSV itself may take up to a minute on a large batch
+
+
+# -- wire types (https://google.github.io/osv.dev/api/) ---------------------------
+
+
+class OsvPackage(TypedDict):
+    name: str
+    ecosystem: str
+
+
+class OsvQuery(TypedDict, total=False):
+    package: OsvPackage
+    version: str
+    page_token: str
+
+
+class OsvBatchRequest(TypedDict):
+    queries: list[OsvQuery]
+
+
+class OsvVulnRef(TypedDict):
+    id: str
+    modified: str
+
+
+class OsvBatchResult(TypedDict, total=False):
+    vulns: list[OsvVulnRef]
+    next_page_token: str
+
+
+class OsvBatchResponse(TypedDict):
+    results: list[OsvBatchResult]
+
+
+def normalize_base_url(url: str) -> str:
+    """Accept pip-audit's `https://api.osv.dev/v1/query` as well as a bare base URL."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--osv-url must be an http(s) URL, got {url!r}")
+    path = parts.path.rstrip("/")
+    for suffix in ("/v1/querybatch", "/v1/query", "/v1"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def query_version(dependency: Dependency) -> str:
+    """The PEP 440 normal form when there is one (`1.0-RC1` -> `1.0rc1`), else as written."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return str(Version(dependency.version))
+    except InvalidVersion:
+        return dependency.version
+
+
+class _BadResponse(ValueError):
+    pass
+
+
+class OsvService:
+    name = "OSV"
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        cache: Cache | None = None,
+        *,
+        concurrency: int = 64,
+        batch_concurrency: int = 8,
+        timeouts: Timeouts | None = None,
+        batch_read_timeout: float = BATCH_READ_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        max_batch: int = MAX_QUERIES_PER_BATCH,
+    ) -> None:
+        self.base_url = normalize_base_url(base_url)
+        self.cache = cache or Cache(None)
+        self.source = source_key(self.base_url)
+        self.concurrency = concurrency
+        self.batch_concurrency = batch_concurrency
+        self.timeouts = timeouts or Timeouts()
+        self.batch_read_timeout = batch_read_timeout
+        self.retry = retry or RetryPolicy()
+        self.max_batch = max(1, min(max_batch, MAX_QUERIES_PER_BATCH))
+        self.requests_sent = 0
+        self._records: dict[str, OsvRecord] = {}
+        self._new_queries: list[tuple[Key, list[VulnRef]]] = []
+        self._new_records: list[tuple[str, str, bytes]] = []
+
+    # -- cache stage (synchronous, no HTTP imports) -----------------------------
+
+    def answer_from_cache(
+        self, dependencies: Sequence[Dependency]
+    ) -> tuple[dict[Key, list[Vulnerability]], list[Dependency]]:
+        keys = [d.key for d in dependencies]
+        cached = self.cache.get_queries(self.source, keys)
+        if not cached:
+            return {}, list(dependencies)
+        wanted = sorted({i for refs in cached.values() for i, _ in refs})
+        stored = self.cache.get_records(self.source, wanted)
+        answers: dict[Key, list[Vulnerability]] = {}
+        misses: list[Dependency] = []
+        for dep in dependencies:
+            refs = cached.get(dep.key)
+            if refs is None or any(stored.get(i, ("",))[0] != m for i, m in refs):
+                misses.append(dep)
+                continue
+            records = [self._record_from_cache(i, stored[i][1]) for i, _ in refs]
+            answers[dep.key] = merge(records, dep.canonical_name)
+        return answers, misses
+
+    def _record_from_cache(self, record_id: str, body: bytes) -> OsvRecord:
+        record = self._records.get(record_id)
+        if record is None:
+            record = self._records[record_id] = orjson.loads(body)
+        return record
+
+    # -- network stage ----------------------------------------------------------
+
+    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
+        import anyio
+
+        self._answer = ServiceAnswer()
+        self._refs: dict[Key, list[VulnRef]] = {}
+        self._record_errors: dict[str, str] = {}
+        self._scheduled: set[str] = set(self._records)
+        self._progress = progress
+        self._batch_limit = anyio.Semaphore(self.batch_concurrency)
+        self._record_limit = anyio.Semaphore(self.concurrency)
+        progress.add_queries(len(dependencies))
+        async with HttpClient(
+            self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
+        ) as http:
+            self._http = http
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                for chunk in self._chunks(dependencies):
+                    tg.start_soon(self._run_batch, chunk)
+            self.requests_sent += http.requests_sent
+        return self._settle(dependencies)
+
+    def _chunks(self, dependencies: Sequence[Dependency]) -> list[Sequence[Dependency]]:
+        """Split so every batch slot is busy: round trips, not batch size, bound the run."""
+        if not dependencies:
+            return []
+        count = max(
+            math.ceil(len(dependencies) / self.max_batch),
+            min(self.batch_concurrency, math.ceil(len(dependencies) / 100)),
+        )
+        size = math.ceil(len(dependencies) / count)
+        return [dependencies[i : i + size] for i in range(0, len(dependencies), size)]
+
+    async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
+        url = f"{self.base_url}/v1/querybatch"
+        queries: list[OsvQuery] = [
+            {"package": {"name": d.canonical_name, "ecosystem": "PyPI"},
+             "version": query_version(d)}
+            for d in chunk
+        ]
+        refs: list[list[VulnRef]] = [[] for _ in chunk]
+        tokens: dict[int, str] = {}
+        seen_tokens: set[tuple[int, str]] = set()
+        pending = list(range(len(chunk)))
+        pages = 0
+        while pending:
+            request: OsvBatchRequest = {
+                "queries": [
+                    {**queries[i], "page_token": tokens[i]} if i in tokens else queries[i]
+                    for i in pending
+                ]
+            }
+            expected = len(pending)
+            try:
+                async with self._batch_limit:
+                    results: list[OsvBatchResult] = await self._http.post_json(
+                        url, request, read_timeout=self.batch_read_timeout,
+                        validate=lambda response: _batch_results(response, expected))
+            except ServiceError as error:
+                self._fail_queries([chunk[i] for i in pending], error)
+                break
+            next_pending: list[int] = []
+            for index, result in zip(pending, results):
+                refs[index].extend((v["id"], v["modified"]) for v in result.get("vulns") or ())
+                token = result.get("next_page_token")
+                if token:
+                    if (index, token) in seen_tokens:
+                        self._fail_queries([chunk[index]], ServiceError(
+                            self.name, url, "pagination token repeated; giving up on "
+                            f"{chunk[index].canonical_name}"))
+                        continue
+                    seen_tokens.add((index, token))
+                    tokens[index] = token
+                    next_pending.append(index)
+            self._progress.queries_done(len(pending) - len(next_pending))
+            pages += 1
+            if next_pending and pages >= MAX_PAGES:
+                self._fail_queries([chunk[i] for i in next_pending], ServiceError(
+                    self.name, url, f"more than {MAX_PAGES} pages of results"))
+                break
+            pending = next_pending
+        failed = self._answer.failures
+        fresh: list[str] = []
+        for dep, dep_refs in zip(chunk, refs):
+            if dep.key in failed:
+                continue
+            self._refs[dep.key] = dep_refs
+            self._new_queries.append((dep.key, dep_refs))
+            for record_id, modified in dep_refs:
+                if record_id not in self._scheduled:
+                    self._scheduled.add(record_id)
+                    fresh.append(record_id)
+        if fresh:
+            await self._schedule_records(fresh, dict(r for rs in refs for r in rs))
+
+    def _fail_queries(self, deps: Sequence[Dependency], error: ServiceError) -> None:
+        self._answer.errors.append(error)
+        for dep in deps:
+            self._answer.failures[dep.key] = f"OSV query failed: {error.message}"
+        self._progress.queries_done(len(deps))
+
+    async def _schedule_records(self, ids: list[str], modified: dict[str, str]) -> None:
+        import anyio
+
+        stored = await anyio.to_thread.run_sync(self.cache.get_records, self.source, ids)
+        to_fetch = []
+        for record_id in ids:
+            hit = stored.get(record_id)
+            if hit is not None and hit[0] == modified[record_id]:
+                self._records[record_id] = orjson.loads(hit[1])
+            else:
+                to_fetch.append(record_id)
+        self._progress.add_records(len(to_fetch))
+        for record_id in to_fetch:
+            self._tg.start_soon(self._fetch_record, record_id)
+
+    async def _fetch_record(self, record_id: str) -> None:
+        url = f"{self.base_url}/v1/vulns/{quote(record_id, safe='')}"
+        try:
+            async with self._record_limit:
+                record = await self._http.get_json(
+                    url, missing_ok=True, validate=lambda data: _check_record(data, record_id))
+            if record is None:
+                raise ServiceError(self.name, url, f"advisory {record_id} not found (HTTP 404) "
+                                   "although querybatch returned it")
+        except ServiceError as exc:
+            self._answer.errors.append(exc)
+            self._record_errors[record_id] = exc.message
+            return
+        finally:
+            self._progress.record_done()
+        self._records[record_id] = record
+        self._new_records.append(
+            (record_id, str(record.get("modified", "")), orjson.dumps(record)))
+
+    def _settle(self, dependencies: Sequence[Dependency]) -> ServiceAnswer:
+        answer = self._answer
+        for dep in dependencies:
+            refs = self._refs.get(dep.key)
+            if refs is None:
+                answer.failures.setdefault(dep.key, "OSV query did not complete")
+                continue
+            missing = [i for i, _ in refs if i not in self._records]
+            if missing:
+                reasons = "; ".join(self._record_errors.get(i, f"{i} not fetched")
+                                    for i in missing[:3])
+                answer.failures[dep.key] = f"OSV advisory fetch failed: {reasons}"
+                continue
+            answer.vulnerabilities[dep.key] = merge(
+                [self._records[i] for i, _ in refs], dep.canonical_name)
+        # Only cache answers whose every record arrived: a half-known answer must be
+        # asked again next time.
+        self._new_queries = [(k, r) for k, r in self._new_queries if k in answer.vulnerabilities]
+        return answer
+
+    def persist(self) -> None:
+        self.cache.put_records(self.source, self._new_records)
+        self.cache.put_queries(self.source, self._new_queries)
+        self._new_records.clear()
+        self._new_queries.clear()
+
+
+def _batch_results(response: Any, expected: int) -> list[OsvBatchResult]:
+    if not isinstance(response, dict) or not isinstance(response.get("results"), list):
+        raise _BadResponse("querybatch response has no `results` list")
+    results = response["results"]
+    if len(results) != expected:
+        raise _BadResponse(
+            f"querybatch returned {len(results)} results for {expected} queries")
+    for result in results:
+        if not isinstance(result, dict):
+            raise _BadResponse("querybatch result is not an object")
+        for vuln in result.get("vulns") or ():
+            if not isinstance(vuln, dict) or not isinstance(vuln.get("id"), str):
+                raise _BadResponse("querybatch result has a vuln without an id")
+            vuln.setdefault("modified", "")
+    return results
+
+
+def _check_record(data: Any, record_id: str) -> OsvRecord:
+    if not isinstance(data, dict) or data.get("id") != record_id:
+        raise _BadResponse(f"response is not the record {record_id}")
+    return data

@@ -1,0 +1,38 @@
+"""Dependency sources: each reads one kind of input and yields what it pins.
+
+Every source yields Dependency (auditable pin) or SkippedDependency (with a reason);
+`deduplicate` merges pins of the same (name, version) across all sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from vulnsweep.model import Dependency, SkippedDependency
+
+Collected = Dependency | SkippedDependency
+
+
+class DependencySource(Protocol):
+    def collect(self) -> Iterator[Collected]: ...
+
+
+def deduplicate(
+    items: Iterable[Collected],
+) -> tuple[list[Dependency], list[SkippedDependency]]:
+    """Merge pins by (PEP 503 name, PEP 440 version), keeping first-seen order and all origins."""
+    merged: dict[tuple[str, str], Dependency] = {}
+    skipped: list[SkippedDependency] = []
+    for item in items:
+        if isinstance(item, SkippedDependency):
+            skipped.append(item)
+            continue
+        seen = merged.get(item.key)
+        if seen is None:
+            merged[item.key] = item
+        else:
+            new = tuple(o for o in item.origins if o not in seen.origins)
+            if new:
+                merged[item.key] = Dependency(seen.name, seen.version, seen.origins + new)
+    return list(merged.values()), skipped

@@ -1,0 +1,416 @@
+"""pip requirements files, read the way pip reads them, without running pip.
+
+Lines are joined (backslash continuations), stripped of comments, env-expanded
+(`${NAME}` only), then split into the requirement and its per-line options.
+Only exact pins (`==`, `===`) are audited; everything else is skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vulnsweep.errors import InputError, LineError
+from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name
+from vulnsweep.sources import Collected
+from vulnsweep.sources.text import read_text
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+log = logging.getLogger(__name__)
+
+STDIN = "-"
+
+# name[extras] == version, nothing else: the shape of almost every line in a pinned
+# file, parsed without importing packaging.requirements (which costs ~70 ms).
+_SIMPLE_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
+    r"(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
+    r"(?P<op>===?)\s*(?P<version>[A-Za-z0-9._+!-]+)\s*$"
+)
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{(?P<var>[A-Z0-9_]+)\}")
+
+# Global options pip accepts on their own line; value-taking ones consume an argument.
+_GLOBAL_WITH_VALUE = {
+    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
+    "--no-binary", "--only-binary", "--use-feature", "--progress-bar",
+    "-Z", "--config-settings", "-C",
+}
+_GLOBAL_FLAGS = {"--pre", "--no-index", "--prefer-binary", "--require-hashes", "--always-unzip"}
+_INCLUDE = {"-r": "requirement", "--requirement": "requirement",
+            "-c": "constraint", "--constraint": "constraint"}
+_EDITABLE = {"-e", "--editable"}
+# Options that may follow a requirement on the same line.
+_PER_REQUIREMENT = {"--hash", "--global-option", "--install-option", "--config-settings", "-C"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    number: int
+    text: str
+
+
+@dataclass
+class _Entry:
+    """A parsed requirement line before pins and constraints are settled."""
+
+    origin: Origin
+    text: str
+    hashes: list[str]
+    requirement: Requirement | None = None
+    name: str = ""
+    pinned_version: str | None = None
+
+
+@dataclass
+class _FileState:
+    requirements: list[_Entry] = field(default_factory=list)
+    constraints: dict[str, _Entry] = field(default_factory=dict)
+    skipped: list[SkippedDependency] = field(default_factory=list)
+    require_hashes: bool = False
+
+
+class RequirementsSource:
+    """One or more requirements files (or `-` for stdin), with their includes."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        *,
+        require_hashes: bool = False,
+        marker_environment: dict[str, str] | None = None,
+    ) -> None:
+        self.paths = list(paths)
+        self.require_hashes = require_hashes
+        self.marker_environment = marker_environment
+
+    def collect(self) -> Iterator[Collected]:
+        state = _FileState(require_hashes=self.require_hashes)
+        visited: set[str] = set()
+        for path in self.paths:
+            self._parse_file(path, state, chain=(), constraint=False, visited=visited)
+        yield from state.skipped
+        yield from self._settle(state)
+
+    # -- reading -----------------------------------------------------------------
+
+    def _parse_file(
+        self,
+        path: str,
+        state: _FileState,
+        *,
+        chain: tuple[str, ...],
+        constraint: bool,
+        visited: set[str],
+    ) -> None:
+        if path == STDIN:
+            display, identity = "<stdin>", "<stdin>"
+            text = read_text(display, sys.stdin.buffer.read())
+        else:
+            display = path
+            identity = _identity(path)
+            if identity in chain:
+                cycle = " -> ".join([*chain, identity])
+                raise InputError(path, f"requirements include cycle: {cycle}")
+            if identity in visited:
+                return
+            text = read_text(display, _read_bytes(path))
+        visited.add(identity)
+        for line in _logical_lines(text):
+            try:
+                self._parse_line(
+                    line, display, state, chain=(*chain, identity), constraint=constraint,
+                    visited=visited,
+                )
+            except LineError as exc:
+                # One bad line should not hide the rest of the file: report it as a
+                # skipped entry (fatal under --strict).
+                state.skipped.append(SkippedDependency(
+                    name=line.text[:80], reason=str(exc), origins=(Origin(display, line.number),)
+                ))
+
+    def _parse_line(
+        self,
+        line: _Line,
+        path: str,
+        state: _FileState,
+        *,
+        chain: tuple[str, ...],
+        constraint: bool,
+        visited: set[str],
+    ) -> None:
+        origin = Origin(path, line.number)
+        text = line.text
+        if text.startswith("-"):
+            self._parse_option(line, path, state, chain=chain, constraint=constraint,
+                               visited=visited)
+            return
+        requirement_text, options = _split_options(text)
+        hashes: list[str] = []
+        idx = 0
+        while idx < len(options):
+            option, value, idx = _take_option(options, idx, path, line.number)
+            if option == "--hash":
+                if value is None:
+                    raise InputError(path, "--hash needs a value", line.number)
+                hashes.append(value)
+            elif option not in _PER_REQUIREMENT:
+                raise LineError(path, f"unknown option {option!r} after a requirement",
+                                 line.number)
+        entry = _Entry(origin=origin, text=requirement_text, hashes=hashes)
+        if not self._read_requirement(entry, state):
+            return
+        if constraint:
+            if entry.pinned_version is not None:
+                state.constraints.setdefault(canonical_name(entry.name), entry)
+        else:
+            state.requirements.append(entry)
+
+    def _parse_option(
+        self,
+        line: _Line,
+        path: str,
+        state: _FileState,
+        *,
+        chain: tuple[str, ...],
+        constraint: bool,
+        visited: set[str],
+    ) -> None:
+        tokens = line.text.split()
+        option, value, idx = _take_option(tokens, 0, path, line.number)
+        if option in _INCLUDE:
+            if value is None:
+                raise InputError(path, f"{option} needs a file name", line.number)
+            if "://" in value:
+                raise InputError(path, f"remote include {value!r} is not supported; "
+                                       "download it and pass it with -r", line.number)
+            base = Path.cwd() if path == "<stdin>" else Path(path).parent
+            target = str(base / value)
+            if not os.path.exists(target):
+                raise InputError(path, f"included file not found: {value}", line.number)
+            self._parse_file(target, state, chain=chain,
+                             constraint=constraint or _INCLUDE[option] == "constraint",
+                             visited=visited)
+        elif option in _EDITABLE:
+            state.skipped.append(SkippedDependency(
+                name=_editable_name(value or ""),
+                reason=f"editable requirement {value!r} is a local project, not a release "
+                       "on an index: cannot be audited",
+                origins=(Origin(path, line.number),),
+            ))
+        elif option in _GLOBAL_FLAGS:
+            if option == "--require-hashes":
+                state.require_hashes = True
+        elif option in _GLOBAL_WITH_VALUE:
+            if value is None:
+                raise InputError(path, f"{option} needs a value", line.number)
+        else:
+            raise LineError(path, f"unknown option {option!r}", line.number)
+        if idx < len(tokens) and option not in _EDITABLE:
+            raise InputError(path, f"unexpected text after {option}: "
+                                   f"{' '.join(tokens[idx:])!r}", line.number)
+
+    def _read_requirement(self, entry: _Entry, state: _FileState) -> bool:
+        """Fill name/pin from the requirement text; False when it is not auditable."""
+        match = _SIMPLE_PIN.match(entry.text)
+        if match:
+            entry.name = match["name"]
+            entry.pinned_version = match["version"]
+            return True
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        try:
+            requirement = Requirement(entry.text)
+        except InvalidRequirement as exc:
+            if _looks_like_reference(entry.text):
+                state.skipped.append(SkippedDependency(
+                    name=entry.text, origins=(entry.origin,),
+                    reason=f"direct reference {entry.text!r} has no name and version "
+                           "to audit"))
+                return False
+            first = str(exc).splitlines()[0]
+            raise LineError(entry.origin.path, f"invalid requirement {entry.text!r}: {first}",
+                             entry.origin.line) from None
+        entry.requirement = requirement
+        entry.name = requirement.name
+        if requirement.marker is not None and not requirement.marker.evaluate(
+            self.marker_environment  # type: ignore[arg-type]
+        ):
+            log.info("%s: %s not audited: marker %s is false for the target environment",
+                     entry.origin, requirement.name, requirement.marker)
+            return False
+        if requirement.url:
+            version = _version_from_url(requirement.url, requirement.name)
+            if version is None:
+                state.skipped.append(SkippedDependency(
+                    name=requirement.name, origins=(entry.origin,),
+                    reason=f"direct reference to {_redact(requirement.url)} carries no "
+                           "exact version to audit"))
+                return False
+            entry.pinned_version = version
+            return True
+        entry.pinned_version = _exact_pin(requirement)
+        return True
+
+    # -- settling ----------------------------------------------------------------
+
+    def _settle(self, state: _FileState) -> Iterator[Collected]:
+        for entry in state.requirements:
+            origins: tuple[Origin, ...] = (entry.origin,)
+            version = entry.pinned_version
+            if version is None:
+                pin = state.constraints.get(canonical_name(entry.name))
+                if pin is not None and pin.pinned_version is not None and _allows(
+                    entry, pin.pinned_version
+                ):
+                    version = pin.pinned_version
+                    origins = (entry.origin, pin.origin)
+            if version is None:
+                yield SkippedDependency(
+                    name=entry.name, origins=(entry.origin,),
+                    reason=f"requirement {entry.text!r} is not pinned with == or ===; "
+                           "pin it or audit a lock file")
+                continue
+            if state.require_hashes and not entry.hashes:
+                raise InputError(entry.origin.path,
+                                 f"hashes are required but {entry.name}=={version} has no "
+                                 "--hash", entry.origin.line)
+            yield Dependency(name=entry.name, version=version, origins=origins)
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:  # works for FIFOs such as <(cmd) too
+            return handle.read()
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a requirements file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _identity(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except OSError:
+        return os.path.abspath(path)
+
+
+def _logical_lines(text: str) -> Iterator[_Line]:
+    """Join continuations, drop comments and blanks, expand ${VAR}; keep start lines."""
+    buffer: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not buffer:
+            start = number
+            # pip: a comment line ending in a backslash does not continue.
+            if raw.lstrip().startswith("#"):
+                continue
+        if raw.endswith("\\") and not raw.endswith("\\\\"):
+            buffer.append(raw[:-1])
+            continue
+        buffer.append(raw)
+        line = _COMMENT.sub("", " ".join(buffer)).strip()
+        buffer = []
+        if line:
+            yield _Line(start, _expand_env(line))
+    if buffer:
+        line = _COMMENT.sub("", " ".join(buffer)).strip()
+        if line:
+            yield _Line(start, _expand_env(line))
+
+
+def _expand_env(line: str) -> str:
+    if "${" not in line:
+        return line
+    return _ENV_VAR.sub(lambda m: os.environ.get(m["var"], m.group(0)), line)
+
+
+def _split_options(text: str) -> tuple[str, list[str]]:
+    """pip's split: the requirement runs until the first token that starts with '-'."""
+    tokens = text.split()
+    for idx, token in enumerate(tokens):
+        if token.startswith("-"):
+            return " ".join(tokens[:idx]), tokens[idx:]
+    return text, []
+
+
+def _take_option(
+    tokens: list[str], idx: int, path: str, line: int
+) -> tuple[str, str | None, int]:
+    """Read one option at tokens[idx]: `--opt=v`, `--opt v`, `-rfile` or `-r file`."""
+    token = tokens[idx]
+    if token.startswith("--"):
+        name, eq, value = token.partition("=")
+        if eq:
+            return name, value, idx + 1
+        if name in _PER_REQUIREMENT | _GLOBAL_WITH_VALUE | set(_INCLUDE) | _EDITABLE:
+            if idx + 1 >= len(tokens):
+                raise InputError(path, f"{name} needs a value", line)
+            return name, tokens[idx + 1], idx + 2
+        return name, None, idx + 1
+    short = token[:2]
+    if len(token) > 2:
+        return short, token[2:].lstrip("="), idx + 1
+    if short in _GLOBAL_WITH_VALUE | set(_INCLUDE) | _EDITABLE | _PER_REQUIREMENT:
+        if idx + 1 >= len(tokens):
+            raise InputError(path, f"{short} needs a value", line)
+        return short, tokens[idx + 1], idx + 2
+    return short, None, idx + 1
+
+
+def _exact_pin(requirement: Requirement) -> str | None:
+    for spec in requirement.specifier:
+        if spec.operator == "===" or (spec.operator == "==" and "*" not in spec.version):
+            return spec.version
+    return None
+
+
+def _allows(entry: _Entry, version: str) -> bool:
+    if entry.requirement is None:
+        return True
+    return entry.requirement.specifier.contains(version, prereleases=True)
+
+
+def _version_from_url(url: str, name: str) -> str | None:
+    """The exact version a wheel URL names; sdists and VCS URLs carry none we can trust."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    filename = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
+    if not filename.endswith(".whl"):
+        return None
+    try:
+        wheel_name, version, _, _ = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    if wheel_name != canonical_name(name):
+        return None
+    return str(version)
+
+
+def _looks_like_reference(text: str) -> bool:
+    return "://" in text or text.startswith((".", "/", "~")) or text.endswith(
+        (".whl", ".zip", ".tar.gz", ".tgz")
+    )
+
+
+def _editable_name(value: str) -> str:
+    match = re.search(r"#egg=([A-Za-z0-9._-]+)", value)
+    return match[1] if match else value
+
+
+def _redact(url: str) -> str:
+    from vulnsweep.redact import redact_url
+
+    return redact_url(url)

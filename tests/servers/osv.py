@@ -1,0 +1,246 @@
+"""A local OSV-compatible server over the real PyPA export, for tests and benchmarks.
+
+Speaks OSV's wire format (/v1/query, /v1/querybatch with per-query pagination,
+/v1/vulns/{id}), plus a minimal PEP 691 `/simple/<name>/` page so uv's project status
+checks stay on loopback. Faults (latency, 5xx, 429 with Retry-After, hangs, bad JSON)
+are injected per request from a seeded RNG, so a scenario is reproducible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import threading
+import zipfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from vulnsweep.model import canonical_name
+from vulnsweep.services.matching import AffectedPackage, compile_affected, parse
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_ZIP = REPO.parent / "shared" / "data" / "osv-pypi-2024-10.zip"
+
+
+@dataclass
+class Faults:
+    latency: float = 0.0  # seconds added to every request
+    error_rate: float = 0.0  # fraction of requests answered with a 5xx
+    error_status: int = 503
+    rate_limit_rate: float = 0.0  # fraction answered 429
+    retry_after: str | None = "0"
+    hang_rate: float = 0.0  # fraction that never answer
+    bad_json_rate: float = 0.0  # fraction answered with truncated JSON
+    wrong_count_rate: float = 0.0  # querybatch answers with one result missing
+    fail_paths: set[str] = field(default_factory=set)  # always 500 for these paths
+    missing_ids: set[str] = field(default_factory=set)  # /v1/vulns 404 although matched
+    repeat_token: bool = False  # a page token that never ends
+    seed: int = 0
+
+
+class OsvDatabase:
+    """The export in memory, indexed by canonical package name."""
+
+    def __init__(self, records: Iterator[dict[str, Any]]) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.by_package: dict[str, list[tuple[str, list[AffectedPackage]]]] = {}
+        for record in records:
+            self.records[record["id"]] = record
+            if record.get("withdrawn"):
+                continue
+            for name, entries in compile_affected(record).items():
+                self.by_package.setdefault(name, []).append((record["id"], entries))
+        self._memo: dict[tuple[str, str], list[str]] = {}
+
+    @classmethod
+    def from_zip(cls, path: Path = DATA_ZIP) -> OsvDatabase:
+        def read() -> Iterator[dict[str, Any]]:
+            with zipfile.ZipFile(path) as archive:
+                for name in archive.namelist():
+                    if name.endswith(".json"):
+                        yield json.loads(archive.read(name))
+
+        return cls(read())
+
+    def match(self, name: str, version: str) -> list[str]:
+        key = (canonical_name(name), version)
+        hit = self._memo.get(key)
+        if hit is None:
+            parsed = parse(version)
+            hit = sorted(
+                record_id
+                for record_id, entries in self.by_package.get(key[0], ())
+                if any(e.affects(version, parsed) for e in entries)
+            )
+            self._memo[key] = hit
+        return hit
+
+
+class OsvServer:
+    """Run with `with OsvServer(db) as server:` (a thread) or `await server.start()`."""
+
+    def __init__(self, db: OsvDatabase, *, page_size: int = 0, faults: Faults | None = None):
+        self.db = db
+        self.page_size = page_size  # 0: never paginate
+        self.faults = faults or Faults()
+        self.hits: Counter[str] = Counter()
+        self._rng = random.Random(self.faults.seed)
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def reset(self, faults: Faults | None = None, page_size: int | None = None) -> None:
+        self.faults = faults or Faults()
+        self._rng = random.Random(self.faults.seed)
+        if page_size is not None:
+            self.page_size = page_size
+        self.hits.clear()
+
+    # -- app --------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._inject], client_max_size=64 * 1024**2)
+        app.router.add_post("/v1/querybatch", self._querybatch)
+        app.router.add_post("/v1/query", self._query)
+        app.router.add_get("/v1/vulns/{id}", self._vuln)
+        app.router.add_get("/simple/{name}/", self._simple)
+        return app
+
+    @web.middleware
+    async def _inject(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        path = request.path
+        kind = ("querybatch" if path.endswith("querybatch") else
+                "vulns" if "/vulns/" in path else "query" if path.endswith("/query") else
+                "simple")
+        self.hits[kind] += 1
+        f = self.faults
+        if f.latency:
+            await asyncio.sleep(f.latency)
+        roll = self._rng.random()
+        if path in f.fail_paths or kind in f.fail_paths:
+            return web.json_response({"code": 13, "message": "injected failure"}, status=500)
+        if roll < f.hang_rate:
+            await asyncio.sleep(3600)
+        roll -= f.hang_rate
+        if roll < f.error_rate:
+            return web.json_response({"code": 14, "message": "injected"},
+                                     status=f.error_status)
+        roll -= f.error_rate
+        if roll < f.rate_limit_rate:
+            headers = {"Retry-After": f.retry_after} if f.retry_after is not None else {}
+            return web.json_response({"code": 8, "message": "slow down"}, status=429,
+                                     headers=headers)
+        roll -= f.rate_limit_rate
+        response = await handler(request)
+        if roll < f.bad_json_rate and isinstance(response, web.Response) and response.body:
+            body = bytes(response.body)  # type: ignore[arg-type]
+            return web.Response(body=body[: len(body) // 2], content_type="application/json")
+        return response
+
+    async def _querybatch(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        queries = body.get("queries") or []
+        if len(queries) > 1000:
+            return web.json_response({"code": 3, "message": "Too many queries."}, status=400)
+        results = []
+        for query in queries:
+            package = query.get("package") or {}
+            if package.get("ecosystem") != "PyPI":
+                results.append({})
+                continue
+            ids = self.db.match(package.get("name", ""), query.get("version", ""))
+            refs = [{"id": i, "modified": self.db.records[i]["modified"]} for i in ids]
+            offset = _decode_token(query.get("page_token"))
+            result: dict[str, Any] = {}
+            if self.page_size:
+                page = refs[offset : offset + self.page_size]
+                if offset + self.page_size < len(refs) or self.faults.repeat_token:
+                    result["next_page_token"] = _encode_token(
+                        offset + (0 if self.faults.repeat_token else self.page_size))
+            else:
+                page = refs
+            if page:
+                result["vulns"] = page
+            results.append(result)
+        if results and self._rng.random() < self.faults.wrong_count_rate:
+            results.pop()
+        return web.json_response({"results": results})
+
+    async def _query(self, request: web.Request) -> web.Response:
+        """pip-audit's endpoint: full records for one package version."""
+        body = await request.json()
+        package = body.get("package") or {}
+        ids = self.db.match(package.get("name", ""), body.get("version", ""))
+        vulns = [self.db.records[i] for i in ids]
+        return web.json_response({"vulns": vulns} if vulns else {})
+
+    async def _vuln(self, request: web.Request) -> web.Response:
+        record_id = request.match_info["id"]
+        record = self.db.records.get(record_id)
+        if record is None or record_id in self.faults.missing_ids:
+            return web.json_response({"code": 5, "message": "Bug not found."}, status=404)
+        return web.json_response(record)
+
+    async def _simple(self, request: web.Request) -> web.Response:
+        name = canonical_name(request.match_info["name"])
+        page = {"meta": {"api-version": "1.1"}, "name": name, "files": [], "versions": []}
+        return web.json_response(page, content_type="application/vnd.pypi.simple.v1+json")
+
+    # -- running ----------------------------------------------------------------
+
+    async def start(self, port: int = 0) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def __enter__(self) -> OsvServer:
+        ready = threading.Event()
+
+        def serve() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._loop.run_until_complete(self.start())
+            ready.set()
+            self._loop.run_forever()
+            self._loop.run_until_complete(self.stop())
+            self._loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    return int(base64.urlsafe_b64decode(token.encode()).decode().split(":")[1])
