@@ -26,8 +26,9 @@ class AuditOutcome:
     from_cache: int = 0
 
 
-def collect(sources: Iterable[Iterable[Collected]]) -> tuple[list[Dependency],
-                                                             list[SkippedDependency]]:
+def collect(
+    sources: Iterable[Iterable[Collected]],
+) -> tuple[list[Dependency], list[SkippedDependency]]:
     return deduplicate(item for source in sources for item in source)
 
 

@@ -54,64 +54,139 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"vulnsweep {__version__}")
     inputs = parser.add_argument_group("inputs")
-    inputs.add_argument("-r", "--requirement", dest="requirements", action="append",
-                        default=[], metavar="FILE",
-                        help="audit a pinned requirements file (repeatable; '-' reads stdin)")
-    inputs.add_argument("--require-hashes", action="store_true",
-                        help="fail when a requirement has no --hash")
-    inputs.add_argument("--no-deps", action="store_true",
-                        help="accepted for pip-audit compatibility (pinned input has no "
-                             "dependency resolution)")
-    inputs.add_argument("--disable-pip", action="store_true",
-                        help="accepted for pip-audit compatibility (pip is never run)")
+    inputs.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirements",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="audit a pinned requirements file (repeatable; '-' reads stdin)",
+    )
+    inputs.add_argument(
+        "--require-hashes", action="store_true", help="fail when a requirement has no --hash"
+    )
+    inputs.add_argument(
+        "--no-deps",
+        action="store_true",
+        help="accepted for pip-audit compatibility (pinned input has no dependency resolution)",
+    )
+    inputs.add_argument(
+        "--disable-pip",
+        action="store_true",
+        help="accepted for pip-audit compatibility (pip is never run)",
+    )
     service = parser.add_argument_group("vulnerability service")
-    service.add_argument("-s", "--vulnerability-service", choices=SERVICES,
-                         default=_env("PIP_AUDIT_VULNERABILITY_SERVICE", default="osv"),
-                         type=str.lower, help="the vulnerability service (default: osv)")
-    service.add_argument("--osv-url", metavar="URL",
-                         default=_env("VULNSWEEP_OSV_URL", "PIP_AUDIT_OSV_URL",
-                                      default="https://api.osv.dev"),
-                         help="OSV API base URL (pip-audit's .../v1/query form accepted)")
-    service.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
-                         help="socket timeout per request (default 15; querybatch allows 60)")
-    service.add_argument("--concurrency", type=int, default=64, metavar="N",
-                         help="advisory requests in flight at once (default 64)")
-    service.add_argument("--cache-dir", metavar="DIR", default=None,
-                         help="cache directory (default: the user cache dir, or "
-                              "$VULNSWEEP_CACHE_DIR)")
-    service.add_argument("--no-cache", action="store_true", help="neither read nor write "
-                         "the cache")
-    service.add_argument("--cache-ttl", type=float, default=3600.0, metavar="SECONDS",
-                         help="how long a query answer stays fresh (default 3600)")
+    service.add_argument(
+        "-s",
+        "--vulnerability-service",
+        choices=SERVICES,
+        default=_env("PIP_AUDIT_VULNERABILITY_SERVICE", default="osv"),
+        type=str.lower,
+        help="the vulnerability service (default: osv)",
+    )
+    service.add_argument(
+        "--osv-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_OSV_URL", "PIP_AUDIT_OSV_URL", default="https://api.osv.dev"),
+        help="OSV API base URL (pip-audit's .../v1/query form accepted)",
+    )
+    service.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="socket timeout per request (default 15; querybatch allows 60)",
+    )
+    service.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        metavar="N",
+        help="advisory requests in flight at once (default 64)",
+    )
+    service.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=None,
+        help="cache directory (default: the user cache dir, or $VULNSWEEP_CACHE_DIR)",
+    )
+    service.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    service.add_argument(
+        "--cache-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a query answer stays fresh (default 3600)",
+    )
     output = parser.add_argument_group("output")
-    output.add_argument("-f", "--format", choices=FORMATS, type=str.lower,
-                        default=_env("VULNSWEEP_FORMAT", "PIP_AUDIT_FORMAT", default="columns"))
-    output.add_argument("-o", "--output", metavar="FILE",
-                        default=_env("VULNSWEEP_OUTPUT", "PIP_AUDIT_OUTPUT"),
-                        help="write the report to FILE (atomically) instead of stdout")
-    output.add_argument("--desc", choices=TOGGLES, nargs="?", const="on",
-                        default=_env("PIP_AUDIT_DESC", default="auto"),
-                        help="include descriptions (auto: on for json)")
-    output.add_argument("--aliases", choices=TOGGLES, nargs="?", const="on", default="auto",
-                        help="include aliases (auto: on for json)")
-    output.add_argument("--progress-spinner", choices=("on", "off"),
-                        default=_env("PIP_AUDIT_PROGRESS_SPINNER", default="on"))
+    output.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        type=str.lower,
+        default=_env("VULNSWEEP_FORMAT", "PIP_AUDIT_FORMAT", default="columns"),
+    )
+    output.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=_env("VULNSWEEP_OUTPUT", "PIP_AUDIT_OUTPUT"),
+        help="write the report to FILE (atomically) instead of stdout",
+    )
+    output.add_argument(
+        "--desc",
+        choices=TOGGLES,
+        nargs="?",
+        const="on",
+        default=_env("PIP_AUDIT_DESC", default="auto"),
+        help="include descriptions (auto: on for json)",
+    )
+    output.add_argument(
+        "--aliases",
+        choices=TOGGLES,
+        nargs="?",
+        const="on",
+        default="auto",
+        help="include aliases (auto: on for json)",
+    )
+    output.add_argument(
+        "--progress-spinner",
+        choices=("on", "off"),
+        default=_env("PIP_AUDIT_PROGRESS_SPINNER", default="on"),
+    )
     policy = parser.add_argument_group("policy")
-    policy.add_argument("--ignore-vuln", action="append", default=[], metavar="ID",
-                        help="ignore an advisory by id or any alias (repeatable)")
-    policy.add_argument("-S", "--strict", action="store_true",
-                        help="fail if any dependency cannot be audited")
+    policy.add_argument(
+        "--ignore-vuln",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="ignore an advisory by id or any alias (repeatable)",
+    )
+    policy.add_argument(
+        "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
+    )
     run = parser.add_argument_group("run")
-    run.add_argument("-d", "--dry-run", action="store_true",
-                     help="collect dependencies, report how many would be audited, stop")
-    run.add_argument("-v", "--verbose", action="count", default=0,
-                     help="more log output on stderr (-vv for debug)")
+    run.add_argument(
+        "-d",
+        "--dry-run",
+        action="store_true",
+        help="collect dependencies, report how many would be audited, stop",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output on stderr (-vv for debug)",
+    )
     return parser
 
 
 def build_cache_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vulnsweep cache",
-                                     description="Inspect or clear the on-disk cache.")
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep cache", description="Inspect or clear the on-disk cache."
+    )
     parser.add_argument("action", choices=("info", "clear"))
     parser.add_argument("--cache-dir", metavar="DIR", default=None)
     return parser
@@ -127,8 +202,9 @@ def _configure_logging(verbosity: int) -> None:
     handler.setFormatter(_RedactingFormatter("vulnsweep: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else
-                  logging.WARNING)
+    root.setLevel(
+        logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
+    )
 
 
 def _cache_dir(arg: str | None) -> Path:
@@ -167,17 +243,20 @@ def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.audit import audit, collect
     from vulnsweep.sources.requirements import RequirementsSource
 
-    sources = [RequirementsSource(args.requirements, require_hashes=args.require_hashes)
-               .collect()]
+    sources = [RequirementsSource(args.requirements, require_hashes=args.require_hashes).collect()]
     dependencies, skipped = collect(sources)
     if args.strict and skipped:
         first = skipped[0]
         where = f" ({first.origins[0]})" if first.origins else ""
-        raise UsageError(f"--strict: {len(skipped)} dependencies cannot be audited; first: "
-                         f"{first.name}{where}: {first.reason}")
+        raise UsageError(
+            f"--strict: {len(skipped)} dependencies cannot be audited; first: "
+            f"{first.name}{where}: {first.reason}"
+        )
     if args.dry_run:
-        print(f"Dry run: would audit {len(dependencies)} packages "
-              f"({len(skipped)} skipped)", file=sys.stderr)
+        print(
+            f"Dry run: would audit {len(dependencies)} packages ({len(skipped)} skipped)",
+            file=sys.stderr,
+        )
         return EXIT_OK
 
     from vulnsweep.cache import Cache
@@ -189,7 +268,9 @@ def _audit_command(argv: Sequence[str]) -> int:
     cache = Cache(None if args.no_cache else _cache_dir(args.cache_dir), ttl=args.cache_ttl)
     timeout = args.timeout
     service = OsvService(
-        args.osv_url, cache, concurrency=args.concurrency,
+        args.osv_url,
+        cache,
+        concurrency=args.concurrency,
         timeouts=Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0),
         batch_read_timeout=timeout if timeout is not None else BATCH_READ_TIMEOUT,
     )
@@ -206,8 +287,10 @@ def _audit_command(argv: Sequence[str]) -> int:
             progress.close()
         cache.close()
 
-    options = OutputOptions(desc=resolve_toggle(args.desc, args.format),
-                            aliases=resolve_toggle(args.aliases, args.format))
+    options = OutputOptions(
+        desc=resolve_toggle(args.desc, args.format),
+        aliases=resolve_toggle(args.aliases, args.format),
+    )
     with open_output(args.output) as stream:
         writer_for(args.format, options).write(outcome.result, stream)
     return _summarize(outcome, policy, args.strict)
@@ -220,20 +303,29 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
     packages = len({f.dependency.key for f in reported})
     ignored_note = f" ({ignored} ignored)" if ignored else ""
     if reported:
-        print(f"Found {_plural(len(reported), 'known vulnerability', 'known vulnerabilities')}"
-              f"{ignored_note} in {_plural(packages, 'package')}", file=sys.stderr)
+        print(
+            f"Found {_plural(len(reported), 'known vulnerability', 'known vulnerabilities')}"
+            f"{ignored_note} in {_plural(packages, 'package')}",
+            file=sys.stderr,
+        )
     else:
         print(f"No known vulnerabilities found{ignored_note}", file=sys.stderr)
     for stale in policy.unused:
         log.warning("--ignore-vuln %s matched no finding", stale)
     if result.skipped:
-        print(f"Skipped {_plural(len(result.skipped), 'dependency', 'dependencies')} "
-              "that could not be audited (see the report)", file=sys.stderr)
+        print(
+            f"Skipped {_plural(len(result.skipped), 'dependency', 'dependencies')} "
+            "that could not be audited (see the report)",
+            file=sys.stderr,
+        )
     if outcome.errors:
         first = outcome.errors[0]
-        print(f"vulnsweep: error: {first}; {len(result.unaudited)} of "
-              f"{len(result.unaudited) + len(result.audited)} dependencies could not be "
-              "audited", file=sys.stderr)
+        print(
+            f"vulnsweep: error: {first}; {len(result.unaudited)} of "
+            f"{len(result.unaudited) + len(result.audited)} dependencies could not be "
+            "audited",
+            file=sys.stderr,
+        )
         return EXIT_SERVICE
     if result.unaudited:
         return EXIT_SERVICE

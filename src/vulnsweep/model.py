@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from packaging.version import Version
 
 _CANONICAL_NAME = re.compile(r"[-_.]+")
 
@@ -118,6 +122,26 @@ class AuditResult:
 
 def version_key(version: str) -> str:
     """A string equal for PEP 440-equal versions (1.0 == 1.0.0); raw text otherwise."""
-    from packaging.utils import canonicalize_version
+    from packaging.version import InvalidVersion, Version
 
-    return canonicalize_version(version.strip())
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return version.strip()
+    return parsed_version_key(parsed)
+
+
+def parsed_version_key(parsed: Version) -> str:
+    release = list(parsed.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    parts = [f"{parsed.epoch}!" if parsed.epoch else "", ".".join(map(str, release))]
+    if parsed.pre is not None:
+        parts.append(f"{parsed.pre[0]}{parsed.pre[1]}")
+    if parsed.post is not None:
+        parts.append(f".post{parsed.post}")
+    if parsed.dev is not None:
+        parts.append(f".dev{parsed.dev}")
+    if parsed.local is not None:
+        parts.append(f"+{parsed.local}")
+    return "".join(parts)

@@ -95,6 +95,7 @@ class OsvServer:
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
         self.port = 0
 
     @property
@@ -121,9 +122,15 @@ class OsvServer:
     @web.middleware
     async def _inject(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
-        kind = ("querybatch" if path.endswith("querybatch") else
-                "vulns" if "/vulns/" in path else "query" if path.endswith("/query") else
-                "simple")
+        kind = (
+            "querybatch"
+            if path.endswith("querybatch")
+            else "vulns"
+            if "/vulns/" in path
+            else "query"
+            if path.endswith("/query")
+            else "simple"
+        )
         self.hits[kind] += 1
         f = self.faults
         if f.latency:
@@ -132,16 +139,17 @@ class OsvServer:
         if path in f.fail_paths or kind in f.fail_paths:
             return web.json_response({"code": 13, "message": "injected failure"}, status=500)
         if roll < f.hang_rate:
-            await asyncio.sleep(3600)
+            assert self._closing is not None
+            await self._closing.wait()  # "forever": until the server shuts down
         roll -= f.hang_rate
         if roll < f.error_rate:
-            return web.json_response({"code": 14, "message": "injected"},
-                                     status=f.error_status)
+            return web.json_response({"code": 14, "message": "injected"}, status=f.error_status)
         roll -= f.error_rate
         if roll < f.rate_limit_rate:
             headers = {"Retry-After": f.retry_after} if f.retry_after is not None else {}
-            return web.json_response({"code": 8, "message": "slow down"}, status=429,
-                                     headers=headers)
+            return web.json_response(
+                {"code": 8, "message": "slow down"}, status=429, headers=headers
+            )
         roll -= f.rate_limit_rate
         response = await handler(request)
         if roll < f.bad_json_rate and isinstance(response, web.Response) and response.body:
@@ -168,7 +176,8 @@ class OsvServer:
                 page = refs[offset : offset + self.page_size]
                 if offset + self.page_size < len(refs) or self.faults.repeat_token:
                     result["next_page_token"] = _encode_token(
-                        offset + (0 if self.faults.repeat_token else self.page_size))
+                        offset + (0 if self.faults.repeat_token else self.page_size)
+                    )
             else:
                 page = refs
             if page:
@@ -201,6 +210,7 @@ class OsvServer:
     # -- running ----------------------------------------------------------------
 
     async def start(self, port: int = 0) -> None:
+        self._closing = asyncio.Event()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -210,8 +220,11 @@ class OsvServer:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def stop(self) -> None:
+        if self._closing is not None:
+            self._closing.set()
         if self._runner is not None:
             await self._runner.cleanup()
+            self._runner = None
 
     def __enter__(self) -> OsvServer:
         ready = threading.Event()
@@ -221,7 +234,6 @@ class OsvServer:
             self._loop.run_until_complete(self.start())
             ready.set()
             self._loop.run_forever()
-            self._loop.run_until_complete(self.stop())
             self._loop.close()
 
         self._thread = threading.Thread(target=serve, daemon=True)
@@ -231,6 +243,7 @@ class OsvServer:
 
     def __exit__(self, *exc: object) -> None:
         if self._loop is not None:
+            asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(30)
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)

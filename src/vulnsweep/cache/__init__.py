@@ -8,6 +8,7 @@ turns out corrupt is moved aside (or bypassed) with a warning; it never fails an
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -108,8 +109,9 @@ class Cache:
 
     def _connect(self) -> sqlite3.Connection:
         assert self.path is not None
-        conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False,
-                               isolation_level=None)
+        conn = sqlite3.connect(
+            self.path, timeout=30.0, check_same_thread=False, isolation_level=None
+        )
         try:
             conn.execute("PRAGMA busy_timeout = 30000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
@@ -133,8 +135,12 @@ class Cache:
     def _move_aside(self, reason: str) -> None:
         assert self.path is not None
         target = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-        log.warning("cache file %s is unreadable (%s); moved to %s and rebuilt",
-                    self.path, reason, target.name)
+        log.warning(
+            "cache file %s is unreadable (%s); moved to %s and rebuilt",
+            self.path,
+            reason,
+            target.name,
+        )
         for suffix in ("", "-wal", "-shm"):
             candidate = Path(f"{self.path}{suffix}")
             if candidate.exists():
@@ -188,7 +194,9 @@ class Cache:
         rows = [(source, n, v, orjson.dumps(refs), now) for (n, v), refs in answers]
         self._write(
             "INSERT OR REPLACE INTO queries (source, name, version, result, fetched_at) "
-            "VALUES (?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # -- records --------------------------------------------------------------
 
@@ -216,10 +224,10 @@ class Cache:
     def put_records(self, source: str, records: Iterable[tuple[str, str, bytes]]) -> None:
         rows = [(source, i, m, b) for i, m, b in records]
         self._write(
-            "INSERT OR REPLACE INTO records (source, id, modified, body) VALUES (?, ?, ?, ?)",
-            rows)
+            "INSERT OR REPLACE INTO records (source, id, modified, body) VALUES (?, ?, ?, ?)", rows
+        )
 
-    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
+    def _write(self, sql: str, rows: Sequence[tuple[object, ...]]) -> None:
         if not rows:
             return
         with self._lock:
@@ -231,10 +239,8 @@ class Cache:
                 conn.executemany(sql, rows)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
                 self._fail("write", exc)
 
     # -- maintenance ----------------------------------------------------------

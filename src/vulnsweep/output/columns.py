@@ -13,8 +13,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
-    lines = [" ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             " ".join("-" * w for w in widths)]
+    lines = [
+        " ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+        " ".join("-" * w for w in widths),
+    ]
     lines += [" ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return lines
 
@@ -37,15 +39,16 @@ class ColumnsWriter:
                 vuln = finding.vulnerability
                 row = [dep.canonical_name, dep.version, vuln.id, ",".join(vuln.fix_versions)]
                 if self.options.aliases:
-                    row.append(",".join(vuln.aliases))
+                    row.append(", ".join(vuln.aliases))
                 if self.options.desc:
                     row.append(vuln.description)
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
         skipped = [(s.canonical_name, s.reason) for s in result.skipped]
-        skipped += [(u.dependency.canonical_name,
-                     f"not audited ({u.dependency.version}): {u.reason}")
-                    for u in result.unaudited]
+        skipped += [
+            (u.dependency.canonical_name, f"not audited ({u.dependency.version}): {u.reason}")
+            for u in result.unaudited
+        ]
         if skipped:
             if lines:
                 lines.append("")

@@ -37,12 +37,14 @@ class JsonWriter:
             first = False
 
         for dep, findings in result.audited:
-            emit({
-                "name": dep.canonical_name,
-                "version": dep.version,
-                "vulns": [self._vuln(f) for f in findings if not f.ignored],
-                "origins": [str(o) for o in dep.origins],
-            })
+            emit(
+                {
+                    "name": dep.canonical_name,
+                    "version": dep.version,
+                    "vulns": [self._vuln(f) for f in findings if not f.ignored],
+                    "origins": [str(o) for o in dep.origins],
+                }
+            )
         for skip in result.skipped:
             item: dict[str, Any] = {"name": skip.canonical_name, "skip_reason": skip.reason}
             if skip.version is not None:
@@ -51,14 +53,28 @@ class JsonWriter:
             emit(item)
         for unaudited in result.unaudited:
             dep = unaudited.dependency
-            emit({"name": dep.canonical_name, "version": dep.version,
-                  "skip_reason": f"not audited: {unaudited.reason}",
-                  "origins": [str(o) for o in dep.origins]})
+            emit(
+                {
+                    "name": dep.canonical_name,
+                    "version": dep.version,
+                    "skip_reason": f"not audited: {unaudited.reason}",
+                    "origins": [str(o) for o in dep.origins],
+                }
+            )
         stream.write(b'],"fixes":[],"ignored":')
-        stream.write(orjson.dumps([
-            {"name": f.dependency.canonical_name, "version": f.dependency.version,
-             "id": f.vulnerability.id, "aliases": list(f.vulnerability.aliases),
-             "reason": f.ignored_reason}
-            for f in result.findings if f.ignored
-        ]))
+        stream.write(
+            orjson.dumps(
+                [
+                    {
+                        "name": f.dependency.canonical_name,
+                        "version": f.dependency.version,
+                        "id": f.vulnerability.id,
+                        "aliases": list(f.vulnerability.aliases),
+                        "reason": f.ignored_reason,
+                    }
+                    for f in result.findings
+                    if f.ignored
+                ]
+            )
+        )
         stream.write(b"}\n")

@@ -39,7 +39,8 @@ class TerminalProgress:
         self._shown = True
         self.stream.write(
             f"\r\x1b[2Kauditing: queries {self.queries}/{self.queries_total}, "
-            f"advisories {self.records}/{self.records_total}")
+            f"advisories {self.records}/{self.records_total}"
+        )
         self.stream.flush()
 
     def close(self) -> None:

@@ -54,8 +54,9 @@ class VulnerabilityService(Protocol):
         """Answers known without the network, and the dependencies still to query."""
         ...
 
-    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
-        ...
+    async def query(
+        self, dependencies: Sequence[Dependency], progress: Progress
+    ) -> ServiceAnswer: ...
 
     def persist(self) -> None:
         """Write what this run learned to the cache (called off the event loop)."""

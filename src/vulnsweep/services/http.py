@@ -4,15 +4,14 @@ and timeouts retried; other 4xx fail at once with the server's own message)."""
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import logging
 import random
-import time
-from dataclasses import dataclass
-from types import TracebackType
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 import orjson
 
@@ -40,7 +39,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_delay, self.base_delay * (2**attempt))
-        return delay * random.uniform(0.5, 1.0)
+        return float(delay * random.uniform(0.5, 1.0))
 
 
 @dataclass(frozen=True)
@@ -81,13 +80,17 @@ class HttpClient:
         import aiohttp
 
         connector = aiohttp.TCPConnector(
-            limit=self.concurrency + 8, ttl_dns_cache=300,
+            limit=self.concurrency + 8,
+            ttl_dns_cache=300,
             ssl=self.ssl_context if self.ssl_context is not None else True,
         )
         self._session = aiohttp.ClientSession(
-            connector=connector, headers=self.headers, raise_for_status=False,
-            timeout=aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect,
-                                          sock_read=self.timeouts.read),
+            connector=connector,
+            headers=self.headers,
+            raise_for_status=False,
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+            ),
         )
         return self
 
@@ -134,11 +137,14 @@ class HttpClient:
         missing_ok: bool,
         validate: Validator | None,
     ) -> Any:
+        import asyncio
+
         import aiohttp
 
         assert self._session is not None, "HttpClient used outside `async with`"
         timeout = aiohttp.ClientTimeout(
-            total=None, connect=self.timeouts.connect,
+            total=None,
+            connect=self.timeouts.connect,
             sock_read=read_timeout if read_timeout is not None else self.timeouts.read,
         )
         headers = {"Content-Type": "application/json"} if body is not None else None
@@ -152,8 +158,9 @@ class HttpClient:
                     method, url, data=body, headers=headers, timeout=timeout
                 ) as response:
                     payload = await response.read()
-                    data = self._interpret(response.status, response.headers, payload, url,
-                                           missing_ok)
+                    data = self._interpret(
+                        response.status, response.headers, payload, url, missing_ok
+                    )
                 if validate is not None and data is not None:
                     try:
                         return validate(data)
@@ -176,11 +183,21 @@ class HttpClient:
             if attempt >= self.retry.attempts:
                 break
             wait = delay if delay is not None else self.retry.backoff(attempt - 1)
-            log.debug("%s: %s %s failed (%s); retry %d in %.2fs", self.service, method,
-                      redact_url(url), last_error, attempt, wait)
+            log.debug(
+                "%s: %s %s failed (%s); retry %d in %.2fs",
+                self.service,
+                method,
+                redact_url(url),
+                last_error,
+                attempt,
+                wait,
+            )
             await asyncio.sleep(wait)
-        raise ServiceError(self.service, redact_url(url),
-                           f"{redact_text(last_error)} (gave up after {attempt} attempts)")
+        raise ServiceError(
+            self.service,
+            redact_url(url),
+            f"{redact_text(last_error)} (gave up after {attempt} attempts)",
+        )
 
     def _interpret(
         self, status: int, headers: Any, payload: bytes, url: str, missing_ok: bool
@@ -191,18 +208,23 @@ class HttpClient:
             except orjson.JSONDecodeError:
                 raise _Retryable(f"invalid JSON in response ({len(payload)} bytes)") from None
         if status == 429:
-            raise _Retryable("HTTP 429 Too Many Requests",
-                             self._retry_after(headers.get("Retry-After")))
+            raise _Retryable(
+                "HTTP 429 Too Many Requests", self._retry_after(headers.get("Retry-After"))
+            )
         if status >= 500:
             raise _Retryable(f"HTTP {status}")
         if status == 404 and missing_ok:
             return None
-        raise ServiceError(self.service, redact_url(url),
-                           f"HTTP {status}: {_server_message(payload)}")
+        raise ServiceError(
+            self.service, redact_url(url), f"HTTP {status}: {_server_message(payload)}"
+        )
 
     def _retry_after(self, value: str | None) -> float | None:
         if not value:
             return None
+        import email.utils
+        import time
+
         try:
             seconds = float(value)
         except ValueError:
@@ -215,6 +237,8 @@ class HttpClient:
 
 
 def _describe(exc: BaseException) -> str:
+    import asyncio
+
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out waiting for the server"
     text = str(exc) or type(exc).__name__

@@ -16,7 +16,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from vulnsweep.model import canonical_name
+from vulnsweep.model import canonical_name, parsed_version_key, version_key
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +55,13 @@ class Range:
 class AffectedPackage:
     """One `affected[]` entry for one PyPI package, ready to evaluate."""
 
-    versions: frozenset[str]  # normalised PEP 440 strings, or raw text
+    versions: frozenset[str]  # version_key()s: PEP 440-equal versions compare equal
     ranges: tuple[Range, ...]
 
     def affects(self, version_text: str, version: Version | None) -> bool:
         if version is None:
-            return version_text in self.versions
-        if str(version) in self.versions:
+            return version_text.strip() in self.versions
+        if parsed_version_key(version) in self.versions:
             return True
         return any(r.contains(version) for r in self.ranges)
 
@@ -76,17 +76,16 @@ def compile_affected(record: Mapping[str, Any]) -> dict[str, list[AffectedPackag
         if not isinstance(package, Mapping) or package.get("ecosystem") != "PyPI":
             continue
         name = canonical_name(str(package.get("name", "")))
-        versions = frozenset(_normalise(v) for v in entry.get("versions") or ()
-                             if isinstance(v, str))
-        ranges = tuple(r for r in (_compile_range(record, raw)
-                                   for raw in entry.get("ranges") or ()) if r is not None)
+        versions = frozenset(
+            version_key(v) for v in entry.get("versions") or () if isinstance(v, str)
+        )
+        ranges = tuple(
+            r
+            for r in (_compile_range(record, raw) for raw in entry.get("ranges") or ())
+            if r is not None
+        )
         out.setdefault(name, []).append(AffectedPackage(versions, ranges))
     return out
-
-
-def _normalise(text: str) -> str:
-    parsed = parse(text)
-    return str(parsed) if parsed is not None else text
 
 
 def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
@@ -109,8 +108,12 @@ def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
         else:
             version = parse(text)
             if version is None:
-                log.warning("%s: range event %s=%r is not a PEP 440 version; skipped",
-                            record.get("id"), kind, text)
+                log.warning(
+                    "%s: range event %s=%r is not a PEP 440 version; skipped",
+                    record.get("id"),
+                    kind,
+                    text,
+                )
                 continue
         if kind == "limit":
             limits.append(version)
@@ -123,7 +126,7 @@ def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
 
 
 def _event_order(event: tuple[str, Version | None]) -> tuple[int, Version | None]:
-    kind, version = event
+    _kind, version = event
     return (0, None) if version is None else (1, version)  # type: ignore[return-value]
 
 

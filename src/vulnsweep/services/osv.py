@@ -4,10 +4,11 @@ once from /v1/vulns/{id}, unless the cache holds it with the same `modified` sta
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -17,7 +18,10 @@ from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
 from vulnsweep.services import Key, Progress, ServiceAnswer
 from vulnsweep.services.advisories import OsvRecord, merge
-from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.services.http import RetryPolicy, Timeouts
+
+if TYPE_CHECKING:
+    from vulnsweep.services.http import HttpClient
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +152,8 @@ class OsvService:
     async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
         import anyio
 
+        from vulnsweep.services.http import HttpClient
+
         self._answer = ServiceAnswer()
         self._refs: dict[Key, list[VulnRef]] = {}
         self._record_errors: dict[str, str] = {}
@@ -159,7 +165,7 @@ class OsvService:
         async with HttpClient(
             self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
         ) as http:
-            self._http = http
+            self._http: HttpClient = http
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 for chunk in self._chunks(dependencies):
@@ -181,8 +187,10 @@ class OsvService:
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
         url = f"{self.base_url}/v1/querybatch"
         queries: list[OsvQuery] = [
-            {"package": {"name": d.canonical_name, "ecosystem": "PyPI"},
-             "version": query_version(d)}
+            {
+                "package": {"name": d.canonical_name, "ecosystem": "PyPI"},
+                "version": query_version(d),
+            }
             for d in chunk
         ]
         refs: list[list[VulnRef]] = [[] for _ in chunk]
@@ -197,12 +205,14 @@ class OsvService:
                     for i in pending
                 ]
             }
-            expected = len(pending)
             try:
                 async with self._batch_limit:
                     results: list[OsvBatchResult] = await self._http.post_json(
-                        url, request, read_timeout=self.batch_read_timeout,
-                        validate=lambda response: _batch_results(response, expected))
+                        url,
+                        request,
+                        read_timeout=self.batch_read_timeout,
+                        validate=functools.partial(_batch_results, expected=len(pending)),
+                    )
             except ServiceError as error:
                 self._fail_queries([chunk[i] for i in pending], error)
                 break
@@ -212,9 +222,15 @@ class OsvService:
                 token = result.get("next_page_token")
                 if token:
                     if (index, token) in seen_tokens:
-                        self._fail_queries([chunk[index]], ServiceError(
-                            self.name, url, "pagination token repeated; giving up on "
-                            f"{chunk[index].canonical_name}"))
+                        self._fail_queries(
+                            [chunk[index]],
+                            ServiceError(
+                                self.name,
+                                url,
+                                "pagination token repeated; giving up on "
+                                f"{chunk[index].canonical_name}",
+                            ),
+                        )
                         continue
                     seen_tokens.add((index, token))
                     tokens[index] = token
@@ -222,8 +238,10 @@ class OsvService:
             self._progress.queries_done(len(pending) - len(next_pending))
             pages += 1
             if next_pending and pages >= MAX_PAGES:
-                self._fail_queries([chunk[i] for i in next_pending], ServiceError(
-                    self.name, url, f"more than {MAX_PAGES} pages of results"))
+                self._fail_queries(
+                    [chunk[i] for i in next_pending],
+                    ServiceError(self.name, url, f"more than {MAX_PAGES} pages of results"),
+                )
                 break
             pending = next_pending
         failed = self._answer.failures
@@ -233,7 +251,7 @@ class OsvService:
                 continue
             self._refs[dep.key] = dep_refs
             self._new_queries.append((dep.key, dep_refs))
-            for record_id, modified in dep_refs:
+            for record_id, _modified in dep_refs:
                 if record_id not in self._scheduled:
                     self._scheduled.add(record_id)
                     fresh.append(record_id)
@@ -266,10 +284,14 @@ class OsvService:
         try:
             async with self._record_limit:
                 record = await self._http.get_json(
-                    url, missing_ok=True, validate=lambda data: _check_record(data, record_id))
+                    url, missing_ok=True, validate=lambda data: _check_record(data, record_id)
+                )
             if record is None:
-                raise ServiceError(self.name, url, f"advisory {record_id} not found (HTTP 404) "
-                                   "although querybatch returned it")
+                raise ServiceError(
+                    self.name,
+                    url,
+                    f"advisory {record_id} not found (HTTP 404) although querybatch returned it",
+                )
         except ServiceError as exc:
             self._answer.errors.append(exc)
             self._record_errors[record_id] = exc.message
@@ -277,8 +299,7 @@ class OsvService:
         finally:
             self._progress.record_done()
         self._records[record_id] = record
-        self._new_records.append(
-            (record_id, str(record.get("modified", "")), orjson.dumps(record)))
+        self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
 
     def _settle(self, dependencies: Sequence[Dependency]) -> ServiceAnswer:
         answer = self._answer
@@ -289,12 +310,14 @@ class OsvService:
                 continue
             missing = [i for i, _ in refs if i not in self._records]
             if missing:
-                reasons = "; ".join(self._record_errors.get(i, f"{i} not fetched")
-                                    for i in missing[:3])
+                reasons = "; ".join(
+                    self._record_errors.get(i, f"{i} not fetched") for i in missing[:3]
+                )
                 answer.failures[dep.key] = f"OSV advisory fetch failed: {reasons}"
                 continue
             answer.vulnerabilities[dep.key] = merge(
-                [self._records[i] for i, _ in refs], dep.canonical_name)
+                [self._records[i] for i, _ in refs], dep.canonical_name
+            )
         # Only cache answers whose every record arrived: a half-known answer must be
         # asked again next time.
         self._new_queries = [(k, r) for k, r in self._new_queries if k in answer.vulnerabilities]
@@ -310,10 +333,9 @@ class OsvService:
 def _batch_results(response: Any, expected: int) -> list[OsvBatchResult]:
     if not isinstance(response, dict) or not isinstance(response.get("results"), list):
         raise _BadResponse("querybatch response has no `results` list")
-    results = response["results"]
+    results: list[OsvBatchResult] = response["results"]
     if len(results) != expected:
-        raise _BadResponse(
-            f"querybatch returned {len(results)} results for {expected} queries")
+        raise _BadResponse(f"querybatch returned {len(results)} results for {expected} queries")
     for result in results:
         if not isinstance(result, dict):
             raise _BadResponse("querybatch result is not an object")

@@ -40,13 +40,27 @@ _ENV_VAR = re.compile(r"\$\{(?P<var>[A-Z0-9_]+)\}")
 
 # Global options pip accepts on their own line; value-taking ones consume an argument.
 _GLOBAL_WITH_VALUE = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host",
-    "--no-binary", "--only-binary", "--use-feature", "--progress-bar",
-    "-Z", "--config-settings", "-C",
+    "-i",
+    "--index-url",
+    "--extra-index-url",
+    "-f",
+    "--find-links",
+    "--trusted-host",
+    "--no-binary",
+    "--only-binary",
+    "--use-feature",
+    "--progress-bar",
+    "-Z",
+    "--config-settings",
+    "-C",
 }
 _GLOBAL_FLAGS = {"--pre", "--no-index", "--prefer-binary", "--require-hashes", "--always-unzip"}
-_INCLUDE = {"-r": "requirement", "--requirement": "requirement",
-            "-c": "constraint", "--constraint": "constraint"}
+_INCLUDE = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+}
 _EDITABLE = {"-e", "--editable"}
 # Options that may follow a requirement on the same line.
 _PER_REQUIREMENT = {"--hash", "--global-option", "--install-option", "--config-settings", "-C"}
@@ -118,8 +132,13 @@ class RequirementsSource:
             display = path
             identity = _identity(path)
             if identity in chain:
-                cycle = " -> ".join([*chain, identity])
-                raise InputError(path, f"requirements include cycle: {cycle}")
+                # pip would recurse forever; the file's pins are already being read.
+                log.warning(
+                    "%s: include cycle %s; not following it again",
+                    path,
+                    " -> ".join([*chain, identity]),
+                )
+                return
             if identity in visited:
                 return
             text = read_text(display, _read_bytes(path))
@@ -127,15 +146,23 @@ class RequirementsSource:
         for line in _logical_lines(text):
             try:
                 self._parse_line(
-                    line, display, state, chain=(*chain, identity), constraint=constraint,
+                    line,
+                    display,
+                    state,
+                    chain=(*chain, identity),
+                    constraint=constraint,
                     visited=visited,
                 )
             except LineError as exc:
                 # One bad line should not hide the rest of the file: report it as a
                 # skipped entry (fatal under --strict).
-                state.skipped.append(SkippedDependency(
-                    name=line.text[:80], reason=str(exc), origins=(Origin(display, line.number),)
-                ))
+                state.skipped.append(
+                    SkippedDependency(
+                        name=line.text[:80],
+                        reason=str(exc),
+                        origins=(Origin(display, line.number),),
+                    )
+                )
 
     def _parse_line(
         self,
@@ -150,8 +177,9 @@ class RequirementsSource:
         origin = Origin(path, line.number)
         text = line.text
         if text.startswith("-"):
-            self._parse_option(line, path, state, chain=chain, constraint=constraint,
-                               visited=visited)
+            self._parse_option(
+                line, path, state, chain=chain, constraint=constraint, visited=visited
+            )
             return
         requirement_text, options = _split_options(text)
         hashes: list[str] = []
@@ -163,8 +191,7 @@ class RequirementsSource:
                     raise InputError(path, "--hash needs a value", line.number)
                 hashes.append(value)
             elif option not in _PER_REQUIREMENT:
-                raise LineError(path, f"unknown option {option!r} after a requirement",
-                                 line.number)
+                raise LineError(path, f"unknown option {option!r} after a requirement", line.number)
         entry = _Entry(origin=origin, text=requirement_text, hashes=hashes)
         if not self._read_requirement(entry, state):
             return
@@ -190,22 +217,31 @@ class RequirementsSource:
             if value is None:
                 raise InputError(path, f"{option} needs a file name", line.number)
             if "://" in value:
-                raise InputError(path, f"remote include {value!r} is not supported; "
-                                       "download it and pass it with -r", line.number)
+                raise InputError(
+                    path,
+                    f"remote include {value!r} is not supported; download it and pass it with -r",
+                    line.number,
+                )
             base = Path.cwd() if path == "<stdin>" else Path(path).parent
             target = str(base / value)
             if not os.path.exists(target):
                 raise InputError(path, f"included file not found: {value}", line.number)
-            self._parse_file(target, state, chain=chain,
-                             constraint=constraint or _INCLUDE[option] == "constraint",
-                             visited=visited)
+            self._parse_file(
+                target,
+                state,
+                chain=chain,
+                constraint=constraint or _INCLUDE[option] == "constraint",
+                visited=visited,
+            )
         elif option in _EDITABLE:
-            state.skipped.append(SkippedDependency(
-                name=_editable_name(value or ""),
-                reason=f"editable requirement {value!r} is a local project, not a release "
-                       "on an index: cannot be audited",
-                origins=(Origin(path, line.number),),
-            ))
+            state.skipped.append(
+                SkippedDependency(
+                    name=_editable_name(value or ""),
+                    reason=f"editable requirement {value!r} is a local project, not a release "
+                    "on an index: cannot be audited",
+                    origins=(Origin(path, line.number),),
+                )
+            )
         elif option in _GLOBAL_FLAGS:
             if option == "--require-hashes":
                 state.require_hashes = True
@@ -215,8 +251,9 @@ class RequirementsSource:
         else:
             raise LineError(path, f"unknown option {option!r}", line.number)
         if idx < len(tokens) and option not in _EDITABLE:
-            raise InputError(path, f"unexpected text after {option}: "
-                                   f"{' '.join(tokens[idx:])!r}", line.number)
+            raise InputError(
+                path, f"unexpected text after {option}: {' '.join(tokens[idx:])!r}", line.number
+            )
 
     def _read_requirement(self, entry: _Entry, state: _FileState) -> bool:
         """Fill name/pin from the requirement text; False when it is not auditable."""
@@ -231,29 +268,41 @@ class RequirementsSource:
             requirement = Requirement(entry.text)
         except InvalidRequirement as exc:
             if _looks_like_reference(entry.text):
-                state.skipped.append(SkippedDependency(
-                    name=entry.text, origins=(entry.origin,),
-                    reason=f"direct reference {entry.text!r} has no name and version "
-                           "to audit"))
+                state.skipped.append(
+                    SkippedDependency(
+                        name=entry.text,
+                        origins=(entry.origin,),
+                        reason=f"direct reference {entry.text!r} has no name and version to audit",
+                    )
+                )
                 return False
             first = str(exc).splitlines()[0]
-            raise LineError(entry.origin.path, f"invalid requirement {entry.text!r}: {first}",
-                             entry.origin.line) from None
+            raise LineError(
+                entry.origin.path, f"invalid requirement {entry.text!r}: {first}", entry.origin.line
+            ) from None
         entry.requirement = requirement
         entry.name = requirement.name
         if requirement.marker is not None and not requirement.marker.evaluate(
             self.marker_environment  # type: ignore[arg-type]
         ):
-            log.info("%s: %s not audited: marker %s is false for the target environment",
-                     entry.origin, requirement.name, requirement.marker)
+            log.info(
+                "%s: %s not audited: marker %s is false for the target environment",
+                entry.origin,
+                requirement.name,
+                requirement.marker,
+            )
             return False
         if requirement.url:
             version = _version_from_url(requirement.url, requirement.name)
             if version is None:
-                state.skipped.append(SkippedDependency(
-                    name=requirement.name, origins=(entry.origin,),
-                    reason=f"direct reference to {_redact(requirement.url)} carries no "
-                           "exact version to audit"))
+                state.skipped.append(
+                    SkippedDependency(
+                        name=requirement.name,
+                        origins=(entry.origin,),
+                        reason=f"direct reference to {_redact(requirement.url)} carries no "
+                        "exact version to audit",
+                    )
+                )
                 return False
             entry.pinned_version = version
             return True
@@ -268,21 +317,27 @@ class RequirementsSource:
             version = entry.pinned_version
             if version is None:
                 pin = state.constraints.get(canonical_name(entry.name))
-                if pin is not None and pin.pinned_version is not None and _allows(
-                    entry, pin.pinned_version
+                if (
+                    pin is not None
+                    and pin.pinned_version is not None
+                    and _allows(entry, pin.pinned_version)
                 ):
                     version = pin.pinned_version
                     origins = (entry.origin, pin.origin)
             if version is None:
                 yield SkippedDependency(
-                    name=entry.name, origins=(entry.origin,),
+                    name=entry.name,
+                    origins=(entry.origin,),
                     reason=f"requirement {entry.text!r} is not pinned with == or ===; "
-                           "pin it or audit a lock file")
+                    "pin it or audit a lock file",
+                )
                 continue
             if state.require_hashes and not entry.hashes:
-                raise InputError(entry.origin.path,
-                                 f"hashes are required but {entry.name}=={version} has no "
-                                 "--hash", entry.origin.line)
+                raise InputError(
+                    entry.origin.path,
+                    f"hashes are required but {entry.name}=={version} has no --hash",
+                    entry.origin.line,
+                )
             yield Dependency(name=entry.name, version=version, origins=origins)
 
 
@@ -346,9 +401,7 @@ def _split_options(text: str) -> tuple[str, list[str]]:
     return text, []
 
 
-def _take_option(
-    tokens: list[str], idx: int, path: str, line: int
-) -> tuple[str, str | None, int]:
+def _take_option(tokens: list[str], idx: int, path: str, line: int) -> tuple[str, str | None, int]:
     """Read one option at tokens[idx]: `--opt=v`, `--opt v`, `-rfile` or `-r file`."""
     token = tokens[idx]
     if token.startswith("--"):
@@ -400,8 +453,10 @@ def _version_from_url(url: str, name: str) -> str | None:
 
 
 def _looks_like_reference(text: str) -> bool:
-    return "://" in text or text.startswith((".", "/", "~")) or text.endswith(
-        (".whl", ".zip", ".tar.gz", ".tgz")
+    return (
+        "://" in text
+        or text.startswith((".", "/", "~"))
+        or text.endswith((".whl", ".zip", ".tar.gz", ".tgz"))
     )
 
 

@@ -1,0 +1,225 @@
+"""The CLI as a user runs it: a subprocess, its exit code, stdout, stderr and files."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+from tests.conftest import run_cli
+from tests.servers.osv import Faults, OsvServer
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "requirements.txt"
+
+
+def args(server: OsvServer, cache: Path, *extra: str) -> list[str]:
+    return ["--osv-url", server.url, "--cache-dir", str(cache), *extra]
+
+
+def test_example_columns_exit_1_and_summary(osv_server: OsvServer, cache_dir: Path) -> None:
+    proc = run_cli("-r", str(EXAMPLE), *args(osv_server, cache_dir))
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split() == ["Name", "Version", "ID", "Fix", "Versions"]
+    assert "jinja2       2.10.1   PYSEC-2021-66    2.11.3" in lines
+    assert len(lines) == 2 + 22
+    assert proc.stderr == "Found 22 known vulnerabilities in 9 packages\n"
+
+
+def test_json_output_file_and_warm_rerun_without_network(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    cold = run_cli("-r", str(EXAMPLE), "-f", "json", "-o", str(out), *args(osv_server, cache_dir))
+    assert cold.returncode == 1 and cold.stdout == ""
+    report = orjson.loads(out.read_bytes())
+    jinja = next(d for d in report["dependencies"] if d["name"] == "jinja2")
+    assert jinja == {
+        "name": "jinja2",
+        "version": "2.10.1",
+        "origins": [f"{EXAMPLE}:6"],
+        "vulns": [
+            {
+                "id": "PYSEC-2021-66",
+                "fix_versions": ["2.11.3"],
+                "aliases": ["CVE-2020-28493", "GHSA-g3rq-g295-4j3m", "SNYK-PYTHON-JINJA2-1012994"],
+                "description": jinja["vulns"][0]["description"],
+            }
+        ],
+    }
+    assert jinja["vulns"][0]["description"].startswith("This affects the package jinja2")
+    assert len(report["dependencies"]) == 19
+    osv_server.reset()
+    warm = run_cli("-r", str(EXAMPLE), "-f", "json", *args(osv_server, cache_dir))
+    assert warm.returncode == 1
+    assert orjson.loads(warm.stdout) == report
+    assert sum(osv_server.hits.values()) == 0
+
+
+def test_ignore_vuln_by_alias_gives_exit_0(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("jinja2==2.10.1\nsix==1.16.0\n")
+    proc = run_cli("-r", str(req), "--ignore-vuln", "CVE-2020-28493", *args(osv_server, cache_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr == "No known vulnerabilities found (1 ignored)\n"
+
+
+def test_stdin_and_env_vars(osv_server: OsvServer, cache_dir: Path) -> None:
+    proc = run_cli(
+        "-r",
+        "-",
+        "--cache-dir",
+        str(cache_dir),
+        stdin="flask==1.0\n",
+        env={
+            "PIP_AUDIT_OSV_URL": f"{osv_server.url}/v1/query",
+            "VULNSWEEP_FORMAT": "json",
+            "PIP_AUDIT_DESC": "off",
+        },
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = orjson.loads(proc.stdout)
+    assert report["dependencies"] == [
+        {
+            "name": "flask",
+            "version": "1.0",
+            "origins": ["<stdin>:1"],
+            "vulns": [
+                {
+                    "id": "PYSEC-2023-62",
+                    "fix_versions": ["2.2.5", "2.3.2"],
+                    "aliases": ["CVE-2023-30861", "GHSA-m2qf-hxjv-5gpq"],
+                }
+            ],
+        }
+    ]
+
+
+def test_fifo_input(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with open(fifo, "w") as handle:
+            handle.write("six==1.16.0\n")
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    proc = run_cli("-r", str(fifo), *args(osv_server, cache_dir))
+    writer.join(5)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "No known vulnerabilities found\n"
+
+
+def test_unreachable_service_fails_fast_with_exit_3(cache_dir: Path, tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("six==1.16.0\n")
+    out = tmp_path / "out.json"
+    start = time.monotonic()
+    proc = run_cli(
+        "-r",
+        str(req),
+        "--osv-url",
+        "http://user:hunter2@127.0.0.1:9",
+        "--cache-dir",
+        str(cache_dir),
+        "-f",
+        "json",
+        "-o",
+        str(out),
+    )
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 3
+    assert "hunter2" not in proc.stderr + proc.stdout + out.read_text()
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "vulnsweep: error: OSV (http://****@127.0.0.1:9/v1/querybatch): cannot connect"
+    )
+    assert last.endswith("1 of 1 dependencies could not be audited")
+    assert "Traceback" not in proc.stderr
+    # What could not be audited is in the report, never silently missing.
+    report = orjson.loads(out.read_bytes())
+    assert report["dependencies"][0]["name"] == "six"
+    assert report["dependencies"][0]["skip_reason"].startswith("not audited: OSV query failed")
+
+
+def test_partial_failure_keeps_audited_results(osv_server: OsvServer, cache_dir: Path) -> None:
+    osv_server.reset(Faults(missing_ids={"PYSEC-2021-66"}))
+    proc = run_cli("-r", str(EXAMPLE), "-f", "json", *args(osv_server, cache_dir))
+    assert proc.returncode == 3
+    report = orjson.loads(proc.stdout)
+    by_name = {d["name"]: d for d in report["dependencies"]}
+    assert by_name["jinja2"]["skip_reason"].startswith("not audited: OSV advisory fetch failed")
+    assert [v["id"] for v in by_name["flask"]["vulns"]] == ["PYSEC-2023-62"]
+    assert "1 of 19 dependencies could not be audited" in proc.stderr
+
+
+def test_usage_and_input_errors_exit_2_in_one_line(tmp_path: Path) -> None:
+    cases = [
+        (
+            ["-r", str(tmp_path / "absent.txt")],
+            f"vulnsweep: error: {tmp_path}/absent.txt: no such file",
+        ),
+        (
+            [],
+            "vulnsweep: error: nothing to audit: give one or more requirements files with -r FILE",
+        ),
+    ]
+    for argv, message in cases:
+        proc = run_cli(*argv)
+        assert proc.returncode == 2
+        assert proc.stderr.strip() == message
+    for argv in (["-f", "xml", "-r", "x"], ["-s", "nonesuch", "-r", "x"]):
+        proc = run_cli(*argv)
+        assert proc.returncode == 2
+        assert "invalid choice" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bad_file_names_file_and_line(tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_bytes(b"six==1.16.0\n\xff\n")
+    proc = run_cli("-r", str(req), "--dry-run")
+    assert proc.returncode == 2
+    assert proc.stderr == f"vulnsweep: error: {req}:2: is not valid UTF-8 (byte offset 12)\n"
+
+
+def test_strict_makes_skips_fatal(tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("six==1.16.0\nflask>=2\n")
+    dry = run_cli("-r", str(req), "--dry-run")
+    assert dry.returncode == 0
+    assert dry.stderr == "Dry run: would audit 1 packages (1 skipped)\n"
+    strict = run_cli("-r", str(req), "--strict", "--dry-run")
+    assert strict.returncode == 2
+    assert strict.stderr.startswith(
+        f"vulnsweep: error: --strict: 1 dependencies cannot be audited; first: flask ({req}:2)"
+    )
+
+
+def test_cache_info_and_clear(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("flask==1.0\nsix==1.16.0\n")
+    run_cli("-r", str(req), *args(osv_server, cache_dir))
+    info = run_cli("cache", "info", "--cache-dir", str(cache_dir))
+    assert info.returncode == 0
+    assert f"path:    {cache_dir / 'cache.sqlite3'}" in info.stdout
+    assert "queries: 2\nrecords: 1\n" in info.stdout
+    cleared = run_cli("cache", "clear", "--cache-dir", str(cache_dir))
+    assert cleared.returncode == 0
+    assert (
+        "queries: 0\nrecords: 0\n" in run_cli("cache", "info", "--cache-dir", str(cache_dir)).stdout
+    )
+
+
+def test_no_cache_always_queries(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("six==1.16.0\n")
+    for _ in range(2):
+        assert run_cli("-r", str(req), "--no-cache", "--osv-url", osv_server.url).returncode == 0
+    assert osv_server.hits["querybatch"] == 2

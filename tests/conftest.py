@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+import aioresponses.core
+import pytest
+
+from tests.servers.osv import DATA_ZIP, OsvDatabase, OsvServer
+
+
+class _CompatClientResponse(aiohttp.ClientResponse):
+    """aioresponses 0.7.9 predates aiohttp 3.14's required `stream_writer` argument
+    (pnuckowski/aioresponses#289); supply the one attribute a finished request needs.
+    Test-only: the product keeps the aiohttp with the 3.14 security fixes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters:
+            kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(*args, **kwargs)
+
+
+aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]
+
+DATA = Path(__file__).parent / "data"
+REQUIREMENTS = DATA / "requirements"
+
+
+@pytest.fixture(scope="session")
+def osv_db() -> OsvDatabase:
+    if not DATA_ZIP.exists():
+        pytest.fail(f"shared advisory export missing: {DATA_ZIP}")
+    return OsvDatabase.from_zip()
+
+
+@pytest.fixture(scope="session")
+def _osv_server_session(osv_db: OsvDatabase) -> Iterator[OsvServer]:
+    with OsvServer(osv_db) as server:
+        yield server
+
+
+@pytest.fixture
+def osv_server(_osv_server_session: OsvServer) -> Iterator[OsvServer]:
+    """The shared local OSV server, with faults and counters reset for each test."""
+    _osv_server_session.reset(page_size=0)
+    yield _osv_server_session
+    _osv_server_session.reset(page_size=0)
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def run_cli(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    full_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))
+    }
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "vulnsweep", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from packaging.version import Version
+
+from vulnsweep.services.matching import compile_affected, record_affects
+
+
+def rec(events: list[dict[str, str]], versions: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "id": "TEST-1",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "Pkg.Name"},
+                "ranges": [{"type": "ECOSYSTEM", "events": events}],
+                "versions": versions or [],
+            }
+        ],
+    }
+
+
+def affects(record: dict[str, Any], version: str) -> bool:
+    return record_affects(compile_affected(record).get("pkg-name", []), version)
+
+
+@pytest.mark.parametrize(
+    ("events", "version", "expected"),
+    [
+        ([{"introduced": "0"}, {"fixed": "1.2"}], "1.1.9", True),
+        ([{"introduced": "0"}, {"fixed": "1.2"}], "1.2", False),
+        ([{"introduced": "0"}, {"fixed": "1.2"}], "1.2.0", False),
+        ([{"introduced": "1.0"}, {"fixed": "1.2"}], "0.9", False),
+        ([{"introduced": "1.0"}, {"fixed": "1.2"}], "1.0", True),
+        ([{"introduced": "1.0"}, {"last_affected": "1.3"}], "1.3", True),
+        ([{"introduced": "1.0"}, {"last_affected": "1.3"}], "1.3.1", False),
+        ([{"introduced": "0"}], "999", True),
+        # Two intervals in one range, events given out of order.
+        (
+            [{"fixed": "2.0"}, {"introduced": "3.0"}, {"introduced": "0"}, {"fixed": "3.1"}],
+            "2.5",
+            False,
+        ),
+        (
+            [{"fixed": "2.0"}, {"introduced": "3.0"}, {"introduced": "0"}, {"fixed": "3.1"}],
+            "3.0.5",
+            True,
+        ),
+        ([{"introduced": "0"}, {"limit": "1.5"}], "1.6", False),
+        ([{"introduced": "0"}, {"limit": "1.5"}], "1.4", True),
+        ([{"introduced": "1.0rc1"}, {"fixed": "1.0"}], "1.0rc2", True),
+    ],
+)
+def test_spec_examples(events: list[dict[str, str]], version: str, expected: bool) -> None:
+    assert affects(rec(events), version) is expected
+
+
+def test_versions_list_is_normalised_and_non_pep440_is_exact() -> None:
+    record = rec([], versions=["1.0", "2019-weird"])
+    assert affects(record, "1.0.0")
+    assert affects(record, "2019-weird")
+    assert not affects(record, "2019-Weird")
+
+
+def test_malformed_events_are_skipped_not_fatal() -> None:
+    record = rec(
+        [
+            {"introduced": "0"},
+            {"fixed": "not a version"},
+            {"bogus": "1"},
+            {"introduced": "1", "fixed": "2"},
+        ]
+    )
+    assert affects(record, "5.0")  # the unusable `fixed` is dropped, range stays open
+
+
+# -- property: the matcher agrees with a literal reading of the spec -----------------
+
+versions = st.builds(
+    lambda a, b, c: f"{a}.{b}.{c}", st.integers(0, 4), st.integers(0, 4), st.integers(0, 3)
+)
+
+
+def brute_force(intervals: list[tuple[str | None, str | None]], version: str) -> bool:
+    v = Version(version)
+    return any(
+        (lo is None or v >= Version(lo)) and (hi is None or v < Version(hi)) for lo, hi in intervals
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(versions, min_size=1, max_size=8, unique_by=lambda s: Version(s)), versions)
+def test_sorted_boundaries_match_interval_semantics(bounds: list[str], probe: str) -> None:
+    ordered = sorted(bounds, key=Version)
+    # Alternate introduced/fixed over sorted boundaries: disjoint [lo, hi) intervals.
+    events = [{"introduced" if i % 2 == 0 else "fixed": b} for i, b in enumerate(ordered)]
+    intervals = [
+        (ordered[i], ordered[i + 1] if i + 1 < len(ordered) else None)
+        for i in range(0, len(ordered), 2)
+    ]
+    shuffled = list(reversed(events))  # the spec sorts events; input order must not matter
+    assert affects(rec(shuffled), probe) is brute_force(intervals, probe)

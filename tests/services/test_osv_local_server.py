@@ -1,0 +1,124 @@
+"""The OSV client against the local OSV server over the real PyPA export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+
+from tests.servers.osv import Faults, OsvServer
+from vulnsweep.cache import Cache
+from vulnsweep.model import Dependency
+from vulnsweep.services import NullProgress, ServiceAnswer
+from vulnsweep.services.http import RetryPolicy
+from vulnsweep.services.osv import OsvService
+
+FAST = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_retry_after=0.05)
+
+# Verified against pip-audit 2.10 on the same server: identical ids and fix versions.
+EXPECTED = {
+    ("flask", "1.0"): [("PYSEC-2023-62", ("2.2.5", "2.3.2"))],
+    ("jinja2", "2.10.1"): [("PYSEC-2021-66", ("2.11.3",))],
+    ("werkzeug", "0.15.3"): [
+        ("PYSEC-2022-203", ("2.1.1",)),
+        ("PYSEC-2023-221", ("2.3.8", "3.0.1")),
+        ("PYSEC-2023-57", ("2.2.3",)),
+        ("PYSEC-2023-58", ("2.2.3",)),
+    ],
+    ("urllib3", "1.24.1"): [
+        ("PYSEC-2019-132", ("1.24.3",)),
+        ("PYSEC-2019-133", ("1.24.2",)),
+        ("PYSEC-2020-148", ("1.25.9",)),
+        ("PYSEC-2021-108", ("1.26.5",)),
+        ("PYSEC-2023-192", ("1.26.17", "2.0.6")),
+        ("PYSEC-2023-207", ("1.24.2",)),
+        ("PYSEC-2023-212", ("1.26.18", "2.0.7")),
+    ],
+    ("click", "7.1.2"): [],
+    ("six", "1.15.0"): [],
+}
+DEPS = [Dependency(name, version) for name, version in EXPECTED]
+
+
+def findings(answer: ServiceAnswer) -> dict[tuple[str, str], list[tuple[str, tuple[str, ...]]]]:
+    return {
+        (dep.canonical_name, dep.version): [
+            (v.id, v.fix_versions) for v in answer.vulnerabilities[dep.key]
+        ]
+        for dep in DEPS
+        if dep.key in answer.vulnerabilities
+    }
+
+
+def query(server: OsvServer, cache: Cache | None = None, **kwargs: object) -> ServiceAnswer:
+    service = OsvService(server.url, cache, retry=FAST, **kwargs)  # type: ignore[arg-type]
+
+    async def go() -> ServiceAnswer:
+        return await service.query(DEPS, NullProgress())
+
+    answer = anyio.run(go)
+    service.persist()
+    return answer
+
+
+def test_real_advisories_exactly(osv_server: OsvServer) -> None:
+    answer = query(osv_server)
+    assert answer.failures == {}
+    assert findings(answer) == EXPECTED
+    unique_ids = {i for vs in EXPECTED.values() for i, _ in vs}
+    assert osv_server.hits == {"querybatch": 1, "vulns": len(unique_ids)}
+
+
+def test_pagination_gives_the_same_answer(osv_server: OsvServer) -> None:
+    osv_server.reset(page_size=2)
+    answer = query(osv_server)
+    assert findings(answer) == EXPECTED
+    # urllib3's 7 advisories at 2 a page: 4 pages.
+    assert osv_server.hits["querybatch"] == 4
+
+
+def test_transient_faults_give_the_clean_answer(osv_server: OsvServer) -> None:
+    for seed in range(3):
+        osv_server.reset(
+            Faults(
+                error_rate=0.2,
+                rate_limit_rate=0.1,
+                bad_json_rate=0.1,
+                wrong_count_rate=0.2,
+                seed=seed,
+            )
+        )
+        answer = query(osv_server)
+        assert answer.failures == {}, seed
+        assert findings(answer) == EXPECTED, seed
+
+
+def test_hang_past_timeout_is_retried(osv_server: OsvServer) -> None:
+    from vulnsweep.services.http import Timeouts
+
+    osv_server.reset(Faults(hang_rate=0.3, seed=1))
+    answer = query(osv_server, timeouts=Timeouts(connect=1, read=0.3), batch_read_timeout=0.3)
+    assert findings(answer) == EXPECTED
+
+
+def test_permanent_failure_keeps_what_was_audited(osv_server: OsvServer) -> None:
+    osv_server.reset(Faults(missing_ids={"PYSEC-2021-66"}))
+    answer = query(osv_server)
+    assert list(answer.failures) == [("jinja2", "2.10.1")]
+    expected = dict(EXPECTED)
+    del expected[("jinja2", "2.10.1")]
+    assert findings(answer) == expected
+
+
+def test_warm_run_makes_no_request(osv_server: OsvServer, tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    query(osv_server, cache)
+    osv_server.reset()
+    service = OsvService(osv_server.url, Cache(tmp_path / "c"))
+    answers, misses = service.answer_from_cache(DEPS)
+    assert misses == []
+    assert {
+        (d.canonical_name, d.version): [(v.id, v.fix_versions) for v in answers[d.key]]
+        for d in DEPS
+    } == EXPECTED
+    assert sum(osv_server.hits.values()) == 0
