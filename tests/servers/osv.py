@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from vulnsweep.model import canonical_name
@@ -50,9 +51,11 @@ class OsvDatabase:
 
     def __init__(self, records: Iterator[dict[str, Any]]) -> None:
         self.records: dict[str, dict[str, Any]] = {}
+        self.bodies: dict[str, bytes] = {}  # pre-serialised: the server stays cheap
         self.by_package: dict[str, list[tuple[str, list[AffectedPackage]]]] = {}
         for record in records:
             self.records[record["id"]] = record
+            self.bodies[record["id"]] = orjson.dumps(record)
             if record.get("withdrawn"):
                 continue
             for name, entries in compile_affected(record).items():
@@ -185,7 +188,7 @@ class OsvServer:
             results.append(result)
         if results and self._rng.random() < self.faults.wrong_count_rate:
             results.pop()
-        return web.json_response({"results": results})
+        return _json({"results": results})
 
     async def _query(self, request: web.Request) -> web.Response:
         """pip-audit's endpoint: full records for one package version."""
@@ -193,14 +196,14 @@ class OsvServer:
         package = body.get("package") or {}
         ids = self.db.match(package.get("name", ""), body.get("version", ""))
         vulns = [self.db.records[i] for i in ids]
-        return web.json_response({"vulns": vulns} if vulns else {})
+        return _json({"vulns": vulns} if vulns else {})
 
     async def _vuln(self, request: web.Request) -> web.Response:
         record_id = request.match_info["id"]
         record = self.db.records.get(record_id)
         if record is None or record_id in self.faults.missing_ids:
             return web.json_response({"code": 5, "message": "Bug not found."}, status=404)
-        return web.json_response(record)
+        return web.Response(body=self.db.bodies[record_id], content_type="application/json")
 
     async def _simple(self, request: web.Request) -> web.Response:
         name = canonical_name(request.match_info["name"])
@@ -230,7 +233,12 @@ class OsvServer:
         ready = threading.Event()
 
         def serve() -> None:
-            self._loop = asyncio.new_event_loop()
+            try:
+                import uvloop
+
+                self._loop = uvloop.new_event_loop()
+            except ImportError:
+                self._loop = asyncio.new_event_loop()
             self._loop.run_until_complete(self.start())
             ready.set()
             self._loop.run_forever()
@@ -247,6 +255,10 @@ class OsvServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+
+def _json(data: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
 
 
 def _encode_token(offset: int) -> str:

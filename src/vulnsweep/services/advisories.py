@@ -6,6 +6,7 @@ the same answer for the same records.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -36,16 +37,21 @@ def fix_versions(record: OsvRecord, package: str) -> list[str]:
 
 def sort_versions(versions: Iterable[str]) -> tuple[str, ...]:
     """PEP 440 order; strings that are not PEP 440 versions sort last, as text."""
+    unique = set(versions)
+    if len(unique) < 2:
+        return tuple(unique)
+    valid = sorted((v for v in unique if _parse(v) is not None), key=_parse)  # type: ignore[arg-type,return-value]
+    return (*valid, *sorted(v for v in unique if _parse(v) is None))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(text: str) -> Any:
     from packaging.version import InvalidVersion, Version
 
-    parsed: list[tuple[int, Any, str]] = []
-    for text in set(versions):
-        try:
-            parsed.append((0, Version(text), text))
-        except InvalidVersion:
-            parsed.append((1, text, text))
-    parsed.sort(key=lambda item: (item[0], item[1]) if item[0] == 0 else (1, item[2]))
-    return tuple(text for _, _, text in parsed)
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:

@@ -88,6 +88,7 @@ class HttpClient:
             connector=connector,
             headers=self.headers,
             raise_for_status=False,
+            cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
             timeout=aiohttp.ClientTimeout(
                 total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
             ),
@@ -142,10 +143,11 @@ class HttpClient:
         import aiohttp
 
         assert self._session is not None, "HttpClient used outside `async with`"
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            connect=self.timeouts.connect,
-            sock_read=read_timeout if read_timeout is not None else self.timeouts.read,
+        # None: the session's own timeouts apply (no per-request object to build).
+        timeout = (
+            aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect, sock_read=read_timeout)
+            if read_timeout is not None
+            else None
         )
         headers = {"Content-Type": "application/json"} if body is not None else None
         last_error = "no attempt made"
@@ -155,7 +157,11 @@ class HttpClient:
             try:
                 self.requests_sent += 1
                 async with self._session.request(
-                    method, url, data=body, headers=headers, timeout=timeout
+                    method,
+                    url,
+                    data=body,
+                    headers=headers,
+                    **({"timeout": timeout} if timeout is not None else {}),
                 ) as response:
                     payload = await response.read()
                     data = self._interpret(

@@ -1,0 +1,327 @@
+"""Time vulnsweep against pip-audit and uv audit on the same local OSV server.
+
+    python -m benchmarks.run [--pins 1700] [--latency 0.05] [--repeat 3]
+
+Everything runs in one invocation so the ratios compare like with like on a noisy
+machine: one server (real PyPA export, injected latency), one generated corpus, each
+tool a subprocess timed by wall clock with its own peak RSS (wait4). It also checks
+that every tool reports the same (package, version, advisory) triples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.servers.osv import REPO, Faults, OsvDatabase, OsvServer
+
+from benchmarks.corpus import generate, write_requirements, write_uv_project
+
+Triples = set[tuple[str, str, str]]
+
+
+@dataclass
+class Measure:
+    label: str
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+    findings: Triples | None = None
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds) if self.seconds else float("nan")
+
+
+GNU_TIME = Path("/usr/bin/time")
+
+
+def timed(
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    stdout_path: Path | None = None,
+) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS in MB and exit code of one subprocess.
+
+    Peak RSS comes from GNU time when it is installed: wait4() on a child forked from
+    this (large) harness would count the harness's own pages in the child's peak.
+    """
+    rss_file = None
+    if GNU_TIME.exists():
+        rss_file = Path(tempfile.mkstemp(prefix="rss-")[1])
+        argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), *argv]
+    out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+    finally:
+        if stdout_path:
+            out.close()  # type: ignore[union-attr]
+    code = os.waitstatus_to_exitcode(status)
+    peak_kb = float(usage.ru_maxrss)
+    if rss_file is not None:
+        text = rss_file.read_text().strip().splitlines()
+        rss_file.unlink()
+        if text and text[-1].isdigit():
+            peak_kb = float(text[-1])
+            # GNU time reports the command's own exit status in its first line.
+            if text[0].startswith("Command exited with non-zero status"):
+                code = int(text[0].rsplit(" ", 1)[1])
+    return elapsed, peak_kb / 1024, code
+
+
+def pip_audit_like(path: Path) -> Triples:
+    data = json.loads(path.read_text())
+    return {
+        (d["name"], d["version"], v["id"]) for d in data["dependencies"] for v in d.get("vulns", [])
+    }
+
+
+def uv_triples(path: Path) -> Triples:
+    data = json.loads(path.read_text())
+    return {
+        (v["dependency"]["name"], v["dependency"]["version"], v["id"])
+        for v in data.get("vulnerabilities", [])
+    }
+
+
+def which(tool: str) -> str | None:
+    here = Path(sys.executable).parent / tool
+    return str(here) if here.exists() else shutil.which(tool)
+
+
+def run_series(
+    measure: Measure,
+    repeat: int,
+    make_argv: Callable[[int], list[str]],
+    parse: Callable[[Path], Triples],
+    work: Path,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    ok_codes: tuple[int, ...] = (0, 1),
+) -> Measure:
+    for rep in range(repeat):
+        out = work / f"{measure.label.replace(' ', '-')}-{rep}.json"
+        seconds, peak, code = timed(make_argv(rep), env=env, cwd=cwd, stdout_path=out)
+        if code not in ok_codes:
+            measure.note = f"exit code {code}"
+            print(f"  {measure.label}: exit {code}; see {out}", flush=True)
+            return measure
+        measure.seconds.append(seconds)
+        measure.peak_mb.append(peak)
+        measure.findings = parse(out)
+        print(f"  {measure.label} #{rep + 1}: {seconds:.3f}s, {peak:.0f} MB", flush=True)
+    return measure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pins", type=int, default=1700)
+    parser.add_argument("--vulnerable-fraction", type=float, default=1 / 3)
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--pip-audit-repeat",
+        type=int,
+        default=1,
+        help="pip-audit makes one request per pin; 1 run is plenty",
+    )
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["pip-audit", "uv"],
+        help="leave a peer tool out",
+    )
+    args = parser.parse_args(argv)
+
+    # A wheel install ships compiled bytecode; an editable checkout under
+    # PYTHONDONTWRITEBYTECODE would recompile every module on every run.
+    compileall.compile_dir(str(REPO / "src" / "vulnsweep"), quiet=1)
+
+    work = Path(tempfile.mkdtemp(prefix="vulnsweep-bench-"))
+    print(f"loading the advisory export; work dir {work}", flush=True)
+    db = OsvDatabase.from_zip()
+    pins, vulnerable = generate(db, args.pins, args.vulnerable_fraction, args.seed)
+    requirements = work / "requirements.txt"
+    write_requirements(pins, requirements)
+    measures: list[Measure] = []
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
+
+    with OsvServer(db, faults=Faults(latency=args.latency)) as server:
+        print(
+            f"corpus: {len(pins)} unique pins, {vulnerable} known-vulnerable; "
+            f"server {server.url} with {args.latency * 1000:.0f} ms latency",
+            flush=True,
+        )
+        vulnsweep = [
+            sys.executable,
+            "-m",
+            "vulnsweep",
+            "-r",
+            str(requirements),
+            "-f",
+            "json",
+            "--osv-url",
+            server.url,
+            "--progress-spinner",
+            "off",
+        ]
+        cold = run_series(
+            Measure("vulnsweep cold"),
+            args.repeat,
+            lambda rep: [*vulnsweep, "--cache-dir", str(work / f"cold-{rep}")],
+            pip_audit_like,
+            work,
+            env=env,
+        )
+        server.hits.clear()
+        timed([*vulnsweep, "--cache-dir", str(work / "warm")], env=env)
+        requests_cold = sum(server.hits.values())
+        warm = run_series(
+            Measure("vulnsweep warm"),
+            args.repeat,
+            lambda rep: [*vulnsweep, "--cache-dir", str(work / "warm")],
+            pip_audit_like,
+            work,
+            env=env,
+        )
+        measures += [cold, warm]
+        print(
+            f"  vulnsweep cold made {requests_cold} requests "
+            f"({server.hits['querybatch']} querybatch, {server.hits['vulns']} vulns)"
+        )
+
+        uv = which("uv")
+        uv_cold = uv_warm = None
+        if "uv" not in args.skip and uv:
+            project = work / "uv-project"
+            write_uv_project(pins, project, f"{server.url}/simple")
+            uv_argv = [
+                uv,
+                "audit",
+                "--frozen",
+                "--service-url",
+                server.url,
+                "--default-index",
+                f"{server.url}/simple",
+                "--output-format",
+                "json",
+                "--preview-features",
+                "audit-command",
+                "--no-progress",
+            ]
+            uv_cold = run_series(
+                Measure("uv audit cold"),
+                args.repeat,
+                lambda rep: uv_argv,
+                uv_triples,
+                work,
+                env={**env, "UV_CACHE_DIR": str(work / "uv-cache-cold")},
+                cwd=project,
+            )
+            # uv has no OSV cache of its own to warm; its HTTP cache is the warm state.
+            uv_env = {**env, "UV_CACHE_DIR": str(work / "uv-cache-warm")}
+            timed(uv_argv, env=uv_env, cwd=project)
+            uv_warm = run_series(
+                Measure("uv audit warm"),
+                args.repeat,
+                lambda rep: uv_argv,
+                uv_triples,
+                work,
+                env=uv_env,
+                cwd=project,
+            )
+            measures += [uv_cold, uv_warm]
+        elif "uv" not in args.skip:
+            print("  uv not installed: `make bench` installs it (the bench extra)")
+
+        pip_audit = which("pip-audit")
+        pa = None
+        if "pip-audit" not in args.skip and pip_audit:
+            pa = run_series(
+                Measure("pip-audit"),
+                args.pip_audit_repeat,
+                lambda rep: [
+                    pip_audit,
+                    "-r",
+                    str(requirements),
+                    "-s",
+                    "osv",
+                    "--osv-url",
+                    f"{server.url}/v1/query",
+                    "--no-deps",
+                    "--disable-pip",
+                    "-f",
+                    "json",
+                    "--progress-spinner",
+                    "off",
+                    "--cache-dir",
+                    str(work / f"pa-cache-{rep}"),
+                ],
+                pip_audit_like,
+                work,
+                env=env,
+            )
+            measures.append(pa)
+        elif "pip-audit" not in args.skip:
+            print("  pip-audit not installed: `make bench` installs it (the bench extra)")
+
+    print()
+    print(f"{'tool':<16} {'median s':>9} {'min s':>8} {'peak MB':>8} {'findings':>9}")
+    for m in measures:
+        if not m.seconds:
+            print(f"{m.label:<16} {'failed':>9}  {m.note}")
+            continue
+        count = len(m.findings) if m.findings is not None else 0
+        print(
+            f"{m.label:<16} {m.median:>9.3f} {min(m.seconds):>8.3f} "
+            f"{max(m.peak_mb):>8.0f} {count:>9}"
+        )
+    print()
+
+    def ratio(a: Measure | None, b: Measure | None, label: str, target: str) -> None:
+        if a and b and a.seconds and b.seconds:
+            print(f"{label:<40} {a.median / b.median:>7.3f}x   (target {target})")
+
+    ratio(cold, uv_cold, "vulnsweep cold / uv audit cold", "<= 0.5x")
+    ratio(warm, uv_warm, "vulnsweep warm / uv audit warm", "<= 0.3x")
+    if pa and pa.seconds:
+        print(
+            f"{'pip-audit / vulnsweep cold':<40} {pa.median / cold.median:>7.1f}x   (target >= 30x)"
+        )
+    reference = cold.findings or set()
+    agree = True
+    for m in measures:
+        if m.findings is not None and m.findings != reference:
+            agree = False
+            print(
+                f"MISMATCH {m.label}: {len(m.findings - reference)} extra, "
+                f"{len(reference - m.findings)} missing, e.g. "
+                f"{sorted(m.findings ^ reference)[:3]}"
+            )
+    if agree:
+        print(f"all tools report the same {len(reference)} (package, version, advisory) findings")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if agree else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
