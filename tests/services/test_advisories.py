@@ -59,13 +59,23 @@ def test_aliases_merge_into_one_finding_preferring_pysec() -> None:
     assert vulns[0].description == "details of PYSEC-2020-1"
 
 
-def test_shared_alias_alone_links_records() -> None:
-    # Neither names the other, but both alias the same CVE: one vulnerability.
-    a = record("GHSA-xxxx-yyyy-zzzz", ["CVE-2022-5"], {"foo": ["3"]})
-    b = record("OSV-2022-7", ["CVE-2022-5"], {"foo": ["3"]})
-    (vuln,) = merge([b, a], "foo")
-    assert vuln.id == "GHSA-xxxx-yyyy-zzzz"
-    assert vuln.aliases == ("CVE-2022-5", "OSV-2022-7")
+def test_shared_alias_alone_does_not_link_records() -> None:
+    # Real case (PYSEC-2021-335 / PYSEC-2021-370): distinct CVEs sharing one GHSA id.
+    a = record("PYSEC-2021-335", ["CVE-2021-32807", "GHSA-qcx9-j53g-ccgf"], {"foo": ["5.2"]})
+    b = record("PYSEC-2021-370", ["CVE-2021-32811", "GHSA-qcx9-j53g-ccgf"], {"foo": ["5.2"]})
+    assert sorted(v.id for v in merge([b, a], "foo")) == ["PYSEC-2021-335", "PYSEC-2021-370"]
+
+
+def test_alias_links_are_transitive() -> None:
+    a = record("GHSA-aaaa-aaaa-aaaa", ["OSV-1"], {"foo": ["1"]})
+    b = record("OSV-1", ["CVE-1"], {"foo": ["2"]})
+    c = record("CVE-1", [], {"foo": ["3"]})
+    (vuln,) = merge([c, b, a], "foo")
+    assert (vuln.id, vuln.aliases, vuln.fix_versions) == (
+        "GHSA-aaaa-aaaa-aaaa",
+        ("CVE-1", "OSV-1"),
+        ("1", "2", "3"),
+    )
 
 
 def test_withdrawn_records_are_dropped() -> None:

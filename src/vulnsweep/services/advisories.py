@@ -55,7 +55,13 @@ def _parse(text: str) -> Any:
 
 
 def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:
-    """One Vulnerability per alias group (aliases are symmetric) among these records."""
+    """One Vulnerability per alias group among these records.
+
+    Two records are one vulnerability when either lists the other's id in `aliases`
+    (the relation is symmetric, and taken transitively). Records that merely share a
+    third alias stay separate: the PyPA data has distinct CVEs that share a GHSA id,
+    and folding them together would hide one of them from counts and ignores.
+    """
     live = [r for r in records if not r.get("withdrawn")]
     by_id = {str(r["id"]): r for r in live}
     parent: dict[str, str] = {i: i for i in by_id}
@@ -70,15 +76,6 @@ def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:
         for alias in record.get("aliases") or ():
             if alias in parent:
                 parent[find(alias)] = find(str(record["id"]))
-    # Records that name the same alias (e.g. two ids both aliasing one CVE) are one too.
-    owner: dict[str, str] = {}
-    for record in live:
-        for alias in record.get("aliases") or ():
-            if alias in owner:
-                parent[find(owner[alias])] = find(str(record["id"]))
-            else:
-                owner[alias] = str(record["id"])
-
     groups: dict[str, list[OsvRecord]] = {}
     for record_id, record in by_id.items():
         groups.setdefault(find(record_id), []).append(record)

@@ -257,56 +257,13 @@ class RequirementsSource:
 
     def _read_requirement(self, entry: _Entry, state: _FileState) -> bool:
         """Fill name/pin from the requirement text; False when it is not auditable."""
-        match = _SIMPLE_PIN.match(entry.text)
-        if match:
-            entry.name = match["name"]
-            entry.pinned_version = match["version"]
-            return True
-        from packaging.requirements import InvalidRequirement, Requirement
-
-        try:
-            requirement = Requirement(entry.text)
-        except InvalidRequirement as exc:
-            if _looks_like_reference(entry.text):
-                state.skipped.append(
-                    SkippedDependency(
-                        name=entry.text,
-                        origins=(entry.origin,),
-                        reason=f"direct reference {entry.text!r} has no name and version to audit",
-                    )
-                )
-                return False
-            first = str(exc).splitlines()[0]
-            raise LineError(
-                entry.origin.path, f"invalid requirement {entry.text!r}: {first}", entry.origin.line
-            ) from None
-        entry.requirement = requirement
-        entry.name = requirement.name
-        if requirement.marker is not None and not requirement.marker.evaluate(
-            self.marker_environment  # type: ignore[arg-type]
-        ):
-            log.info(
-                "%s: %s not audited: marker %s is false for the target environment",
-                entry.origin,
-                requirement.name,
-                requirement.marker,
-            )
+        parsed = parse_requirement(entry.text, entry.origin, self.marker_environment)
+        if parsed is None:
             return False
-        if requirement.url:
-            version = _version_from_url(requirement.url, requirement.name)
-            if version is None:
-                state.skipped.append(
-                    SkippedDependency(
-                        name=requirement.name,
-                        origins=(entry.origin,),
-                        reason=f"direct reference to {_redact(requirement.url)} carries no "
-                        "exact version to audit",
-                    )
-                )
-                return False
-            entry.pinned_version = version
-            return True
-        entry.pinned_version = _exact_pin(requirement)
+        if isinstance(parsed, SkippedDependency):
+            state.skipped.append(parsed)
+            return False
+        entry.name, entry.pinned_version, entry.requirement = parsed
         return True
 
     # -- settling ----------------------------------------------------------------
@@ -339,6 +296,75 @@ class RequirementsSource:
                     entry.origin.line,
                 )
             yield Dependency(name=entry.name, version=version, origins=origins)
+
+
+def parse_requirement(
+    text: str, origin: Origin, marker_environment: dict[str, str] | None
+) -> tuple[str, str | None, Requirement | None] | SkippedDependency | None:
+    """(name, exact pin or None, parsed requirement); a skip; None if the marker is false.
+
+    Raises LineError for text that is not a PEP 508 requirement.
+    """
+    match = _SIMPLE_PIN.match(text)
+    if match:
+        return match["name"], match["version"], None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        if _looks_like_reference(text):
+            return SkippedDependency(
+                name=text,
+                origins=(origin,),
+                reason=f"direct reference {text!r} has no name and version to audit",
+            )
+        first = str(exc).splitlines()[0]
+        raise LineError(
+            origin.path, f"invalid requirement {text!r}: {first}", origin.line
+        ) from None
+    if requirement.marker is not None and not requirement.marker.evaluate(
+        marker_environment  # type: ignore[arg-type]
+    ):
+        log.info(
+            "%s: %s not audited: marker %s is false for the target environment",
+            origin,
+            requirement.name,
+            requirement.marker,
+        )
+        return None
+    if requirement.url:
+        version = _version_from_url(requirement.url, requirement.name)
+        if version is None:
+            return SkippedDependency(
+                name=requirement.name,
+                origins=(origin,),
+                reason=f"direct reference to {_redact(requirement.url)} carries no exact "
+                "version to audit",
+            )
+        return requirement.name, version, requirement
+    return requirement.name, _exact_pin(requirement), requirement
+
+
+def requirement_to_pin(
+    text: str, origin: Origin, marker_environment: dict[str, str] | None
+) -> Collected | None:
+    """One PEP 508 string (pyproject, SBOM, ...) as an auditable pin or a skip."""
+    try:
+        parsed = parse_requirement(text, origin, marker_environment)
+    except LineError as exc:
+        return SkippedDependency(name=text[:80], origins=(origin,), reason=str(exc))
+    if parsed is None or isinstance(parsed, SkippedDependency):
+        return parsed
+    name, version, _ = parsed
+    if version is None:
+        return SkippedDependency(
+            name=name,
+            origins=(origin,),
+            reason=f"requirement {text!r} is not pinned with == or ===; pin it or audit a "
+            "lock file",
+        )
+    return Dependency(name=name, version=version, origins=(origin,))
 
 
 def _read_bytes(path: str) -> bytes:
