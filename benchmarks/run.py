@@ -91,16 +91,33 @@ def timed(
 def pip_audit_like(path: Path) -> Triples:
     data = json.loads(path.read_text())
     return {
-        (d["name"], d["version"], v["id"]) for d in data["dependencies"] for v in d.get("vulns", [])
+        (d["name"], d["version"], frozenset([v["id"], *v.get("aliases", [])]))
+        for d in data["dependencies"]
+        for v in d.get("vulns", [])
     }
 
 
 def uv_triples(path: Path) -> Triples:
     data = json.loads(path.read_text())
     return {
-        (v["dependency"]["name"], v["dependency"]["version"], v["id"])
+        (
+            v["dependency"]["name"],
+            v["dependency"]["version"],
+            frozenset([v["id"], *v.get("aliases", [])]),
+        )
         for v in data.get("vulnerabilities", [])
     }
+
+
+def uncovered(a: Triples, b: Triples) -> list[Finding]:
+    """Findings of `a` that no finding of `b` on the same package version shares an id with."""
+    by_dep: dict[tuple[str, str], list[frozenset[str]]] = {}
+    for name, version, ids in b:
+        by_dep.setdefault((name, version), []).append(ids)
+    return sorted(
+        (f for f in a if not any(f[2] & ids for ids in by_dep.get((f[0], f[1]), []))),
+        key=lambda f: (f[0], f[1], sorted(f[2])),
+    )
 
 
 def which(tool: str) -> str | None:
@@ -318,14 +335,19 @@ def main(argv: list[str] | None = None) -> int:
         missing, extra = uncovered(reference, m.findings), uncovered(m.findings, reference)
         if missing or extra:
             agree = False
-            print(f"MISMATCH {m.label}: it lacks {len(missing)} of vulnsweep's findings and "
-                  f"has {len(extra)} vulnsweep lacks, e.g. {(missing + extra)[:3]}")
+            print(
+                f"MISMATCH {m.label}: it lacks {len(missing)} of vulnsweep's findings and "
+                f"has {len(extra)} vulnsweep lacks, e.g. {(missing + extra)[:3]}"
+            )
     if agree:
-        counts = ", ".join(f"{m.label} {len(m.findings)}" for m in measures
-                           if m.findings is not None)
-        print("all tools agree on every (package, version, advisory) finding, matching "
-              f"by id or alias ({counts}; counts differ only where a tool merges records "
-              "that share an alias)")
+        counts = ", ".join(
+            f"{m.label} {len(m.findings)}" for m in measures if m.findings is not None
+        )
+        print(
+            "all tools agree on every (package, version, advisory) finding, matching "
+            f"by id or alias ({counts}; counts differ only where a tool merges records "
+            "that share an alias)"
+        )
     shutil.rmtree(work, ignore_errors=True)
     return 0 if agree else 1
 
