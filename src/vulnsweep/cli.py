@@ -51,9 +51,21 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vulnsweep",
         description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
         "Subcommands: `vulnsweep cache info|clear`.",
+        epilog="Exit codes: 0 no known vulnerabilities, 1 vulnerabilities found, "
+        "2 usage or input error, 3 a vulnerability service failed.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"vulnsweep {__version__}")
-    inputs = parser.add_argument_group("inputs")
+    inputs = parser.add_argument_group(
+        "inputs", "With no inputs at all, the current Python environment is audited."
+    )
+    inputs.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a project directory or pyproject.toml, a lock file (uv.lock, "
+        "poetry.lock, Pipfile.lock, pdm.lock, pylock*.toml), an SBOM, "
+        "a requirements file, or with -R a whole tree",
+    )
     inputs.add_argument(
         "-r",
         "--requirement",
@@ -61,7 +73,93 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FILE",
-        help="audit a pinned requirements file (repeatable; '-' reads stdin)",
+        help="audit a requirements file (repeatable; '-' reads stdin)",
+    )
+    inputs.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="walk directory PATHs and audit every supported file",
+    )
+    inputs.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="with -R: skip paths matching GLOB (repeatable)",
+    )
+    inputs.add_argument(
+        "--include-sboms",
+        action="store_true",
+        help="with -R: also audit CycloneDX/SPDX files found",
+    )
+    inputs.add_argument(
+        "--sbom",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="audit a CycloneDX (JSON/XML) or SPDX (JSON) SBOM (repeatable)",
+    )
+    inputs.add_argument(
+        "--locked",
+        action="store_true",
+        help="for a project PATH, audit its lock file(s) instead of pyproject.toml",
+    )
+    inputs.add_argument(
+        "--extra",
+        dest="extras",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pyproject: audit this optional-dependencies group (with the main dependencies)",
+    )
+    inputs.add_argument(
+        "--all-extras",
+        action="store_true",
+        help="pyproject: audit every optional-dependencies group",
+    )
+    inputs.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pyproject/lock files: audit this dependency group (with the main dependencies)",
+    )
+    inputs.add_argument(
+        "--no-dev", action="store_true", help="lock files/pyproject: leave out development groups"
+    )
+    inputs.add_argument(
+        "--path",
+        dest="site_paths",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="audit the distributions installed in this site-packages directory (repeatable)",
+    )
+    inputs.add_argument(
+        "--python", metavar="PYTHON", help="audit the environment of this interpreter"
+    )
+    inputs.add_argument(
+        "-l",
+        "--local",
+        action="store_true",
+        help="environments: leave out global site-packages of a virtualenv",
+    )
+    inputs.add_argument(
+        "--skip-editable",
+        action="store_true",
+        help="leave editable requirements and installs out of the report",
+    )
+    inputs.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        help="evaluate environment markers for this Python version",
+    )
+    inputs.add_argument(
+        "--platform",
+        choices=("linux", "macos", "windows"),
+        help="evaluate environment markers for this platform",
     )
     inputs.add_argument(
         "--require-hashes", action="store_true", help="fail when a requirement has no --hash"
@@ -237,14 +335,34 @@ def _audit_command(argv: Sequence[str]) -> int:
     _configure_logging(args.verbose)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
-    if not args.requirements:
-        raise UsageError("nothing to audit: give one or more requirements files with -r FILE")
-
     from vulnsweep.audit import audit, collect
-    from vulnsweep.sources.requirements import RequirementsSource
+    from vulnsweep.sources.select import InputOptions, build_sources
 
-    sources = [RequirementsSource(args.requirements, require_hashes=args.require_hashes).collect()]
-    dependencies, skipped = collect(sources)
+    sources = build_sources(
+        InputOptions(
+            requirements=args.requirements,
+            paths=args.paths,
+            sboms=args.sbom,
+            site_paths=args.site_paths,
+            python=args.python,
+            local_only=args.local,
+            recursive=args.recursive,
+            excludes=args.exclude,
+            include_sboms=args.include_sboms,
+            locked=args.locked,
+            extras=args.extras,
+            groups=args.groups,
+            all_extras=args.all_extras,
+            no_dev=args.no_dev,
+            skip_editable=args.skip_editable,
+            require_hashes=args.require_hashes,
+            python_version=args.python_version,
+            platform=args.platform,
+        )
+    )
+    dependencies, skipped = collect(source.collect() for source in sources)
+    if args.skip_editable:
+        skipped = [s for s in skipped if "editable" not in s.reason]
     if args.strict and skipped:
         first = skipped[0]
         where = f" ({first.origins[0]})" if first.origins else ""

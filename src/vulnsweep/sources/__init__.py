@@ -18,6 +18,37 @@ class DependencySource(Protocol):
     def collect(self) -> Iterator[Collected]: ...
 
 
+class ChainSource:
+    """Several sources read as one (e.g. every lock file of a project)."""
+
+    def __init__(self, sources: Iterable[DependencySource]) -> None:
+        self.sources = list(sources)
+
+    def collect(self) -> Iterator[Collected]:
+        for source in self.sources:
+            yield from source.collect()
+
+
+class TolerantSource:
+    """In a tree walk one broken file must not hide the others: its error becomes a
+    skipped entry naming the file (fatal again under --strict)."""
+
+    def __init__(self, source: DependencySource, label: str) -> None:
+        self.source = source
+        self.label = label
+
+    def collect(self) -> Iterator[Collected]:
+        from vulnsweep.errors import InputError
+        from vulnsweep.model import Origin
+
+        try:
+            yield from self.source.collect()
+        except InputError as exc:
+            yield SkippedDependency(
+                name=self.label, reason=str(exc), origins=(Origin(exc.path, exc.line),)
+            )
+
+
 def deduplicate(
     items: Iterable[Collected],
 ) -> tuple[list[Dependency], list[SkippedDependency]]:

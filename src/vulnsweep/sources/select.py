@@ -1,0 +1,195 @@
+"""From command-line inputs to sources: which reader handles which path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vulnsweep.errors import InputError, UsageError
+from vulnsweep.sources import ChainSource, DependencySource, TolerantSource
+from vulnsweep.sources.lockfiles import GroupSelection, LockFileSource, lock_format
+from vulnsweep.sources.tree import walk
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = {
+    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
+    "macos": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
+    "windows": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
+}
+
+
+@dataclass
+class InputOptions:
+    requirements: Sequence[str] = ()
+    paths: Sequence[str] = ()
+    sboms: Sequence[str] = ()
+    site_paths: Sequence[str] = ()
+    python: str | None = None
+    local_only: bool = False
+    recursive: bool = False
+    excludes: Sequence[str] = ()
+    include_sboms: bool = False
+    locked: bool = False
+    extras: Sequence[str] = ()
+    groups: Sequence[str] = ()
+    all_extras: bool = False
+    no_dev: bool = False
+    skip_editable: bool = False
+    require_hashes: bool = False
+    python_version: str | None = None
+    platform: str | None = None
+    marker_environment: dict[str, str] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.marker_environment = target_environment(self.python_version, self.platform)
+
+
+def target_environment(
+    python_version: str | None,
+    platform: str | None,
+) -> dict[str, str] | None:
+    """Marker values for the environment being audited; None means this interpreter."""
+    if python_version is None and platform is None:
+        return None
+    from packaging.markers import default_environment
+
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
+    if python_version is not None:
+        parts = python_version.split(".")
+        if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
+            raise UsageError(
+                f"--python-version must look like 3.12 or 3.12.1, got {python_version!r}"
+            )
+        env["python_version"] = ".".join(parts[:2])
+        env["python_full_version"] = ".".join(parts) if len(parts) == 3 else f"{python_version}.0"
+    if platform is not None:
+        if platform not in PLATFORMS:
+            raise UsageError(f"--platform must be one of {', '.join(PLATFORMS)}")
+        env.update(PLATFORMS[platform])
+    return env
+
+
+def build_sources(options: InputOptions) -> list[DependencySource]:
+    from vulnsweep.sources.requirements import RequirementsSource
+
+    sources: list[DependencySource] = []
+    group_selection = GroupSelection(no_dev=options.no_dev, groups=tuple(options.groups))
+    requirement_files = list(options.requirements)
+    for raw in options.paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(raw, "no such file or directory")
+        if path.is_dir():
+            if options.recursive:
+                for found in walk(
+                    path, excludes=options.excludes, include_sboms=options.include_sboms
+                ):
+                    source = _file_source(found.path, found.kind, options, group_selection)
+                    sources.append(TolerantSource(source, str(found.path)))
+                continue
+            sources.append(_project_source(path, options, group_selection))
+            continue
+        kind = _kind_of(path)
+        if kind == "requirements":
+            requirement_files.append(raw)
+        else:
+            sources.append(_file_source(path, kind, options, group_selection))
+    if requirement_files:
+        sources.insert(
+            0,
+            RequirementsSource(
+                requirement_files,
+                require_hashes=options.require_hashes,
+                marker_environment=options.marker_environment,
+            ),
+        )
+    for sbom in options.sboms:
+        from vulnsweep.sources.sbom import SbomSource
+
+        sources.append(SbomSource(Path(sbom)))
+    if options.site_paths or options.python or not sources:
+        from vulnsweep.sources.environment import EnvironmentSource, site_dirs_from_args
+
+        dirs = site_dirs_from_args(options.site_paths, options.python, options.local_only)
+        sources.append(EnvironmentSource(dirs, skip_editable=options.skip_editable))
+    return sources
+
+
+def _kind_of(path: Path) -> str:
+    from vulnsweep.sources.lockfiles import sniff_lock_format
+    from vulnsweep.sources.sbom import looks_like_sbom
+
+    if path.name == "pyproject.toml":
+        return "pyproject"
+    if lock_format(path):
+        return "lock"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096).decode("utf-8", "replace")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if looks_like_sbom(path, head):
+        return "sbom"
+    if path.suffix in (".lock", ".toml", ".json") and sniff_lock_format(path, head):
+        return "lock"
+    return "requirements"
+
+
+def _file_source(
+    path: Path, kind: str, options: InputOptions, group_selection: GroupSelection
+) -> DependencySource:
+    if kind == "lock":
+        return LockFileSource(path, selection=group_selection)
+    if kind == "sbom":
+        from vulnsweep.sources.sbom import SbomSource
+
+        return SbomSource(path)
+    if kind == "pyproject":
+        if options.locked:
+            return _locked(path.parent, group_selection)
+        from vulnsweep.sources.pyproject import ProjectSelection, PyprojectSource
+
+        return PyprojectSource(
+            path,
+            selection=ProjectSelection(
+                extras=tuple(options.extras),
+                groups=tuple(options.groups),
+                all_extras=options.all_extras,
+                no_dev=options.no_dev,
+            ),
+            marker_environment=options.marker_environment,
+        )
+    from vulnsweep.sources.requirements import RequirementsSource
+
+    return RequirementsSource(
+        [str(path)],
+        require_hashes=options.require_hashes,
+        marker_environment=options.marker_environment,
+    )
+
+
+def _project_source(
+    directory: Path, options: InputOptions, group_selection: GroupSelection
+) -> DependencySource:
+    if options.locked:
+        return _locked(directory, group_selection)
+    pyproject = directory / "pyproject.toml"
+    if not pyproject.exists():
+        raise InputError(
+            str(directory),
+            "no pyproject.toml here; use -R to audit every supported file below this directory",
+        )
+    return _file_source(pyproject, "pyproject", options, group_selection)
+
+
+def _locked(directory: Path, group_selection: GroupSelection) -> DependencySource:
+    candidates = sorted(p for p in directory.iterdir() if p.is_file() and lock_format(p))
+    if not candidates:
+        raise InputError(
+            str(directory),
+            "--locked: no uv.lock, poetry.lock, pdm.lock, Pipfile.lock or pylock.toml here",
+        )
+    return ChainSource(LockFileSource(p, selection=group_selection) for p in candidates)

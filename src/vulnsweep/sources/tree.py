@@ -1,0 +1,114 @@
+"""Whole directory trees: find every supported file and pick its source.
+
+Skips VCS, virtualenv, build and cache directories and anything `--exclude` names;
+symlinked directories are followed only once (by real path), so loops end.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vulnsweep.errors import InputError
+from vulnsweep.sources.lockfiles import lock_format
+
+log = logging.getLogger(__name__)
+
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "site-packages",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        "build",
+        "dist",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+    }
+)
+_REQUIREMENTS = re.compile(r"^(requirements|constraints)[\w.-]*\.(txt|in)$", re.I)
+_SBOM = re.compile(r"(\.cdx\.(json|xml)|\.spdx\.json|^bom\.(json|xml))$", re.I)
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    kind: str  # "requirements" | "pyproject" | "lock" | "sbom"
+
+
+def classify(path: Path, *, include_sboms: bool = False) -> str | None:
+    name = path.name
+    if lock_format(path):
+        return "lock"
+    if name == "pyproject.toml":
+        return "pyproject"
+    if _REQUIREMENTS.match(name) and not name.lower().endswith(".in"):
+        return "requirements"
+    if path.parent.name == "requirements" and name.endswith(".txt"):
+        return "requirements"
+    if include_sboms and _SBOM.search(name):
+        return "sbom"
+    return None
+
+
+def walk(
+    root: Path,
+    *,
+    excludes: Sequence[str] = (),
+    include_sboms: bool = False,
+) -> Iterator[Found]:
+    """Supported files under root, in a stable order; a pyproject.toml next to a lock
+    file is left to the lock file (it pins what the pyproject only constrains)."""
+    if not root.is_dir():
+        raise InputError(str(root), "not a directory")
+    seen_dirs: set[str] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        real = os.path.realpath(directory)
+        if real in seen_dirs:
+            log.warning("%s: already walked (symlink loop or alias); skipped", directory)
+            continue
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except PermissionError:
+            raise InputError(str(directory), "permission denied: cannot list directory") from None
+        except OSError as exc:
+            raise InputError(str(directory), f"cannot list directory: {exc.strerror}") from None
+        found: list[Found] = []
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            relative = path.relative_to(root).as_posix()
+            if any(
+                fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(entry.name, g) for g in excludes
+            ):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if is_dir:
+                if entry.name not in SKIP_DIRS:
+                    subdirs.append(path)
+                continue
+            kind = classify(path, include_sboms=include_sboms)
+            if kind is not None:
+                found.append(Found(path, kind))
+        if any(f.kind == "lock" for f in found):
+            found = [f for f in found if f.kind != "pyproject"]
+        yield from found
+        stack.extend(reversed(subdirs))
