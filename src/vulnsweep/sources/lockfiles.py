@@ -109,8 +109,9 @@ def _toml(path: str, text: str) -> dict[str, Any]:
         data: dict[str, Any] = tomllib.loads(text)
         return data
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        message = str(exc).split(" (at line")[0]
+        located = re.search(r"\(at line (\d+)", str(exc))
+        line = int(located[1]) if located else getattr(exc, "lineno", None)
+        message = str(exc).split(" (at ")[0]
         raise InputError(path, f"invalid TOML: {message}", line) from None
 
 
@@ -156,6 +157,8 @@ def _skip(name: str, origin: Origin, reason: str) -> SkippedDependency:
 
 
 def _check_version(path: str, label: str, value: Any, supported: Sequence[str]) -> None:
+    if value is None:
+        raise InputError(path, f"no {label}: not a lock file vulnsweep can trust")
     text = str(value) if value is not None else ""
     major = text.split(".")[0]
     if major not in supported:
@@ -271,7 +274,7 @@ def _read_pdm(path: str, text: str, selection: GroupSelection) -> Iterator[Colle
         _check_version(path, "pdm.lock lock_version", metadata["lock_version"], ("3", "4"))
     for entry, origin in _entries(path, text, data, "package"):
         name = str(entry.get("name", ""))
-        groups = entry.get("groups") or ["default"]
+        groups = entry.get("groups") or entry.get("sections") or ["default"]
         if not any(selection.wants(str(g)) for g in groups):
             continue
         local = next((k for k in ("git", "path", "url", "editable") if k in entry), None)
