@@ -166,9 +166,10 @@ def test_usage_and_input_errors_exit_2_in_one_line(tmp_path: Path) -> None:
             ["-r", str(tmp_path / "absent.txt")],
             f"vulnsweep: error: {tmp_path}/absent.txt: no such file",
         ),
+        ([str(tmp_path / "nope")], f"vulnsweep: error: {tmp_path}/nope: no such file or directory"),
         (
-            [],
-            "vulnsweep: error: nothing to audit: give one or more requirements files with -r FILE",
+            ["--python-version", "3", str(EXAMPLE)],
+            "vulnsweep: error: --python-version must look like 3.12 or 3.12.1, got '3'",
         ),
     ]
     for argv, message in cases:
@@ -223,3 +224,52 @@ def test_no_cache_always_queries(osv_server: OsvServer, cache_dir: Path, tmp_pat
     for _ in range(2):
         assert run_cli("-r", str(req), "--no-cache", "--osv-url", osv_server.url).returncode == 0
     assert osv_server.hits["querybatch"] == 2
+
+
+LOCKS = Path(__file__).resolve().parents[1] / "data" / "locks"
+
+
+def test_lock_file_positional_with_origins(osv_server: OsvServer, cache_dir: Path) -> None:
+    lock = LOCKS / "poetry-1.0" / "poetry.lock"
+    proc = run_cli(str(lock), "-f", "json", *args(osv_server, cache_dir))
+    assert proc.returncode == 1, proc.stderr
+    report = orjson.loads(proc.stdout)
+    jinja = next(d for d in report["dependencies"] if d["name"] == "jinja2")
+    lines = lock.read_text().splitlines()
+    name_at = lines.index('name = "jinja2"')
+    line = max(i for i in range(name_at) if lines[i] == "[[package]]") + 1
+    assert jinja["version"] == "2.10.1"
+    assert jinja["origins"] == [f"{lock}:{line}"]
+    assert [v["id"] for v in jinja["vulns"]] == ["PYSEC-2021-66"]
+
+
+def test_recursive_tree_and_project_locked(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "requirements.txt").write_text("flask==1.0\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "requirements.txt").write_text("flask==1.0\nsix==1.16.0\n")
+    proc = run_cli(str(tmp_path), "-R", "-f", "json", *args(osv_server, cache_dir))
+    assert proc.returncode == 1, proc.stderr
+    report = orjson.loads(proc.stdout)
+    flask = next(d for d in report["dependencies"] if d["name"] == "flask")
+    assert flask["origins"] == [
+        f"{tmp_path}/a/requirements.txt:1",
+        f"{tmp_path}/b/requirements.txt:1",
+    ]
+    assert osv_server.hits["querybatch"] == 1
+    project = LOCKS / "uv-built"
+    locked = run_cli(str(project), "--locked", "--dry-run")
+    assert locked.stderr == "Dry run: would audit 8 packages (0 skipped)\n"
+    no_dev = run_cli(str(project), "--locked", "--no-dev", "--dry-run")
+    assert no_dev.stderr == "Dry run: would audit 3 packages (0 skipped)\n"
+
+
+def test_environment_by_path(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) -> None:
+    info = tmp_path / "site" / "jinja2-2.10.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: Jinja2\nVersion: 2.10.1\n")
+    proc = run_cli("--path", str(tmp_path / "site"), *args(osv_server, cache_dir))
+    assert proc.returncode == 1, proc.stderr
+    assert "jinja2 2.10.1  PYSEC-2021-66 2.11.3" in proc.stdout

@@ -30,14 +30,16 @@ def line_of(path: Path, text: str) -> int:
     return path.read_text().splitlines().index(text) + 1
 
 
-@pytest.mark.parametrize("path", [LOCKS / "uv.lock", LOCKS / "uv-legacy" / "uv.lock",
-                                  LOCKS / "uv-built" / "uv.lock"])
+@pytest.mark.parametrize(
+    "path", [LOCKS / "uv.lock", LOCKS / "uv-legacy" / "uv.lock", LOCKS / "uv-built" / "uv.lock"]
+)
 def test_uv_lock_registry_packages_audited(path: Path) -> None:
     data = tomllib.loads(path.read_text())
     entries = data.get("package") or data.get("distribution")
     registry = [(p["name"], p["version"]) for p in entries if "registry" in p["source"]]
-    local = [p for p in entries
-             if any(k in p["source"] for k in ("path", "directory", "git", "url"))]
+    local = [
+        p for p in entries if any(k in p["source"] for k in ("path", "directory", "git", "url"))
+    ]
     deps, skipped = collect(path)
     assert {d.key for d in deps} == keyset(registry)
     assert len(skipped) == len(local)
@@ -56,7 +58,15 @@ def test_uv_lock_no_dev_follows_the_graph() -> None:
     path = LOCKS / "uv-built" / "uv.lock"
     everything, _ = collect(path)
     assert sorted(d.name for d in everything) == [
-        "anyio", "colorama", "idna", "iniconfig", "packaging", "pluggy", "pytest", "sniffio"]
+        "anyio",
+        "colorama",
+        "idna",
+        "iniconfig",
+        "packaging",
+        "pluggy",
+        "pytest",
+        "sniffio",
+    ]
     runtime, _ = collect(path, selection=GroupSelection(no_dev=True))
     # pytest is only in the dev group; anyio's own dependencies stay.
     assert sorted(d.name for d in runtime) == ["anyio", "idna", "sniffio"]
@@ -64,13 +74,22 @@ def test_uv_lock_no_dev_follows_the_graph() -> None:
     assert len(dev) == 8
 
 
-@pytest.mark.parametrize("path", [LOCKS / "poetry.lock", LOCKS / "poetry-1.0" / "poetry.lock",
-                                  LOCKS / "poetry-1.1" / "poetry.lock",
-                                  LOCKS / "poetry-path" / "poetry.lock"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        LOCKS / "poetry.lock",
+        LOCKS / "poetry-1.0" / "poetry.lock",
+        LOCKS / "poetry-1.1" / "poetry.lock",
+        LOCKS / "poetry-path" / "poetry.lock",
+    ],
+)
 def test_poetry_lock(path: Path) -> None:
     entries = tomllib.loads(path.read_text())["package"]
-    local = [p for p in entries
-             if (p.get("source") or {}).get("type") in ("git", "directory", "file", "url")]
+    local = [
+        p
+        for p in entries
+        if (p.get("source") or {}).get("type") in ("git", "directory", "file", "url")
+    ]
     registry = [(p["name"], p["version"]) for p in entries if p not in local]
     deps, skipped = collect(path)
     assert {d.key for d in deps} == keyset(registry)
@@ -80,8 +99,11 @@ def test_poetry_lock(path: Path) -> None:
 def test_poetry_groups() -> None:
     path = LOCKS / "poetry.lock"
     entries = tomllib.loads(path.read_text())["package"]
-    main = [(p["name"], p["version"]) for p in entries if "main" in p["groups"]
-            and (p.get("source") or {}).get("type") != "git"]
+    main = [
+        (p["name"], p["version"])
+        for p in entries
+        if "main" in p["groups"] and (p.get("source") or {}).get("type") != "git"
+    ]
     deps, _ = collect(path, selection=GroupSelection(no_dev=True))
     assert {d.key for d in deps} == keyset(main)
     assert (len(collect(path)[0]), len(deps)) == (77, 52)
@@ -90,12 +112,17 @@ def test_poetry_groups() -> None:
     assert len(collect(v1, selection=GroupSelection(no_dev=True))[0]) == len(v1_main) == 49
 
 
-@pytest.mark.parametrize("path", [LOCKS / "pdm.lock", LOCKS / "pdm-3.1" / "pdm.lock",
-                                  LOCKS / "pdm-unversioned" / "pdm.lock"])
+@pytest.mark.parametrize(
+    "path",
+    [LOCKS / "pdm.lock", LOCKS / "pdm-3.1" / "pdm.lock", LOCKS / "pdm-unversioned" / "pdm.lock"],
+)
 def test_pdm_lock(path: Path) -> None:
     entries = tomllib.loads(path.read_text())["package"]
-    registry = [(p["name"], p["version"]) for p in entries
-                if not any(k in p for k in ("git", "path", "url", "editable"))]
+    registry = [
+        (p["name"], p["version"])
+        for p in entries
+        if not any(k in p for k in ("git", "path", "url", "editable"))
+    ]
     deps, skipped = collect(path)
     assert {d.key for d in deps} == keyset(registry)
     assert len(skipped) == len(entries) - len(registry)
@@ -113,8 +140,12 @@ def test_pdm_default_group_only() -> None:
 def test_pipfile_lock() -> None:
     path = LOCKS / "pipenv" / "Pipfile.lock"
     data = json.loads(path.read_text())
-    pinned = [(n, e["version"][2:]) for s in ("default", "develop")
-              for n, e in data[s].items() if "version" in e]
+    pinned = [
+        (n, e["version"][2:])
+        for s in ("default", "develop")
+        for n, e in data[s].items()
+        if "version" in e
+    ]
     deps, skipped = collect(path)
     assert {d.key for d in deps} == keyset(pinned)
     assert len(skipped) == sum(len(data[s]) for s in ("default", "develop")) - len(pinned)
@@ -123,8 +154,10 @@ def test_pipfile_lock() -> None:
     first = next(iter(data["default"]))
     dep = next(d for d in deps if d.name == first)
     assert dep.origins[0].line == next(
-        n for n, line in enumerate(path.read_text().splitlines(), 1)
-        if line.strip().startswith(f'"{first}":'))
+        n
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if line.strip().startswith(f'"{first}":')
+    )
 
 
 def test_pylock_from_pipenv_with_dev_group_markers() -> None:
@@ -141,7 +174,10 @@ def test_pylock_pip_audit_assets() -> None:
     base = LOCKS / "pylock-pip-audit"
     deps, skipped = collect(base / "pylock.basic.toml")
     assert sorted((d.name, d.version) for d in deps) == [
-        ("attrs", "25.1.0"), ("cattrs", "24.1.2"), ("numpy", "2.2.3")]
+        ("attrs", "25.1.0"),
+        ("cattrs", "24.1.2"),
+        ("numpy", "2.2.3"),
+    ]
     with pytest.raises(InputError, match="no pylock lock-version"):
         collect(base / "pylock.missing-version.toml")
     deps, skipped = collect(base / "pylock.skipped.toml")
@@ -160,14 +196,22 @@ def test_invalid_toml_names_file_and_line() -> None:
 
 def test_unknown_lock_versions_are_refused(tmp_path: Path) -> None:
     cases = {
-        "uv.lock": ('version = 2\n[[package]]\nname = "a"\nversion = "1"\n',
-                    "unsupported uv.lock version 2 (supported: 1.x)"),
-        "poetry.lock": ('[[package]]\nname = "a"\nversion = "1"\n[metadata]\nlock-version = "3.0"\n',
-                        "unsupported poetry.lock lock-version '3.0' (supported: 1.x, 2.x)"),
-        "pylock.toml": ("lock-version = '2.0'\n[[packages]]\nname = 'a'\n",
-                        "unsupported pylock lock-version '2.0' (supported: 1.x)"),
-        "Pipfile.lock": ('{"_meta": {"pipfile-spec": 5}, "default": {}}',
-                         "unsupported Pipfile.lock pipfile-spec 5 (supported: 6)"),
+        "uv.lock": (
+            'version = 2\n[[package]]\nname = "a"\nversion = "1"\n',
+            "unsupported uv.lock version 2 (supported: 1.x)",
+        ),
+        "poetry.lock": (
+            '[[package]]\nname = "a"\nversion = "1"\n[metadata]\nlock-version = "3.0"\n',
+            "unsupported poetry.lock lock-version '3.0' (supported: 1.x, 2.x)",
+        ),
+        "pylock.toml": (
+            "lock-version = '2.0'\n[[packages]]\nname = 'a'\n",
+            "unsupported pylock lock-version '2.0' (supported: 1.x)",
+        ),
+        "Pipfile.lock": (
+            '{"_meta": {"pipfile-spec": 5}, "default": {}}',
+            "unsupported Pipfile.lock pipfile-spec 5 (supported: 6)",
+        ),
     }
     for name, (text, message) in cases.items():
         path = tmp_path / name
@@ -182,8 +226,10 @@ def test_invalid_json_and_binary(tmp_path: Path) -> None:
     path.write_text('{\n  "default": {,\n}')
     with pytest.raises(InputError) as info:
         collect(path)
-    assert (info.value.line, info.value.message) == (2, "invalid JSON: Expecting property name "
-                                                        "enclosed in double quotes")
+    assert (info.value.line, info.value.message) == (
+        2,
+        "invalid JSON: Expecting property name enclosed in double quotes",
+    )
     path.write_bytes(b"\x00\x01binary")
     with pytest.raises(InputError, match="binary"):
         collect(path)
@@ -194,4 +240,5 @@ def test_format_sniffed_from_content() -> None:
     assert sniff_lock_format(Path("x.lock"), (LOCKS / "pdm.lock").read_text()) == "pdm.lock"
     assert sniff_lock_format(Path("x"), (LOCKS / "poetry.lock").read_text()) == "poetry.lock"
     assert sniff_lock_format(Path("x"), (LOCKS / "pipenv" / "Pipfile.lock").read_text()) == (
-        "Pipfile.lock")
+        "Pipfile.lock"
+    )

@@ -110,7 +110,8 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
         from vulnsweep.sources.sbom import SbomSource
 
         sources.append(SbomSource(Path(sbom)))
-    if options.site_paths or options.python or not sources:
+    nothing_named = not (options.requirements or options.paths or options.sboms)
+    if options.site_paths or options.python or nothing_named:
         from vulnsweep.sources.environment import EnvironmentSource, site_dirs_from_args
 
         dirs = site_dirs_from_args(options.site_paths, options.python, options.local_only)
