@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 _CANONICAL_NAME = re.compile(r"[-_.]+")
 
 
+@cache
 def canonical_name(name: str) -> str:
     """PEP 503 normalisation; cheaper than importing packaging.utils on the warm path."""
     return _CANONICAL_NAME.sub("-", name).lower()
@@ -120,6 +121,7 @@ class AuditResult:
         return [f for f in self.findings if not f.ignored]
 
 
+@cache
 def version_key(version: str) -> str:
     """A string equal for PEP 440-equal versions (1.0 == 1.0.0); raw text otherwise."""
     from packaging.version import InvalidVersion, Version

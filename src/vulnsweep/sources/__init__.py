@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
-from vulnsweep.model import Dependency, SkippedDependency
+from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name, version_key
 
 Collected = Dependency | SkippedDependency
 
@@ -52,18 +52,27 @@ class TolerantSource:
 def deduplicate(
     items: Iterable[Collected],
 ) -> tuple[list[Dependency], list[SkippedDependency]]:
-    """Merge pins by (PEP 503 name, PEP 440 version), keeping first-seen order and all origins."""
-    merged: dict[tuple[str, str], Dependency] = {}
+    """Merge pins by (PEP 503 name, PEP 440 version), keeping first-seen order and all
+    origins. Linear in the number of pins: a monorepo repeats the same pin thousands of
+    times."""
+    first: dict[tuple[str, str], Dependency] = {}
+    origins: dict[tuple[str, str], dict[Origin, None]] = {}
     skipped: list[SkippedDependency] = []
     for item in items:
         if isinstance(item, SkippedDependency):
             skipped.append(item)
             continue
-        seen = merged.get(item.key)
+        key = (canonical_name(item.name), version_key(item.version))
+        seen = origins.get(key)
         if seen is None:
-            merged[item.key] = item
+            first[key] = item
+            origins[key] = dict.fromkeys(item.origins)
         else:
-            new = tuple(o for o in item.origins if o not in seen.origins)
-            if new:
-                merged[item.key] = Dependency(seen.name, seen.version, seen.origins + new)
-    return list(merged.values()), skipped
+            seen.update(dict.fromkeys(item.origins))
+    merged = []
+    for key, dep in first.items():
+        all_origins = tuple(origins[key])
+        merged.append(
+            dep if all_origins == dep.origins else Dependency(dep.name, dep.version, all_origins)
+        )
+    return merged, skipped

@@ -38,7 +38,7 @@ SKIP_DIRS = frozenset(
         ".ruff_cache",
     }
 )
-_REQUIREMENTS = re.compile(r"^(requirements|constraints)[\w.-]*\.(txt|in)$", re.I)
+_REQUIREMENTS = re.compile(r"^(requirements|constraints)[\w.-]*\.txt$", re.I)
 _SBOM = re.compile(r"(\.cdx\.(json|xml)|\.spdx\.json|^bom\.(json|xml))$", re.I)
 
 
@@ -49,15 +49,19 @@ class Found:
 
 
 def classify(path: Path, *, include_sboms: bool = False) -> str | None:
-    name = path.name
-    if lock_format(path):
-        return "lock"
+    return classify_name(path.name, path.parent.name, include_sboms=include_sboms)
+
+
+def classify_name(name: str, parent: str, *, include_sboms: bool = False) -> str | None:
+    """What a file is, from its name (and its directory's): cheap enough for huge trees."""
+    if name.endswith(".txt"):
+        if parent == "requirements" or _REQUIREMENTS.match(name):
+            return "requirements"
+        return None
     if name == "pyproject.toml":
         return "pyproject"
-    if _REQUIREMENTS.match(name) and not name.lower().endswith(".in"):
-        return "requirements"
-    if path.parent.name == "requirements" and name.endswith(".txt"):
-        return "requirements"
+    if name.endswith((".lock", ".toml")) and lock_format(Path(name)):
+        return "lock"
     if include_sboms and _SBOM.search(name):
         return "sbom"
     return None
@@ -91,23 +95,23 @@ def walk(
         found: list[Found] = []
         subdirs: list[Path] = []
         for entry in entries:
-            path = Path(entry.path)
-            relative = path.relative_to(root).as_posix()
-            if any(
-                fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(entry.name, g) for g in excludes
-            ):
-                continue
+            if excludes:
+                relative = os.path.relpath(entry.path, root)
+                if any(
+                    fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(entry.name, g) for g in excludes
+                ):
+                    continue
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 continue
             if is_dir:
                 if entry.name not in SKIP_DIRS:
-                    subdirs.append(path)
+                    subdirs.append(Path(entry.path))
                 continue
-            kind = classify(path, include_sboms=include_sboms)
+            kind = classify_name(entry.name, directory.name, include_sboms=include_sboms)
             if kind is not None:
-                found.append(Found(path, kind))
+                found.append(Found(Path(entry.path), kind))
         if any(f.kind == "lock" for f in found):
             found = [f for f in found if f.kind != "pyproject"]
         yield from found
