@@ -65,7 +65,7 @@ def timed(
     rss_file = None
     if GNU_TIME.exists():
         rss_file = Path(tempfile.mkstemp(prefix="rss-")[1])
-        argv = [str(GNU_TIME), "-f", "%M", "-o", str(rss_file), *argv]
+        argv = [str(GNU_TIME), "-f", "%M %U %S", "-o", str(rss_file), *argv]
     out = open(stdout_path, "wb") if stdout_path else subprocess.DEVNULL  # noqa: SIM115
     try:
         start = time.perf_counter()
@@ -77,15 +77,22 @@ def timed(
             out.close()  # type: ignore[union-attr]
     code = os.waitstatus_to_exitcode(status)
     peak_kb = float(usage.ru_maxrss)
+    global last_cpu_seconds
+    last_cpu_seconds = usage.ru_utime + usage.ru_stime
     if rss_file is not None:
         text = rss_file.read_text().strip().splitlines()
         rss_file.unlink()
-        if text and text[-1].isdigit():
-            peak_kb = float(text[-1])
+        fields = text[-1].split() if text else []
+        if len(fields) == 3:
+            peak_kb = float(fields[0])
+            last_cpu_seconds = float(fields[1]) + float(fields[2])
             # GNU time reports the command's own exit status in its first line.
             if text[0].startswith("Command exited with non-zero status"):
                 code = int(text[0].rsplit(" ", 1)[1])
     return elapsed, peak_kb / 1024, code
+
+
+last_cpu_seconds = 0.0  # user + system CPU of the last `timed` command
 
 
 def pip_audit_like(path: Path) -> Triples:
@@ -167,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         "--skip",
         action="append",
         default=[],
-        choices=["pip-audit", "uv"],
-        help="leave a peer tool out",
+        choices=["pip-audit", "uv", "tree"],
+        help="leave a part out",
     )
+    parser.add_argument("--tree-files", type=int, default=2000)
+    parser.add_argument("--tree-lines", type=int, default=100_000)
     args = parser.parse_args(argv)
 
     # A wheel install ships compiled bytecode; an editable checkout under
@@ -304,6 +313,27 @@ def main(argv: list[str] | None = None) -> int:
         elif "pip-audit" not in args.skip:
             print("  pip-audit not installed: `make bench` installs it (the bench extra)")
 
+    tree_report = ""
+    if "tree" not in args.skip:
+        from benchmarks.tree import write_tree
+
+        tree_root = work / "tree"
+        lines = write_tree(tree_root, pins, files=args.tree_files, lines=args.tree_lines)
+        runs = []
+        for _ in range(args.repeat):
+            seconds, peak, _code = timed(
+                [sys.executable, "-m", "vulnsweep", "--dry-run", "-R", str(tree_root)], env=env
+            )
+            runs.append((seconds, last_cpu_seconds, peak))
+        cpu = statistics.median(r[1] for r in runs)
+        tree_report = (
+            f"tree parse: {args.tree_files} files, {lines} lines -> wall "
+            f"{statistics.median(r[0] for r in runs):.3f}s, CPU {cpu:.3f}s "
+            f"(whole process), peak {max(r[2] for r in runs):.0f} MB "
+            "(target: well under 1 s CPU, < 200 MB)"
+        )
+        print(f"  {tree_report}", flush=True)
+
     print()
     print(f"{'tool':<16} {'median s':>9} {'min s':>8} {'peak MB':>8} {'findings':>9}")
     for m in measures:
@@ -321,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         if a and b and a.seconds and b.seconds:
             print(f"{label:<40} {a.median / b.median:>7.3f}x   (target {target})")
 
+    if tree_report:
+        print(tree_report)
     ratio(cold, uv_cold, "vulnsweep cold / uv audit cold", "<= 0.5x")
     ratio(warm, uv_warm, "vulnsweep warm / uv audit warm", "<= 0.3x")
     if pa and pa.seconds:

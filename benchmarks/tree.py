@@ -13,16 +13,21 @@ from pathlib import Path
 from benchmarks.corpus import Pin
 
 
-def write_tree(root: Path, pins: list[Pin], *, files: int = 2000, lines: int = 100_000,
-               seed: int = 7) -> int:
+def write_tree(
+    root: Path, pins: list[Pin], *, files: int = 2000, lines: int = 100_000, seed: int = 7
+) -> int:
     """Write `files` requirement files holding `lines` lines in total; returns lines."""
     rng = random.Random(seed)
     per_file = lines // files
     written = 0
     for index in range(files):
         service = root / f"services/svc-{index // 4:04d}"
-        name = ("requirements.txt", "requirements-dev.txt", "requirements/prod.txt",
-                "constraints.txt")[index % 4]
+        name = (
+            "requirements.txt",
+            "requirements-dev.txt",
+            "requirements/prod.txt",
+            "constraints.txt",
+        )[index % 4]
         path = service / name
         path.parent.mkdir(parents=True, exist_ok=True)
         out = ["# generated for the vulnsweep parse benchmark"]
@@ -31,7 +36,7 @@ def write_tree(root: Path, pins: list[Pin], *, files: int = 2000, lines: int = 1
             roll = rng.random()
             if roll < 0.05:
                 out.append(f"{pin.name}=={pin.version} \\")
-                out.append("    --hash=sha256:" + "%064x" % rng.getrandbits(256))
+                out.append("    --hash=sha256:" + f"{rng.getrandbits(256):064x}")
             elif roll < 0.08:
                 out.append(f'{pin.name}=={pin.version} ; python_version >= "3.8"')
             elif roll < 0.10:

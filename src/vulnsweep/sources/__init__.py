@@ -56,23 +56,26 @@ def deduplicate(
     origins. Linear in the number of pins: a monorepo repeats the same pin thousands of
     times."""
     first: dict[tuple[str, str], Dependency] = {}
-    origins: dict[tuple[str, str], dict[Origin, None]] = {}
+    more: dict[tuple[str, str], list[Origin]] = {}
     skipped: list[SkippedDependency] = []
     for item in items:
-        if isinstance(item, SkippedDependency):
+        if type(item) is SkippedDependency:
             skipped.append(item)
             continue
+        assert isinstance(item, Dependency)
         key = (canonical_name(item.name), version_key(item.version))
-        seen = origins.get(key)
-        if seen is None:
+        if key not in first:
             first[key] = item
-            origins[key] = dict.fromkeys(item.origins)
+        elif key in more:
+            more[key].extend(item.origins)
         else:
-            seen.update(dict.fromkeys(item.origins))
+            more[key] = list(item.origins)
     merged = []
     for key, dep in first.items():
-        all_origins = tuple(origins[key])
-        merged.append(
-            dep if all_origins == dep.origins else Dependency(dep.name, dep.version, all_origins)
-        )
+        extra = more.get(key)
+        if extra is None:
+            merged.append(dep)
+        else:
+            origins = tuple(dict.fromkeys((*dep.origins, *extra)))
+            merged.append(Dependency(dep.name, dep.version, origins))
     return merged, skipped
