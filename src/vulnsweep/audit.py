@@ -53,15 +53,21 @@ def audit(
     answers, misses = service.answer_from_cache(dependencies)
     outcome = AuditOutcome(AuditResult(skipped=list(skipped)), from_cache=len(answers))
     failures: dict[Key, str] = {}
+    skips: dict[Key, str] = {}
     if misses:
         answer = run_async(lambda: service.query(misses, progress or NullProgress()))
         service.persist()
         answers.update(answer.vulnerabilities)
         failures = answer.failures
+        skips = answer.skipped
         outcome.errors = answer.errors
     for dep in dependencies:
         vulns = answers.get(dep.key)
-        if vulns is None:
+        if dep.key in skips:
+            outcome.result.skipped.append(
+                SkippedDependency(dep.name, skips[dep.key], dep.origins, version=dep.version)
+            )
+        elif vulns is None:
             reason = failures.get(dep.key, f"{service.name} gave no answer")
             outcome.result.unaudited.append(Unaudited(dep, reason))
         else:

@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,11 +29,13 @@ from vulnsweep.redact import redact_text
 
 if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
+    from vulnsweep.cache import Cache
     from vulnsweep.policy import IgnorePolicy
+    from vulnsweep.services import VulnerabilityService
 
 log = logging.getLogger("vulnsweep")
 
-SERVICES = ("osv",)
+SERVICES = ("osv", "pypi", "offline")
 TOGGLES = ("on", "off", "auto")
 
 
@@ -50,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vulnsweep",
         description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
-        "Subcommands: `vulnsweep cache info|clear`.",
+        "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`.",
         epilog="Exit codes: 0 no known vulnerabilities, 1 vulnerabilities found, "
         "2 usage or input error, 3 a vulnerability service failed.",
     )
@@ -181,13 +184,31 @@ def build_parser() -> argparse.ArgumentParser:
         choices=SERVICES,
         default=_env("PIP_AUDIT_VULNERABILITY_SERVICE", default="osv"),
         type=str.lower,
-        help="the vulnerability service (default: osv)",
+        help="osv (default), pypi (PyPI's JSON API) or offline (the local database)",
     )
     service.add_argument(
         "--osv-url",
         metavar="URL",
         default=_env("VULNSWEEP_OSV_URL", "PIP_AUDIT_OSV_URL", default="https://api.osv.dev"),
         help="OSV API base URL (pip-audit's .../v1/query form accepted)",
+    )
+    service.add_argument(
+        "--offline",
+        action="store_true",
+        help="audit against the local advisory database, with no network (= -s offline)",
+    )
+    service.add_argument(
+        "--max-db-age",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="warn when the offline database is older than this (default 7)",
+    )
+    service.add_argument(
+        "--pypi-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_PYPI_URL", default="https://pypi.org"),
+        help="PyPI base URL for -s pypi (default https://pypi.org)",
     )
     service.add_argument(
         "--timeout",
@@ -281,6 +302,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_db_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep db",
+        description="Manage the offline advisory database used by --offline.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sync = sub.add_parser("sync", help="download OSV's PyPI export, or only what changed")
+    sync.add_argument(
+        "--db-url",
+        metavar="URL",
+        default=None,
+        help="base URL of the export (default: OSV's public PyPI bucket)",
+    )
+    importer = sub.add_parser(
+        "import",
+        help="build the database from an all.zip-style "
+        "archive or a directory of OSV JSON/YAML files",
+    )
+    importer.add_argument("source", metavar="PATH")
+    sub.add_parser("info", help="source, record and package counts, last update")
+    for command in (sync, importer, sub.choices["info"]):
+        command.add_argument("--cache-dir", metavar="DIR", default=None)
+    return parser
+
+
 def build_cache_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vulnsweep cache", description="Inspect or clear the on-disk cache."
@@ -327,6 +373,73 @@ def _cache_command(argv: Sequence[str]) -> int:
     print(f"records: {info.records}")
     print(f"size:    {info.size_bytes} bytes")
     return EXIT_OK
+
+
+def _db_command(argv: Sequence[str]) -> int:
+    from vulnsweep.cache import advisorydb
+
+    args = build_db_parser().parse_args(argv)
+    _configure_logging(0)
+    path = advisorydb.db_path(_cache_dir(args.cache_dir))
+    if args.action == "import":
+        source = Path(args.source)
+        if source.is_dir():
+            records = advisorydb.records_from_directory(source)
+        elif source.is_file():
+            records = advisorydb.records_from_archive(source)
+        else:
+            raise UsageError(f"{source}: no such file or directory")
+        info = advisorydb.build(path, records, source=str(source.resolve()))
+        print(f"imported {info.records} advisories for {info.packages} packages into {path}")
+        return EXIT_OK
+    if args.action == "sync":
+        from vulnsweep.audit import run_async
+        from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
+
+        url = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
+        kind, count = run_async(lambda: sync(path, url))
+        print(f"{kind} sync: {count} advisories written to {path}")
+        return EXIT_OK
+    info = advisorydb.info(path)
+    updated = (
+        "never"
+        if info.updated is None
+        else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info.updated))
+    )
+    print(f"path:     {info.path}")
+    print(f"source:   {redact_text(info.source)}")
+    print(f"records:  {info.records}")
+    print(f"packages: {info.packages}")
+    print(f"updated:  {updated}")
+    return EXIT_OK
+
+
+def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityService:
+    name = "offline" if args.offline else args.vulnerability_service
+    if name == "offline":
+        from vulnsweep.cache import advisorydb
+        from vulnsweep.services.offline import OfflineService
+
+        return OfflineService(
+            advisorydb.db_path(_cache_dir(args.cache_dir)), max_age_days=args.max_db_age
+        )
+    from vulnsweep.services.http import Timeouts
+
+    timeout = args.timeout
+    timeouts = Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0)
+    if name == "pypi":
+        from vulnsweep.services.pypi import PypiService
+
+        return PypiService(args.pypi_url, cache, concurrency=args.concurrency, timeouts=timeouts)
+    from vulnsweep.services.osv import BATCH_READ_TIMEOUT, OsvService
+
+    return OsvService(
+        args.osv_url,
+        cache,
+        concurrency=args.concurrency,
+        timeouts=timeouts,
+        batch_read_timeout=timeout if timeout is not None else BATCH_READ_TIMEOUT,
+    )
 
 
 def _audit_command(argv: Sequence[str]) -> int:
@@ -380,18 +493,9 @@ def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.cache import Cache
     from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
     from vulnsweep.policy import IgnorePolicy
-    from vulnsweep.services.http import Timeouts
-    from vulnsweep.services.osv import BATCH_READ_TIMEOUT, OsvService
 
     cache = Cache(None if args.no_cache else _cache_dir(args.cache_dir), ttl=args.cache_ttl)
-    timeout = args.timeout
-    service = OsvService(
-        args.osv_url,
-        cache,
-        concurrency=args.concurrency,
-        timeouts=Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0),
-        batch_read_timeout=timeout if timeout is not None else BATCH_READ_TIMEOUT,
-    )
+    service = _build_service(args, cache)
     policy = IgnorePolicy(args.ignore_vuln)
     progress = None
     if args.progress_spinner == "on" and sys.stderr.isatty():
@@ -461,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv and argv[0] == "cache":
             return _cache_command(argv[1:])
+        if argv and argv[0] == "db":
+            return _db_command(argv[1:])
         return _audit_command(argv)
     except VulnsweepError as exc:
         print(f"vulnsweep: error: {redact_text(str(exc))}", file=sys.stderr)

@@ -273,3 +273,39 @@ def test_environment_by_path(osv_server: OsvServer, cache_dir: Path, tmp_path: P
     proc = run_cli("--path", str(tmp_path / "site"), *args(osv_server, cache_dir))
     assert proc.returncode == 1, proc.stderr
     assert "jinja2 2.10.1  PYSEC-2021-66 2.11.3" in proc.stdout
+
+
+def test_db_import_info_and_offline_audit(cache_dir: Path, tmp_path: Path) -> None:
+    from tests.servers.osv import DATA_ZIP
+
+    missing = run_cli("-r", str(EXAMPLE), "--offline", "--cache-dir", str(cache_dir))
+    assert missing.returncode == 2
+    assert "run `vulnsweep db sync`" in missing.stderr and "Traceback" not in missing.stderr
+    imported = run_cli("db", "import", str(DATA_ZIP), "--cache-dir", str(cache_dir))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith("imported 2661 advisories for 664 packages into ")
+    info = run_cli("db", "info", "--cache-dir", str(cache_dir))
+    assert "records:  2661\npackages: 664\n" in info.stdout
+    offline = run_cli(
+        "-r",
+        str(EXAMPLE),
+        "--offline",
+        "--cache-dir",
+        str(cache_dir),
+        "--osv-url",
+        "http://127.0.0.1:9",
+    )  # would fail if it were used
+    assert offline.returncode == 1, offline.stderr
+    assert offline.stderr == "Found 22 known vulnerabilities in 9 packages\n"
+    assert "jinja2       2.10.1   PYSEC-2021-66    2.11.3" in offline.stdout
+
+
+def test_pypi_service(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("jinja2==2.10.1\nnonexistent-thing==1.0\n")
+    proc = run_cli(
+        "-r", str(req), "-s", "pypi", "--pypi-url", osv_server.url, "--cache-dir", str(cache_dir)
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stdout.splitlines()[2].split() == ["jinja2", "2.10.1", "PYSEC-2021-66", "2.11.3"]
+    assert "nonexistent-thing nonexistent-thing 1.0 not found on PyPI" in proc.stdout

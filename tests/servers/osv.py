@@ -92,6 +92,8 @@ class OsvServer:
     def __init__(self, db: OsvDatabase, *, page_size: int = 0, faults: Faults | None = None):
         self.db = db
         self.page_size = page_size  # 0: never paginate
+        self.pypi_max_age = 0  # seconds of freshness the PyPI routes announce
+        self.export_zip: Path | None = DATA_ZIP
         self.faults = faults or Faults()
         self.hits: Counter[str] = Counter()
         self._rng = random.Random(self.faults.seed)
@@ -120,20 +122,16 @@ class OsvServer:
         app.router.add_post("/v1/query", self._query)
         app.router.add_get("/v1/vulns/{id}", self._vuln)
         app.router.add_get("/simple/{name}/", self._simple)
+        app.router.add_get("/pypi/{name}/{version}/json", self._pypi)
+        app.router.add_get("/export/PyPI/all.zip", self._export_zip)
+        app.router.add_get("/export/PyPI/modified_id.csv", self._export_csv)
+        app.router.add_get("/export/PyPI/{id}.json", self._export_record)
         return app
 
     @web.middleware
     async def _inject(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
-        kind = (
-            "querybatch"
-            if path.endswith("querybatch")
-            else "vulns"
-            if "/vulns/" in path
-            else "query"
-            if path.endswith("/query")
-            else "simple"
-        )
+        kind = _kind(path)
         self.hits[kind] += 1
         f = self.faults
         if f.latency:
@@ -205,6 +203,56 @@ class OsvServer:
             return web.json_response({"code": 5, "message": "Bug not found."}, status=404)
         return web.Response(body=self.db.bodies[record_id], content_type="application/json")
 
+    async def _pypi(self, request: web.Request) -> web.Response:
+        """PyPI's JSON API shape: `vulnerabilities` with `fixed_in` for this package."""
+        from vulnsweep.services.advisories import fix_versions
+
+        name = canonical_name(request.match_info["name"])
+        version = request.match_info["version"]
+        if name.startswith("nonexistent"):
+            return web.json_response({"message": "Not Found"}, status=404)
+        vulns = []
+        for record_id in self.db.match(name, version):
+            record = self.db.records[record_id]
+            vulns.append(
+                {
+                    "id": record["id"],
+                    "aliases": record.get("aliases", []),
+                    "details": record.get("details"),
+                    "summary": record.get("summary"),
+                    "fixed_in": fix_versions(record, name),
+                    "withdrawn": None,
+                    "link": f"https://osv.dev/vulnerability/{record['id']}",
+                    "source": "osv",
+                }
+            )
+        body = orjson.dumps(
+            {"info": {"name": name, "version": version}, "urls": [], "vulnerabilities": vulns}
+        )
+        etag = f'"{hash(body) & 0xFFFFFFFF:08x}"'
+        headers = {"ETag": etag, "Cache-Control": f"max-age={self.pypi_max_age}"}
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers=headers)
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    async def _export_zip(self, request: web.Request) -> web.StreamResponse:
+        if self.export_zip is None:
+            return web.Response(status=404)
+        return web.Response(body=self.export_zip.read_bytes(), content_type="application/zip")
+
+    async def _export_csv(self, request: web.Request) -> web.Response:
+        rows = sorted(((r["modified"], i) for i, r in self.db.records.items()), reverse=True)
+        return web.Response(text="".join(f"{m},{i}\n" for m, i in rows), content_type="text/csv")
+
+    async def _export_record(self, request: web.Request) -> web.Response:
+        record_id = request.match_info["id"]
+        if record_id not in self.db.records:
+            return web.Response(status=404)
+        self.hits["export-record"] += 1
+        return web.Response(
+            body=orjson.dumps(self.db.records[record_id]), content_type="application/json"
+        )
+
     async def _simple(self, request: web.Request) -> web.Response:
         name = canonical_name(request.match_info["name"])
         page = {"meta": {"api-version": "1.1"}, "name": name, "files": [], "versions": []}
@@ -255,6 +303,21 @@ class OsvServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+
+def _kind(path: str) -> str:
+    """Which endpoint a request is for: the key of the hit counters."""
+    if path.endswith("querybatch"):
+        return "querybatch"
+    if "/vulns/" in path:
+        return "vulns"
+    if path.endswith("/v1/query"):
+        return "query"
+    if path.startswith("/pypi/"):
+        return "pypi"
+    if path.startswith("/export/"):
+        return "export"
+    return "simple"
 
 
 def _json(data: Any) -> web.Response:

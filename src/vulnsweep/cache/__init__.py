@@ -23,7 +23,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_TTL = 3600.0
 _CHUNK = 400  # pairs per IN (...) query; well under SQLite's variable limit
 
@@ -32,6 +32,11 @@ CREATE TABLE IF NOT EXISTS queries (
     source TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
     result BLOB NOT NULL, fetched_at REAL NOT NULL,
     PRIMARY KEY (source, name, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS http (
+    source TEXT NOT NULL, url TEXT NOT NULL, etag TEXT, expires REAL NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (source, url)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
     source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, body BLOB NOT NULL,
@@ -55,6 +60,13 @@ def default_cache_dir() -> Path:
 def source_key(url: str) -> str:
     """Cache partition per service URL, hashed so credentials never land on disk."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class HttpEntry:
+    etag: str | None
+    expires: float  # unix time; past it, revalidate with the ETag
+    body: bytes
 
 
 @dataclass(frozen=True)
@@ -122,6 +134,7 @@ class Cache:
             if version != SCHEMA_VERSION:
                 conn.executescript(
                     "BEGIN IMMEDIATE; DROP TABLE IF EXISTS queries; DROP TABLE IF EXISTS records;"
+                    "DROP TABLE IF EXISTS http;"
                     f"{_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
                 )
             # Touch both tables so a corrupt file shows itself now, not mid-run.
@@ -243,6 +256,36 @@ class Cache:
                     conn.execute("ROLLBACK")
                 self._fail("write", exc)
 
+    # -- HTTP responses (ETag / max-age) ---------------------------------------
+
+    def get_http(self, source: str, urls: Sequence[str]) -> dict[str, HttpEntry]:
+        found: dict[str, HttpEntry] = {}
+        with self._lock:
+            conn = self._connection()
+            if conn is None or not urls:
+                return found
+            try:
+                for start in range(0, len(urls), _CHUNK):
+                    chunk = urls[start : start + _CHUNK]
+                    marks = ",".join("?" for _ in chunk)
+                    for url, etag, expires, body in conn.execute(
+                        f"SELECT url, etag, expires, body FROM http "
+                        f"WHERE source = ? AND url IN ({marks})",
+                        [source, *chunk],
+                    ):
+                        found[url] = HttpEntry(etag, expires, body)
+            except sqlite3.Error as exc:
+                self._fail("read", exc)
+                return {}
+        return found
+
+    def put_http(self, source: str, entries: Iterable[tuple[str, HttpEntry]]) -> None:
+        rows = [(source, url, e.etag, e.expires, e.body) for url, e in entries]
+        self._write(
+            "INSERT OR REPLACE INTO http (source, url, etag, expires, body) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
     # -- maintenance ----------------------------------------------------------
 
     def info(self) -> CacheInfo:
@@ -272,6 +315,7 @@ class Cache:
                 conn.execute("BEGIN IMMEDIATE")
                 conn.execute("DELETE FROM queries")
                 conn.execute("DELETE FROM records")
+                conn.execute("DELETE FROM http")
                 conn.execute("COMMIT")
                 conn.execute("VACUUM")
             except sqlite3.Error as exc:

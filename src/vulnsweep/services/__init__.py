@@ -43,6 +43,8 @@ class ServiceAnswer:
     vulnerabilities: dict[Key, list[Vulnerability]] = field(default_factory=dict)
     failures: dict[Key, str] = field(default_factory=dict)
     errors: list[ServiceError] = field(default_factory=list)
+    # Not a failure: the service knows the pin cannot be audited (e.g. not on PyPI).
+    skipped: dict[Key, str] = field(default_factory=dict)
 
 
 class VulnerabilityService(Protocol):

@@ -79,7 +79,7 @@ def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:
     groups: dict[str, list[OsvRecord]] = {}
     for record_id, record in by_id.items():
         groups.setdefault(find(record_id), []).append(record)
-    return [_combine(group, package) for group in groups.values()]
+    return sorted((_combine(group, package) for group in groups.values()), key=lambda v: v.id)
 
 
 def _primary(ids: list[str]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import TracebackType
 
 import orjson
@@ -46,6 +47,22 @@ class RetryPolicy:
 class Timeouts:
     connect: float = 10.0
     read: float = 15.0
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    status: int  # 200, 304 (cached copy still good) or 404
+    etag: str | None
+    max_age: float | None
+    data: Any
+
+
+def _max_age(headers: Any) -> float | None:
+    for part in str(headers.get("Cache-Control", "")).split(","):
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "max-age" and value.isdigit():
+            return float(value)
+    return None
 
 
 class _Retryable(Exception):
@@ -129,6 +146,57 @@ class HttpClient:
     ) -> Any:
         return await self._request("POST", url, orjson.dumps(body), read_timeout, False, validate)
 
+    async def get_revalidated(
+        self, url: str, etag: str | None, *, validate: Validator | None = None
+    ) -> HttpResult:
+        """GET honouring HTTP caching: sends If-None-Match, reports 304/404, ETag and
+        Cache-Control max-age so the caller can keep its cached copy fresh."""
+        result = await self._request("GET", url, None, None, True, validate, etag=etag, meta=True)
+        assert isinstance(result, HttpResult)
+        return result
+
+    async def get_text(self, url: str) -> str:
+        data = await self._request("GET", url, None, None, False, None, raw=True)
+        assert isinstance(data, bytes)
+        return data.decode("utf-8", "replace")
+
+    async def download(self, url: str, target: Path, *, max_bytes: int = 2 * 1024**3) -> int:
+        """Stream a (possibly large) file to disk with the same retries; returns its size."""
+        import aiohttp
+        import anyio
+
+        assert self._session is not None, "HttpClient used outside `async with`"
+        last_error = "no attempt made"
+        for attempt in range(self.retry.attempts):
+            try:
+                async with self._session.get(url) as response:
+                    if response.status != 200:
+                        self._interpret(
+                            response.status, response.headers, await response.read(), url, False
+                        )
+                    size = 0
+                    async with await anyio.open_file(target, "wb") as handle:
+                        async for chunk in response.content.iter_chunked(1 << 20):
+                            size += len(chunk)
+                            if size > max_bytes:
+                                raise ServiceError(
+                                    self.service,
+                                    redact_url(url),
+                                    f"download larger than {max_bytes} bytes",
+                                )
+                            await handle.write(chunk)
+                    return size
+            except _Retryable as exc:
+                last_error = str(exc)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last_error = _describe(exc)
+            await anyio.sleep(self.retry.backoff(attempt))
+        raise ServiceError(
+            self.service,
+            redact_url(url),
+            f"{redact_text(last_error)} (gave up after {self.retry.attempts} attempts)",
+        )
+
     async def _request(
         self,
         method: str,
@@ -137,6 +205,10 @@ class HttpClient:
         read_timeout: float | None,
         missing_ok: bool,
         validate: Validator | None,
+        *,
+        raw: bool = False,
+        etag: str | None = None,
+        meta: bool = False,
     ) -> Any:
         import asyncio
 
@@ -149,7 +221,11 @@ class HttpClient:
             if read_timeout is not None
             else None
         )
-        headers = {"Content-Type": "application/json"} if body is not None else None
+        headers: dict[str, str] | None = (
+            {"Content-Type": "application/json"} if body is not None else None
+        )
+        if etag:
+            headers = {**(headers or {}), "If-None-Match": etag}
         last_error = "no attempt made"
         attempt = 0
         connect_failures = 0
@@ -164,14 +240,23 @@ class HttpClient:
                     **({"timeout": timeout} if timeout is not None else {}),
                 ) as response:
                     payload = await response.read()
+                    if raw and response.status == 200:
+                        return payload
+                    if meta and response.status == 304:
+                        return HttpResult(304, etag, _max_age(response.headers), None)
                     data = self._interpret(
                         response.status, response.headers, payload, url, missing_ok
                     )
+                    response_etag = response.headers.get("ETag")
+                    status = response.status
+                    max_age = _max_age(response.headers)
                 if validate is not None and data is not None:
                     try:
-                        return validate(data)
+                        data = validate(data)
                     except ValueError as exc:
                         raise _Retryable(f"malformed response: {exc}") from None
+                if meta:
+                    return HttpResult(status, response_etag, max_age, data)
                 return data
             except _Retryable as exc:
                 last_error = str(exc)

@@ -1,0 +1,256 @@
+"""The offline advisory database: OSV's PyPI export in one indexed SQLite file.
+
+Built from an `all.zip`-style archive or a directory of OSV JSON/YAML files into a
+temporary file that replaces the old database only when complete, so a failed or
+hostile import leaves the previous one intact. Archive members are read, never
+extracted: no path from an archive ever reaches the filesystem.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from vulnsweep.errors import InputError, VulnsweepError
+from vulnsweep.model import canonical_name
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "advisories.sqlite3"
+SCHEMA_VERSION = 1
+MAX_MEMBER_BYTES = 16 * 1024 * 1024  # one advisory; real ones are a few KB
+MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
+MAX_RATIO = 200  # compressed JSON is ~10x; far beyond that is a bomb
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE records (
+    id TEXT PRIMARY KEY, modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, body BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE affected (name TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (name, id))
+    WITHOUT ROWID;
+"""
+
+
+class DatabaseError(VulnsweepError):
+    """The offline database is missing, unreadable or could not be built."""
+
+
+@dataclass(frozen=True)
+class DbInfo:
+    path: Path
+    source: str
+    records: int
+    packages: int
+    updated: float | None
+
+    @property
+    def age_days(self) -> float | None:
+        return None if self.updated is None else (time.time() - self.updated) / 86400
+
+
+def db_path(cache_dir: Path) -> Path:
+    return cache_dir / DB_NAME
+
+
+# -- reading inputs -----------------------------------------------------------------
+
+
+def records_from_archive(path: Path) -> Iterator[dict[str, Any]]:
+    """Every OSV record in a zip, with the archive treated as hostile."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(str(path), f"not a readable zip archive: {exc}") from None
+    with archive:
+        members = archive.infolist()
+        total = 0
+        for member in members:
+            name = PurePosixPath(member.filename)
+            if name.is_absolute() or ".." in name.parts or "\\" in member.filename:
+                raise InputError(
+                    str(path),
+                    f"refused: archive entry {member.filename!r} points outside the archive",
+                )
+            total += member.file_size
+            if member.file_size > MAX_MEMBER_BYTES or (
+                member.compress_size
+                and member.file_size / member.compress_size > MAX_RATIO
+                and member.file_size > 1024 * 1024
+            ):
+                raise InputError(
+                    str(path),
+                    f"refused: archive entry {member.filename!r} "
+                    "expands too far (a compression bomb?)",
+                )
+        if total > MAX_TOTAL_BYTES:
+            raise InputError(str(path), "refused: archive expands beyond 4 GiB")
+        for member in members:
+            if member.is_dir() or not member.filename.endswith((".json", ".yaml", ".yml")):
+                continue
+            try:
+                with archive.open(member) as handle:
+                    data = handle.read(MAX_MEMBER_BYTES + 1)
+            except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+                raise InputError(
+                    str(path), f"corrupt archive entry {member.filename!r}: {exc}"
+                ) from None
+            if len(data) > MAX_MEMBER_BYTES:
+                raise InputError(
+                    str(path),
+                    f"refused: archive entry {member.filename!r} is larger than it claims",
+                )
+            yield _parse_record(f"{path}:{member.filename}", member.filename, data)
+
+
+def zlib_error() -> type[Exception]:
+    import zlib
+
+    return zlib.error
+
+
+def records_from_directory(root: Path) -> Iterator[dict[str, Any]]:
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.endswith((".json", ".yaml", ".yml")):
+                path = Path(directory) / name
+                try:
+                    data = path.read_bytes()
+                except OSError as exc:
+                    raise InputError(str(path), f"cannot read: {exc.strerror}") from None
+                yield _parse_record(str(path), name, data)
+
+
+def _parse_record(where: str, name: str, data: bytes) -> dict[str, Any]:
+    try:
+        if name.endswith(".json"):
+            record = json.loads(data)
+        else:
+            import yaml
+
+            record = yaml.safe_load(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(where, f"invalid advisory: {exc}") from None
+    except Exception as exc:  # yaml.YAMLError and friends
+        raise InputError(where, f"invalid advisory: {type(exc).__name__}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        raise InputError(where, "not an OSV record (no `id`)")
+    return record
+
+
+# -- building -----------------------------------------------------------------------
+
+
+def build(target: Path, records: Iterable[dict[str, Any]], *, source: str) -> DbInfo:
+    """Write a fresh database next to `target`, then rename it into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=".advisories-", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    temp = Path(temp_name)
+    try:
+        conn = sqlite3.connect(temp)
+        try:
+            conn.executescript(_SCHEMA)
+            count = upsert(conn, records)
+            _set_meta(conn, source=source, updated=str(time.time()), schema=str(SCHEMA_VERSION))
+            conn.commit()
+        finally:
+            conn.close()
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    log.info("built %s: %d records", target, count)
+    return info(target)
+
+
+def upsert(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
+    """Insert or replace records (and their package index) in batches."""
+    count = 0
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= 500:
+            count += _write_batch(conn, batch)
+            batch = []
+    if batch:
+        count += _write_batch(conn, batch)
+    return count
+
+
+def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
+    import orjson
+
+    ids = [r["id"] for r in batch]
+    conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])
+    conn.executemany(
+        "INSERT OR REPLACE INTO records (id, modified, withdrawn, body) VALUES (?, ?, ?, ?)",
+        [
+            (r["id"], str(r.get("modified", "")), 1 if r.get("withdrawn") else 0, orjson.dumps(r))
+            for r in batch
+        ],
+    )
+    pairs = set()
+    for record in batch:
+        for entry in record.get("affected") or ():
+            package = (entry or {}).get("package") or {}
+            if package.get("ecosystem") == "PyPI" and package.get("name"):
+                pairs.add((canonical_name(str(package["name"])), record["id"]))
+    conn.executemany("INSERT OR IGNORE INTO affected (name, id) VALUES (?, ?)", sorted(pairs))
+    return len(batch)
+
+
+def _set_meta(conn: sqlite3.Connection, **values: str) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(values.items())
+    )
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise DatabaseError(
+            f"no offline advisory database at {path}: run `vulnsweep db sync` "
+            "(or `vulnsweep db import PATH`) first"
+        )
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"offline advisory database {path} is unreadable ({exc}): "
+            "rebuild it with `vulnsweep db sync` or `db import`"
+        ) from None
+    if version is None or version[0] != str(SCHEMA_VERSION):
+        conn.close()
+        raise DatabaseError(
+            f"offline advisory database {path} has an old layout: rebuild it "
+            "with `vulnsweep db sync` or `db import`"
+        )
+    return conn
+
+
+def info(path: Path) -> DbInfo:
+    conn = connect(path)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        packages = conn.execute("SELECT count(DISTINCT name) FROM affected").fetchone()[0]
+    finally:
+        conn.close()
+    updated = float(meta["updated"]) if "updated" in meta else None
+    return DbInfo(path, meta.get("source", "?"), records, packages, updated)

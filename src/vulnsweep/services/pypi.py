@@ -1,0 +1,165 @@
+"""PyPI's JSON API as a vulnerability service: one GET per pin, many in flight.
+
+`GET {pypi}/pypi/{name}/{version}/json` carries a `vulnerabilities` list (PyPI's own
+copy of the OSV data). Responses are cached with their ETag and max-age: fresh ones
+are reused without a request, stale ones revalidated with If-None-Match. A 404 means
+the release is not on PyPI: a skipped dependency, not a failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from vulnsweep.cache import Cache, HttpEntry, source_key
+from vulnsweep.errors import ServiceError, UsageError
+from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.services import Key, Progress, ServiceAnswer
+from vulnsweep.services.advisories import merge
+from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.services.osv import query_version
+
+DEFAULT_URL = "https://pypi.org"
+DEFAULT_MAX_AGE = 900.0  # when PyPI says nothing; its JSON pages change rarely
+NOT_FOUND = b"__404__"
+
+
+def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
+    """PyPI's entries in OSV's shape, so alias merging and fixes are shared code."""
+    if not isinstance(vulnerabilities, list):
+        raise ValueError("`vulnerabilities` is not a list")
+    records = []
+    for vuln in vulnerabilities:
+        if not isinstance(vuln, dict) or not isinstance(vuln.get("id"), str):
+            raise ValueError("a vulnerability without an id")
+        records.append(
+            {
+                "id": vuln["id"],
+                "aliases": list(vuln.get("aliases") or []),
+                "summary": vuln.get("summary"),
+                "details": vuln.get("details"),
+                "withdrawn": vuln.get("withdrawn"),
+                "affected": [
+                    {
+                        "package": {"ecosystem": "PyPI", "name": package},
+                        "ranges": [
+                            {
+                                "type": "ECOSYSTEM",
+                                "events": [{"fixed": str(f)} for f in vuln.get("fixed_in") or []],
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
+    return records
+
+
+class PypiService:
+    name = "PyPI"
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        cache: Cache | None = None,
+        *,
+        concurrency: int = 64,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        base_url = base_url.rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--pypi-url must be an http(s) URL, got {base_url!r}")
+        self.base_url = base_url
+        self.cache = cache or Cache(None)
+        self.source = source_key(f"pypi:{base_url}")
+        self.concurrency = concurrency
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self._stale: dict[str, HttpEntry] = {}
+        self._new: list[tuple[str, HttpEntry]] = []
+
+    def url(self, dep: Dependency) -> str:
+        name = quote(dep.canonical_name, safe="")
+        return f"{self.base_url}/pypi/{name}/{quote(query_version(dep), safe='')}/json"
+
+    def answer_from_cache(
+        self, dependencies: Sequence[Dependency]
+    ) -> tuple[dict[Key, list[Vulnerability]], list[Dependency]]:
+        stored = self.cache.get_http(self.source, [self.url(d) for d in dependencies])
+        now = time.time()
+        answers: dict[Key, list[Vulnerability]] = {}
+        misses = []
+        for dep in dependencies:
+            entry = stored.get(self.url(dep))
+            if entry is not None and entry.expires > now and entry.body != NOT_FOUND:
+                answers[dep.key] = merge(
+                    as_osv_records(dep.canonical_name, orjson.loads(entry.body)), dep.canonical_name
+                )
+                continue
+            if entry is not None:
+                self._stale[self.url(dep)] = entry
+            misses.append(dep)
+        return answers, misses
+
+    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
+        import anyio
+
+        answer = ServiceAnswer()
+        limit = anyio.Semaphore(self.concurrency)
+        progress.add_queries(len(dependencies))
+
+        async def one(http: HttpClient, dep: Dependency) -> None:
+            url = self.url(dep)
+            stale = self._stale.get(url)
+            try:
+                async with limit:
+                    result = await http.get_revalidated(
+                        url, stale.etag if stale else None, validate=lambda d: _vulnerabilities(d)
+                    )
+            except ServiceError as exc:
+                answer.errors.append(exc)
+                answer.failures[dep.key] = f"PyPI lookup failed: {exc.message}"
+                return
+            finally:
+                progress.queries_done(1)
+            expires = time.time() + (
+                result.max_age if result.max_age is not None else DEFAULT_MAX_AGE
+            )
+            if result.status == 404:
+                answer.skipped[dep.key] = f"{dep.canonical_name} {dep.version} not found on PyPI"
+                return
+            if result.status == 304 and stale is not None:
+                body = stale.body
+            else:
+                body = orjson.dumps(result.data)
+            self._new.append((url, HttpEntry(result.etag, expires, body)))
+            answer.vulnerabilities[dep.key] = merge(
+                as_osv_records(dep.canonical_name, orjson.loads(body)), dep.canonical_name
+            )
+
+        async with (
+            HttpClient(
+                self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
+            ) as http,
+            anyio.create_task_group() as tg,
+        ):
+            for dep in dependencies:
+                tg.start_soon(one, http, dep)
+        return answer
+
+    def persist(self) -> None:
+        self.cache.put_http(self.source, self._new)
+        self._new.clear()
+
+
+def _vulnerabilities(data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    vulns = data.get("vulnerabilities", [])
+    as_osv_records("x", vulns)  # validates the shape
+    return vulns
