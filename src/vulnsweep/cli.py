@@ -211,6 +211,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="PyPI base URL for -s pypi (default https://pypi.org)",
     )
     service.add_argument(
+        "--check-status",
+        action="store_true",
+        help="also report archived/quarantined/deprecated projects (PEP 792) and yanked "
+        "releases, from the index's JSON API (one request per project)",
+    )
+    service.add_argument(
+        "--index-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_INDEX_URL", "PIP_INDEX_URL", default="https://pypi.org/simple"),
+        help="simple index for --check-status (default https://pypi.org/simple)",
+    )
+    service.add_argument(
         "--timeout",
         type=float,
         default=None,
@@ -504,6 +516,16 @@ def _audit_command(argv: Sequence[str]) -> int:
         progress = TerminalProgress()
     try:
         outcome = audit(dependencies, skipped, service, policy, progress)
+        if args.check_status:
+            from vulnsweep.audit import run_async
+            from vulnsweep.services.status import check
+
+            audited = [dep for dep, _ in outcome.result.audited]
+            statuses, errors = run_async(
+                lambda: check(audited, args.index_url, concurrency=min(args.concurrency, 32))
+            )
+            outcome.result.statuses = statuses
+            outcome.errors += errors
     finally:
         if progress is not None:
             progress.close()
@@ -534,6 +556,8 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
         print(f"No known vulnerabilities found{ignored_note}", file=sys.stderr)
     for stale in policy.unused:
         log.warning("--ignore-vuln %s matched no finding", stale)
+    for dep, status in result.adverse:
+        print(f"warning: {dep.canonical_name} {dep.version}: {status.describe()}", file=sys.stderr)
     if result.skipped:
         print(
             f"Skipped {_plural(len(result.skipped), 'dependency', 'dependencies')} "
@@ -553,6 +577,8 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
         return EXIT_SERVICE
     if strict and result.skipped:
         return EXIT_USAGE
+    if strict and result.adverse:
+        return EXIT_VULNERABLE
     return EXIT_VULNERABLE if reported else EXIT_OK
 
 

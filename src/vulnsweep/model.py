@@ -104,6 +104,30 @@ class Unaudited:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectStatus:
+    """What the package index says about a project and a release (PEP 792, PEP 592)."""
+
+    status: str | None = None  # archived / quarantined / deprecated (None: active)
+    reason: str | None = None
+    yanked: bool = False
+    yanked_reason: str | None = None
+
+    @property
+    def adverse(self) -> bool:
+        return self.yanked or self.status in ("archived", "quarantined", "deprecated")
+
+    def describe(self) -> str:
+        parts = []
+        if self.status and self.status != "active":
+            parts.append(f"project {self.status}" + (f": {self.reason}" if self.reason else ""))
+        if self.yanked:
+            parts.append(
+                "release yanked" + (f": {self.yanked_reason}" if self.yanked_reason else "")
+            )
+        return "; ".join(parts)
+
+
 @dataclass
 class AuditResult:
     """Everything one run learned, in the order writers need it."""
@@ -111,6 +135,15 @@ class AuditResult:
     audited: list[tuple[Dependency, list[Finding]]] = field(default_factory=list)
     skipped: list[SkippedDependency] = field(default_factory=list)
     unaudited: list[Unaudited] = field(default_factory=list)
+    statuses: dict[tuple[str, str], ProjectStatus] = field(default_factory=dict)
+
+    @property
+    def adverse(self) -> list[tuple[Dependency, ProjectStatus]]:
+        return [
+            (dep, self.statuses[dep.key])
+            for dep, _ in self.audited
+            if dep.key in self.statuses and self.statuses[dep.key].adverse
+        ]
 
     @property
     def findings(self) -> list[Finding]:

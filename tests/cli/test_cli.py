@@ -309,3 +309,66 @@ def test_pypi_service(osv_server: OsvServer, cache_dir: Path, tmp_path: Path) ->
     assert proc.returncode == 1, proc.stderr
     assert proc.stdout.splitlines()[2].split() == ["jinja2", "2.10.1", "PYSEC-2021-66", "2.11.3"]
     assert "nonexistent-thing nonexistent-thing 1.0 not found on PyPI" in proc.stdout
+
+
+def test_check_status_reports_archived_and_yanked(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    osv_server.simple_pages["six"] = {
+        "meta": {"api-version": "1.4"},
+        "name": "six",
+        "project-status": {"status": "archived", "reason": "no longer maintained"},
+        "files": [
+            {
+                "filename": "six-1.16.0-py2.py3-none-any.whl",
+                "yanked": False,
+                "hashes": {},
+                "url": "x",
+            }
+        ],
+    }
+    osv_server.simple_pages["idna"] = {
+        "meta": {"api-version": "1.4"},
+        "name": "idna",
+        "files": [
+            {
+                "filename": "idna-3.7-py3-none-any.whl",
+                "yanked": "broken wheel",
+                "hashes": {},
+                "url": "x",
+            },
+            {"filename": "idna-3.7.tar.gz", "yanked": True, "hashes": {}, "url": "x"},
+            {"filename": "idna-3.8.tar.gz", "hashes": {}, "url": "x"},
+        ],
+    }
+    try:
+        req = tmp_path / "r.txt"
+        req.write_text("six==1.16.0\nidna==3.7\n")
+        common = (
+            "-r",
+            str(req),
+            "--check-status",
+            "--index-url",
+            f"{osv_server.url}/simple",
+            *args(osv_server, cache_dir),
+        )
+        proc = run_cli(*common)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines() == [
+            "Name Version Status",
+            "---- ------- --------------------------------------",
+            "six  1.16.0  project archived: no longer maintained",
+            "idna 3.7     release yanked: broken wheel",
+        ]
+        assert "warning: six 1.16.0: project archived: no longer maintained" in proc.stderr
+        strict = run_cli(*common, "--strict", "-f", "json")
+        assert strict.returncode == 1
+        report = orjson.loads(strict.stdout)
+        assert report["dependencies"][1]["status"] == {
+            "project": "active",
+            "reason": None,
+            "yanked": True,
+            "yanked_reason": "broken wheel",
+        }
+    finally:
+        osv_server.simple_pages.clear()

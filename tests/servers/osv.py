@@ -93,6 +93,7 @@ class OsvServer:
         self.db = db
         self.page_size = page_size  # 0: never paginate
         self.pypi_max_age = 0  # seconds of freshness the PyPI routes announce
+        self.simple_pages: dict[str, dict[str, Any]] = {}  # PEP 691 pages to serve as-is
         self.export_zip: Path | None = DATA_ZIP
         self.faults = faults or Faults()
         self.hits: Counter[str] = Counter()
@@ -255,6 +256,10 @@ class OsvServer:
 
     async def _simple(self, request: web.Request) -> web.Response:
         name = canonical_name(request.match_info["name"])
+        if name in self.simple_pages:
+            return web.json_response(
+                self.simple_pages[name], content_type="application/vnd.pypi.simple.v1+json"
+            )
         page = {"meta": {"api-version": "1.1"}, "name": name, "files": [], "versions": []}
         return web.json_response(page, content_type="application/vnd.pypi.simple.v1+json")
 

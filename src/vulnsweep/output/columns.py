@@ -44,6 +44,13 @@ class ColumnsWriter:
                     row.append(vuln.description)
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
+        adverse = [
+            (dep.canonical_name, dep.version, status.describe()) for dep, status in result.adverse
+        ]
+        if adverse:
+            if lines:
+                lines.append("")
+            lines += table(["Name", "Version", "Status"], adverse)
         skipped = [(s.canonical_name, s.reason) for s in result.skipped]
         skipped += [
             (u.dependency.canonical_name, f"not audited ({u.dependency.version}): {u.reason}")

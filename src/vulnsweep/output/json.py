@@ -37,16 +37,23 @@ class JsonWriter:
             first = False
 
         for dep, findings in result.audited:
-            emit(
-                {
-                    "name": dep.canonical_name,
-                    "version": dep.version,
-                    "vulns": [self._vuln(f) for f in findings if not f.ignored],
-                    "origins": [str(o) for o in dep.origins],
+            item: dict[str, Any] = {
+                "name": dep.canonical_name,
+                "version": dep.version,
+                "vulns": [self._vuln(f) for f in findings if not f.ignored],
+                "origins": [str(o) for o in dep.origins],
+            }
+            status = result.statuses.get(dep.key)
+            if status is not None:
+                item["status"] = {
+                    "project": status.status or "active",
+                    "reason": status.reason,
+                    "yanked": status.yanked,
+                    "yanked_reason": status.yanked_reason,
                 }
-            )
+            emit(item)
         for skip in result.skipped:
-            item: dict[str, Any] = {"name": skip.canonical_name, "skip_reason": skip.reason}
+            item = {"name": skip.canonical_name, "skip_reason": skip.reason}
             if skip.version is not None:
                 item["version"] = skip.version
             item["origins"] = [str(o) for o in skip.origins]

@@ -1,0 +1,106 @@
+"""Project status and yanked releases, from the PEP 691 JSON simple index.
+
+One request per project (`--check-status`): PEP 792's `project-status` (archived,
+quarantined, deprecated) and, for the audited version, whether every file of that
+release is yanked (PEP 592). Reported as warnings; `--strict` makes them fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from vulnsweep.errors import ServiceError
+from vulnsweep.model import Dependency, ProjectStatus, version_key
+from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+ACCEPT = "application/vnd.pypi.simple.v1+json"
+
+
+async def check(
+    dependencies: Sequence[Dependency],
+    index_url: str = DEFAULT_INDEX,
+    *,
+    concurrency: int = 32,
+    timeouts: Timeouts | None = None,
+    retry: RetryPolicy | None = None,
+) -> tuple[dict[tuple[str, str], ProjectStatus], list[ServiceError]]:
+    import anyio
+
+    index_url = index_url.rstrip("/")
+    by_project: dict[str, list[Dependency]] = {}
+    for dep in dependencies:
+        by_project.setdefault(dep.canonical_name, []).append(dep)
+    statuses: dict[tuple[str, str], ProjectStatus] = {}
+    errors: list[ServiceError] = []
+    limit = anyio.Semaphore(concurrency)
+
+    async def one(http: HttpClient, project: str, deps: list[Dependency]) -> None:
+        try:
+            async with limit:
+                page = await http.get_json(
+                    f"{index_url}/{quote(project, safe='')}/", missing_ok=True
+                )
+        except ServiceError as exc:
+            errors.append(exc)
+            return
+        if not isinstance(page, dict):
+            return
+        for dep in deps:
+            statuses[dep.key] = status_from_page(page, dep.version)
+
+    async with (
+        HttpClient(
+            "package index",
+            timeouts=timeouts,
+            concurrency=concurrency,
+            retry=retry,
+            headers={"Accept": ACCEPT},
+        ) as http,
+        anyio.create_task_group() as tg,
+    ):
+        for project, deps in by_project.items():
+            tg.start_soon(one, http, project, deps)
+    return statuses, errors
+
+
+def status_from_page(page: dict[str, Any], version: str) -> ProjectStatus:
+    project_status = page.get("project-status") or {}
+    status = project_status.get("status") if isinstance(project_status, dict) else None
+    reason = project_status.get("reason") if isinstance(project_status, dict) else None
+    wanted = version_key(version)
+    files = [
+        f
+        for f in page.get("files") or ()
+        if isinstance(f, dict) and _file_version(str(f.get("filename", ""))) == wanted
+    ]
+    yanked = bool(files) and all(f.get("yanked") not in (None, False) for f in files)
+    yanked_reason = (
+        next((f["yanked"] for f in files if isinstance(f.get("yanked"), str) and f["yanked"]), None)
+        if yanked
+        else None
+    )
+    return ProjectStatus(
+        status=status if status != "active" else None,
+        reason=reason,
+        yanked=yanked,
+        yanked_reason=yanked_reason,
+    )
+
+
+def _file_version(filename: str) -> str | None:
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    try:
+        if filename.endswith(".whl"):
+            return version_key(str(parse_wheel_filename(filename)[1]))
+        return version_key(str(parse_sdist_filename(filename)[1]))
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
