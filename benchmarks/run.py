@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.servers.osv import REPO, Faults, OsvDatabase, OsvServer
+from tests.servers.osv import DATA_ZIP, REPO, Faults, OsvDatabase, OsvServer
 
 from benchmarks.corpus import generate, write_requirements, write_uv_project
 
@@ -178,6 +178,12 @@ def main(argv: list[str] | None = None) -> int:
         help="leave a part out",
     )
     parser.add_argument("--tree-files", type=int, default=2000)
+    parser.add_argument(
+        "--wide-concurrency",
+        type=int,
+        default=256,
+        help="also time a cold run at this --concurrency (0: skip)",
+    )
     parser.add_argument("--tree-lines", type=int, default=100_000)
     args = parser.parse_args(argv)
 
@@ -237,6 +243,83 @@ def main(argv: list[str] | None = None) -> int:
             f"  vulnsweep cold made {requests_cold} requests "
             f"({server.hits['querybatch']} querybatch, {server.hits['vulns']} vulns)"
         )
+        wide = None
+        if args.wide_concurrency:
+            wide = run_series(
+                Measure(f"vulnsweep cold c={args.wide_concurrency}"),
+                args.repeat,
+                lambda rep: [
+                    *vulnsweep,
+                    "--concurrency",
+                    str(args.wide_concurrency),
+                    "--cache-dir",
+                    str(work / f"wide-{rep}"),
+                ],
+                pip_audit_like,
+                work,
+                env=env,
+            )
+            measures.append(wide)
+
+        offline_dir = work / "offline"
+        import_runs = []
+        for _ in range(args.repeat):
+            shutil.rmtree(offline_dir, ignore_errors=True)
+            seconds, peak, _code = timed(
+                [
+                    sys.executable,
+                    "-m",
+                    "vulnsweep",
+                    "db",
+                    "import",
+                    str(DATA_ZIP),
+                    "--cache-dir",
+                    str(offline_dir),
+                ],
+                env=env,
+            )
+            import_runs.append((seconds, peak))
+        db_import = Measure("db import", [r[0] for r in import_runs], [r[1] for r in import_runs])
+        print(
+            f"  db import of the export: {db_import.median:.3f}s, {max(db_import.peak_mb):.0f} MB",
+            flush=True,
+        )
+        offline = run_series(
+            Measure("vulnsweep offline"),
+            args.repeat,
+            lambda rep: [
+                sys.executable,
+                "-m",
+                "vulnsweep",
+                "-r",
+                str(requirements),
+                "-f",
+                "json",
+                "--offline",
+                "--cache-dir",
+                str(offline_dir),
+            ],
+            pip_audit_like,
+            work,
+            env=env,
+        )
+        pypi = run_series(
+            Measure("vulnsweep -s pypi"),
+            args.repeat,
+            lambda rep: [
+                *vulnsweep,
+                "-s",
+                "pypi",
+                "--pypi-url",
+                server.url,
+                "--cache-dir",
+                str(work / f"pypi-{rep}"),
+            ],
+            pip_audit_like,
+            work,
+            env=env,
+        )
+        measures += [offline, pypi]
 
         uv = which("uv")
         uv_cold = uv_warm = None
@@ -354,6 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     if tree_report:
         print(tree_report)
     ratio(cold, uv_cold, "vulnsweep cold / uv audit cold", "<= 0.5x")
+    ratio(
+        wide, uv_cold, f"vulnsweep cold c={args.wide_concurrency} / uv audit cold", "(informative)"
+    )
+    ratio(offline, warm, "vulnsweep offline / vulnsweep warm", "<= 1x")
+    ratio(cold, offline, "vulnsweep cold / vulnsweep offline", ">= 20x")
+    print(
+        f"{'db import of the export':<40} {db_import.median:>7.3f}s  peak "
+        f"{max(db_import.peak_mb):.0f} MB; offline audit peak {max(offline.peak_mb or [0]):.0f}"
+        " MB (target < 300 MB)"
+    )
     ratio(warm, uv_warm, "vulnsweep warm / uv audit warm", "<= 0.3x")
     if pa and pa.seconds:
         print(
