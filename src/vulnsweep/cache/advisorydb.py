@@ -22,12 +22,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vulnsweep.errors import InputError, VulnsweepError
-from vulnsweep.model import canonical_name
+from vulnsweep.model import canonical_name, version_key
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "advisories.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # one advisory; real ones are a few KB
 MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
 MAX_RATIO = 200  # compressed JSON is ~10x; far beyond that is a bomb
@@ -35,10 +35,15 @@ MAX_RATIO = 200  # compressed JSON is ~10x; far beyond that is a bomb
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE records (
-    id TEXT PRIMARY KEY, modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, body BLOB NOT NULL
+    id TEXT PRIMARY KEY, modified TEXT NOT NULL, withdrawn INTEGER NOT NULL,
+    body BLOB NOT NULL,  -- the record as published
+    slim BLOB NOT NULL   -- without `versions` lists and references: what audits read
 ) WITHOUT ROWID;
-CREATE TABLE affected (name TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (name, id))
-    WITHOUT ROWID;
+CREATE TABLE affected (
+    name TEXT NOT NULL, id TEXT NOT NULL,
+    entries BLOB NOT NULL,  -- JSON [{"v": [version keys], "r": [raw ECOSYSTEM ranges]}]
+    PRIMARY KEY (name, id)
+) WITHOUT ROWID;
 """
 
 
@@ -196,20 +201,53 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     ids = [r["id"] for r in batch]
     conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])
     conn.executemany(
-        "INSERT OR REPLACE INTO records (id, modified, withdrawn, body) VALUES (?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO records (id, modified, withdrawn, body, slim) "
+        "VALUES (?, ?, ?, ?, ?)",
         [
-            (r["id"], str(r.get("modified", "")), 1 if r.get("withdrawn") else 0, orjson.dumps(r))
+            (r["id"], str(r.get("modified", "")), 1 if r.get("withdrawn") else 0,
+             orjson.dumps(r), orjson.dumps(_slim(r)))
             for r in batch
         ],
     )
-    pairs = set()
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in batch:
         for entry in record.get("affected") or ():
-            package = (entry or {}).get("package") or {}
-            if package.get("ecosystem") == "PyPI" and package.get("name"):
-                pairs.add((canonical_name(str(package["name"])), record["id"]))
-    conn.executemany("INSERT OR IGNORE INTO affected (name, id) VALUES (?, ?)", sorted(pairs))
+            if not isinstance(entry, dict):
+                continue
+            package = entry.get("package") or {}
+            if package.get("ecosystem") != "PyPI" or not package.get("name"):
+                continue
+            # Pre-normalised here, once, so an offline audit never re-parses the long
+            # `versions` lists (hundreds of entries for popular projects).
+            compact = {
+                "v": sorted(
+                    {version_key(v) for v in entry.get("versions") or () if isinstance(v, str)}
+                ),
+                "r": [
+                    r
+                    for r in entry.get("ranges") or ()
+                    if isinstance(r, dict) and r.get("type") == "ECOSYSTEM"
+                ],
+            }
+            rows.setdefault((canonical_name(str(package["name"])), record["id"]), []).append(
+                compact
+            )
+    conn.executemany(
+        "INSERT OR REPLACE INTO affected (name, id, entries) VALUES (?, ?, ?)",
+        [(name, rid, orjson.dumps(entries)) for (name, rid), entries in sorted(rows.items())],
+    )
     return len(batch)
+
+
+def _slim(record: dict[str, Any]) -> dict[str, Any]:
+    """What an audit needs of a record: the long `versions` lists were already folded
+    into the `affected` index, and references are not reported."""
+    slim = {k: v for k, v in record.items() if k not in ("references", "credits")}
+    slim["affected"] = [
+        {k: v for k, v in entry.items() if k != "versions"} if isinstance(entry, dict) else entry
+        for entry in record.get("affected") or ()
+    ]
+    return slim
 
 
 def _set_meta(conn: sqlite3.Connection, **values: str) -> None:

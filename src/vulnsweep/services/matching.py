@@ -9,6 +9,7 @@ PEP 440 are only matched as exact strings.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from vulnsweep.model import canonical_name, parsed_version_key, version_key
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=65536)
 def parse(text: str) -> Version | None:
     try:
         return Version(text)
@@ -58,6 +60,12 @@ class AffectedPackage:
     versions: frozenset[str]  # version_key()s: PEP 440-equal versions compare equal
     ranges: tuple[Range, ...]
 
+    def affects_key(self, key: str, version: Version | None) -> bool:
+        """As `affects`, with the version's key already computed by the caller."""
+        if key in self.versions:
+            return True
+        return version is not None and any(r.contains(version) for r in self.ranges)
+
     def affects(self, version_text: str, version: Version | None) -> bool:
         if version is None:
             return version_text.strip() in self.versions
@@ -86,6 +94,11 @@ def compile_affected(record: Mapping[str, Any]) -> dict[str, list[AffectedPackag
         )
         out.setdefault(name, []).append(AffectedPackage(versions, ranges))
     return out
+
+
+def compile_ranges(record_id: str, raws: Any) -> tuple[Range, ...]:
+    stub = {"id": record_id}
+    return tuple(r for r in (_compile_range(stub, raw) for raw in raws) if r is not None)
 
 
 def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from vulnsweep.cache import advisorydb
-from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
 from vulnsweep.services import Key, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.matching import AffectedPackage, compile_affected, record_affects
+from vulnsweep.services.matching import AffectedPackage, compile_ranges, parse
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +40,31 @@ class OfflineService:
         try:
             self._warn_if_old(conn)
             candidates = self._candidates(conn, sorted({d.canonical_name for d in dependencies}))
-            records = self._records(conn, sorted({i for ids in candidates.values() for i in ids}))
+            matched: dict[Key, list[str]] = {}
+            compiled: dict[tuple[str, str], list[AffectedPackage]] = {}
+            for dep in dependencies:
+                text = dep.version
+                parsed = parse(text)
+                key = parsed_version_key(parsed) if parsed is not None else text.strip()
+                hits = []
+                for record_id, raw in candidates.get(dep.canonical_name, ()):
+                    entries = compiled.get((dep.canonical_name, record_id))
+                    if entries is None:
+                        entries = compiled[(dep.canonical_name, record_id)] = _compile(
+                            record_id, raw
+                        )
+                    if any(e.affects_key(key, parsed) for e in entries):
+                        hits.append(record_id)
+                matched[dep.key] = hits
+            records = self._records(conn, sorted({i for ids in matched.values() for i in ids}))
         finally:
             conn.close()
-        compiled: dict[str, dict[str, list[AffectedPackage]]] = {}
-        answers: dict[Key, list[Vulnerability]] = {}
-        for dep in dependencies:
-            matched = []
-            for record_id in candidates.get(dep.canonical_name, ()):
-                record = records.get(record_id)
-                if record is None:
-                    continue  # withdrawn
-                entries = compiled.get(record_id)
-                if entries is None:
-                    entries = compiled[record_id] = compile_affected(record)
-                if record_affects(entries.get(dep.canonical_name, ()), dep.version):
-                    matched.append(record)
-            answers[dep.key] = merge(matched, dep.canonical_name)
+        answers = {
+            dep.key: merge(
+                [records[i] for i in matched[dep.key] if i in records], dep.canonical_name
+            )
+            for dep in dependencies
+        }
         return answers, []
 
     def _warn_if_old(self, conn: sqlite3.Connection) -> None:
@@ -74,15 +82,20 @@ class OfflineService:
                 self.max_age_days,
             )
 
-    def _candidates(self, conn: sqlite3.Connection, names: list[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
+    def _candidates(
+        self, conn: sqlite3.Connection, names: list[str]
+    ) -> dict[str, list[tuple[str, bytes]]]:
+        """Per package: (advisory id, pre-normalised affected entries), withdrawn excluded."""
+        out: dict[str, list[tuple[str, bytes]]] = {}
         for start in range(0, len(names), _CHUNK):
             chunk = names[start : start + _CHUNK]
             marks = ",".join("?" for _ in chunk)
-            for name, record_id in conn.execute(
-                f"SELECT name, id FROM affected WHERE name IN ({marks})", chunk
+            for name, record_id, entries in conn.execute(
+                f"SELECT a.name, a.id, a.entries FROM affected a JOIN records r ON r.id = a.id "
+                f"WHERE r.withdrawn = 0 AND a.name IN ({marks})",
+                chunk,
             ):
-                out.setdefault(name, []).append(record_id)
+                out.setdefault(name, []).append((record_id, entries))
         return out
 
     def _records(self, conn: sqlite3.Connection, ids: list[str]) -> dict[str, Any]:
@@ -91,7 +104,7 @@ class OfflineService:
             chunk = ids[start : start + _CHUNK]
             marks = ",".join("?" for _ in chunk)
             for record_id, body in conn.execute(
-                f"SELECT id, body FROM records WHERE withdrawn = 0 AND id IN ({marks})", chunk
+                f"SELECT id, slim FROM records WHERE withdrawn = 0 AND id IN ({marks})", chunk
             ):
                 out[record_id] = orjson.loads(body)
         return out
@@ -102,3 +115,12 @@ class OfflineService:
 
     def persist(self) -> None:
         pass
+
+
+def _compile(record_id: str, raw: bytes) -> list[AffectedPackage]:
+    return [
+        AffectedPackage(
+            frozenset(entry.get("v") or ()), compile_ranges(record_id, entry.get("r") or ())
+        )
+        for entry in orjson.loads(raw)
+    ]
