@@ -230,6 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="socket timeout per request (default 15; querybatch allows 60)",
     )
     service.add_argument(
+        "--deadline",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="give up on what is still unanswered after this long (default 1800); what "
+        "was audited is still reported, and the run exits 3",
+    )
+    service.add_argument(
+        "--cert",
+        metavar="FILE",
+        default=_env("VULNSWEEP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
+        help="verify TLS against this CA bundle instead of the system's (verification itself "
+        "cannot be turned off)",
+    )
+    service.add_argument(
         "--concurrency",
         type=int,
         default=64,
@@ -442,7 +457,13 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
     if name == "pypi":
         from vulnsweep.services.pypi import PypiService
 
-        return PypiService(args.pypi_url, cache, concurrency=args.concurrency, timeouts=timeouts)
+        return PypiService(
+            args.pypi_url,
+            cache,
+            concurrency=args.concurrency,
+            timeouts=timeouts,
+            deadline=args.deadline,
+        )
     from vulnsweep.services.osv import BATCH_READ_TIMEOUT, OsvService
 
     return OsvService(
@@ -451,6 +472,7 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
         concurrency=args.concurrency,
         timeouts=timeouts,
         batch_read_timeout=timeout if timeout is not None else BATCH_READ_TIMEOUT,
+        deadline=args.deadline,
     )
 
 
@@ -506,6 +528,10 @@ def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
     from vulnsweep.policy import IgnorePolicy
 
+    if args.cert:
+        from vulnsweep.services import http
+
+        http.use_ca_bundle(args.cert)
     cache = Cache(None if args.no_cache else _cache_dir(args.cache_dir), ttl=args.cache_ttl)
     service = _build_service(args, cache)
     policy = IgnorePolicy(args.ignore_vuln)

@@ -40,10 +40,14 @@ class Faults:
     hang_rate: float = 0.0  # fraction that never answer
     bad_json_rate: float = 0.0  # fraction answered with truncated JSON
     wrong_count_rate: float = 0.0  # querybatch answers with one result missing
+    reset_rate: float = 0.0  # fraction whose connection drops halfway through the body
     fail_paths: set[str] = field(default_factory=set)  # always 500 for these paths
     missing_ids: set[str] = field(default_factory=set)  # /v1/vulns 404 although matched
     repeat_token: bool = False  # a page token that never ends
     seed: int = 0
+    # Transient means transient: after this many faults the same request is served
+    # clean, so it always succeeds within the client's retry budget. None: no limit.
+    max_faults_per_request: int | None = 2
 
 
 class OsvDatabase:
@@ -89,7 +93,14 @@ class OsvDatabase:
 class OsvServer:
     """Run with `with OsvServer(db) as server:` (a thread) or `await server.start()`."""
 
-    def __init__(self, db: OsvDatabase, *, page_size: int = 0, faults: Faults | None = None):
+    def __init__(
+        self,
+        db: OsvDatabase,
+        *,
+        page_size: int = 0,
+        faults: Faults | None = None,
+        ssl_context: Any = None,
+    ):
         self.db = db
         self.page_size = page_size  # 0: never paginate
         self.pypi_max_age = 0  # seconds of freshness the PyPI routes announce
@@ -97,6 +108,8 @@ class OsvServer:
         self.export_zip: Path | None = DATA_ZIP
         self.faults = faults or Faults()
         self.hits: Counter[str] = Counter()
+        self._faulted: Counter[tuple[str, str, int]] = Counter()
+        self.ssl_context = ssl_context
         self._rng = random.Random(self.faults.seed)
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -106,7 +119,8 @@ class OsvServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def reset(self, faults: Faults | None = None, page_size: int | None = None) -> None:
         self.faults = faults or Faults()
@@ -114,6 +128,7 @@ class OsvServer:
         if page_size is not None:
             self.page_size = page_size
         self.hits.clear()
+        self._faulted.clear()
 
     # -- app --------------------------------------------------------------------
 
@@ -137,9 +152,21 @@ class OsvServer:
         f = self.faults
         if f.latency:
             await asyncio.sleep(f.latency)
-        roll = self._rng.random()
         if path in f.fail_paths or kind in f.fail_paths:
             return web.json_response({"code": 13, "message": "injected failure"}, status=500)
+        identity = (request.method, request.path_qs, hash(await request.read()))
+        if (
+            f.max_faults_per_request is not None
+            and self._faulted[identity] >= f.max_faults_per_request
+        ):
+            return await handler(request)
+        roll = self._rng.random()
+        faulty = roll < (
+            f.hang_rate + f.error_rate + f.rate_limit_rate + f.reset_rate + f.bad_json_rate
+        )
+        wrong_count = kind == "querybatch" and self._rng.random() < f.wrong_count_rate
+        if faulty or wrong_count:
+            self._faulted[identity] += 1
         if roll < f.hang_rate:
             assert self._closing is not None
             await self._closing.wait()  # "forever": until the server shuts down
@@ -154,6 +181,21 @@ class OsvServer:
             )
         roll -= f.rate_limit_rate
         response = await handler(request)
+        if wrong_count and not faulty and isinstance(response, web.Response) and response.body:
+            data = orjson.loads(bytes(response.body))  # type: ignore[arg-type]
+            if data.get("results"):
+                data["results"].pop()  # one result short of the queries sent
+            return _json(data)
+        if roll < f.reset_rate and isinstance(response, web.Response) and response.body:
+            body = bytes(response.body)  # type: ignore[arg-type]
+            stream = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+            stream.content_length = len(body)
+            await stream.prepare(request)
+            await stream.write(body[: len(body) // 2])
+            assert request.transport is not None
+            request.transport.close()  # the client sees a reset mid-body
+            return stream
+        roll -= f.reset_rate
         if roll < f.bad_json_rate and isinstance(response, web.Response) and response.body:
             body = bytes(response.body)  # type: ignore[arg-type]
             return web.Response(body=body[: len(body) // 2], content_type="application/json")
@@ -185,8 +227,6 @@ class OsvServer:
             if page:
                 result["vulns"] = page
             results.append(result)
-        if results and self._rng.random() < self.faults.wrong_count_rate:
-            results.pop()
         return _json({"results": results})
 
     async def _query(self, request: web.Request) -> web.Response:
@@ -269,7 +309,7 @@ class OsvServer:
         self._closing = asyncio.Event()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=self.ssl_context)
         await site.start()
         server = site._server
         assert server is not None

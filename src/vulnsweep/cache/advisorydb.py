@@ -204,8 +204,13 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
         "INSERT OR REPLACE INTO records (id, modified, withdrawn, body, slim) "
         "VALUES (?, ?, ?, ?, ?)",
         [
-            (r["id"], str(r.get("modified", "")), 1 if r.get("withdrawn") else 0,
-             orjson.dumps(r), orjson.dumps(_slim(r)))
+            (
+                r["id"],
+                str(r.get("modified", "")),
+                1 if r.get("withdrawn") else 0,
+                orjson.dumps(r),
+                orjson.dumps(_slim(r)),
+            )
             for r in batch
         ],
     )

@@ -29,6 +29,20 @@ USER_AGENT = f"vulnsweep/{__version__}"
 
 Validator = Callable[[Any], Any]
 
+_CA_BUNDLE: str | None = None
+
+
+def use_ca_bundle(path: str) -> None:
+    """Verify TLS against this bundle (a corporate CA, a mirror's own CA) for the run."""
+    import os
+
+    from vulnsweep.errors import UsageError
+
+    if not os.path.isfile(path):
+        raise UsageError(f"--cert {path}: no such file")
+    global _CA_BUNDLE
+    _CA_BUNDLE = path
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -96,10 +110,20 @@ class HttpClient:
     async def __aenter__(self) -> HttpClient:
         import aiohttp
 
+        ssl_context = self.ssl_context
+        if ssl_context is None and _CA_BUNDLE is not None:
+            import ssl
+
+            try:
+                ssl_context = ssl.create_default_context(cafile=_CA_BUNDLE)
+            except (ssl.SSLError, OSError) as exc:
+                from vulnsweep.errors import UsageError
+
+                raise UsageError(f"--cert {_CA_BUNDLE}: not a usable CA bundle ({exc})") from None
         connector = aiohttp.TCPConnector(
             limit=self.concurrency + 8,
             ttl_dns_cache=300,
-            ssl=self.ssl_context if self.ssl_context is not None else True,
+            ssl=ssl_context if ssl_context is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,

@@ -104,8 +104,10 @@ class OsvService:
         batch_read_timeout: float = BATCH_READ_TIMEOUT,
         retry: RetryPolicy | None = None,
         max_batch: int = MAX_QUERIES_PER_BATCH,
+        deadline: float | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
+        self.deadline = deadline
         self.cache = cache or Cache(None)
         self.source = source_key(self.base_url)
         self.concurrency = concurrency
@@ -166,10 +168,17 @@ class OsvService:
             self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
         ) as http:
             self._http: HttpClient = http
-            async with anyio.create_task_group() as tg:
-                self._tg = tg
-                for chunk in self._chunks(dependencies):
-                    tg.start_soon(self._run_batch, chunk)
+            with anyio.move_on_after(self.deadline) as scope:
+                async with anyio.create_task_group() as tg:
+                    self._tg = tg
+                    for chunk in self._chunks(dependencies):
+                        tg.start_soon(self._run_batch, chunk)
+            if scope.cancelled_caught:
+                self._answer.errors.append(
+                    ServiceError(
+                        self.name, self.base_url, f"--deadline of {self.deadline:g}s exceeded"
+                    )
+                )
             self.requests_sent += http.requests_sent
         return self._settle(dependencies)
 
@@ -306,12 +315,15 @@ class OsvService:
         for dep in dependencies:
             refs = self._refs.get(dep.key)
             if refs is None:
-                answer.failures.setdefault(dep.key, "OSV query did not complete")
+                answer.failures.setdefault(
+                    dep.key, "OSV query did not complete before the deadline"
+                )
                 continue
             missing = [i for i, _ in refs if i not in self._records]
             if missing:
                 reasons = "; ".join(
-                    self._record_errors.get(i, f"{i} not fetched") for i in missing[:3]
+                    self._record_errors.get(i, f"{i} not fetched before the deadline")
+                    for i in missing[:3]
                 )
                 answer.failures[dep.key] = f"OSV advisory fetch failed: {reasons}"
                 continue

@@ -70,8 +70,10 @@ class PypiService:
         concurrency: int = 64,
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
+        deadline: float | None = None,
     ) -> None:
         base_url = base_url.rstrip("/")
+        self.deadline = deadline
         if not base_url.startswith(("http://", "https://")):
             raise UsageError(f"--pypi-url must be an http(s) URL, got {base_url!r}")
         self.base_url = base_url
