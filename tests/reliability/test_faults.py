@@ -103,7 +103,7 @@ def test_missing_advisory_keeps_everything_else(
     osv_server: OsvServer, tmp_path: Path, clean_report: dict
 ) -> None:  # type: ignore[type-arg]
     osv_server.reset(Faults(missing_ids={"PYSEC-2021-66"}))
-    code, report, stderr = audit_json(osv_server, tmp_path / "cache")
+    code, report, _stderr = audit_json(osv_server, tmp_path / "cache")
     assert code == 3
     expected = [d for d in clean_report["dependencies"] if d["name"] != "jinja2"]
     assert [d for d in report["dependencies"] if "vulns" in d] == expected
@@ -210,7 +210,7 @@ def test_eight_processes_share_one_cache(
             assert dep["vulns"] == expected[dep["name"]]
     # And the shared cache now answers the whole example with no request.
     osv_server.reset()
-    code, report, _ = audit_json(osv_server, tmp_path / "shared")
+    code, _report, _ = audit_json(osv_server, tmp_path / "shared")
     assert (code, sum(osv_server.hits.values())) == (1, 0)
 
 
