@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run bench lint clean
+.PHONY: install test run bench soak lint clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: install
 bench: install
 	$(PY) -m pip install -q -e '.[test,dev,bench]'
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.soak
+
+soak: install
+	$(PY) -m pytest -q -m soak
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
