@@ -55,17 +55,6 @@ def audit_json(server: OsvServer, cache: Path, *extra: str) -> tuple[int, dict, 
     return proc.returncode, orjson.loads(proc.stdout) if proc.stdout else {}, proc.stderr
 
 
-@pytest.fixture(scope="module")
-def clean_report(
-    _osv_server_session: OsvServer,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> dict:  # type: ignore[type-arg]
-    _osv_server_session.reset()
-    code, report, _ = audit_json(_osv_server_session, tmp_path_factory.mktemp("clean"))
-    assert code == 1
-    return report
-
-
 @pytest.mark.parametrize("scenario", list(TRANSIENT))
 @pytest.mark.parametrize("seed", [1, 2])
 def test_transient_faults_give_the_clean_answer(

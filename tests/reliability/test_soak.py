@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.test_faults import TRANSIENT, audit_json, clean_report  # noqa: F401
+from tests.reliability.test_faults import TRANSIENT, audit_json
 from tests.servers.osv import Faults, OsvServer
 
 
