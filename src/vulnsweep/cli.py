@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
     from vulnsweep.cache import Cache
     from vulnsweep.policy import IgnorePolicy
+    from vulnsweep.policy.config import Config
     from vulnsweep.services import VulnerabilityService
 
 log = logging.getLogger("vulnsweep")
@@ -297,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="include aliases (auto: on for json)",
     )
     output.add_argument(
+        "--cyclonedx-version",
+        choices=("1.4", "1.5", "1.6"),
+        default="1.6",
+        help="CycloneDX schema version for the cyclonedx-* formats (default 1.6)",
+    )
+    output.add_argument(
         "--progress-spinner",
         choices=("on", "off"),
         default=_env("PIP_AUDIT_PROGRESS_SPINNER", default="on"),
@@ -308,6 +315,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="ID",
         help="ignore an advisory by id or any alias (repeatable)",
+    )
+    policy.add_argument(
+        "--config",
+        metavar="FILE",
+        help="policy and option defaults: a vulnsweep.toml, or a pyproject.toml with "
+        "[tool.vulnsweep] (default: the nearest one, searching upwards)",
+    )
+    policy.add_argument(
+        "--min-severity",
+        choices=("low", "medium", "high", "critical"),
+        type=str.lower,
+        help="only findings at or above this severity fail the run (all are reported)",
+    )
+    policy.add_argument(
+        "--ignore-unknown-severity",
+        action="store_true",
+        help="with --min-severity: findings without a severity do not fail the run",
+    )
+    policy.add_argument(
+        "--only-fixable",
+        action="store_true",
+        help="findings with no fix version are reported but do not fail the run",
     )
     policy.add_argument(
         "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
@@ -476,9 +505,41 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
     )
 
 
-def _audit_command(argv: Sequence[str]) -> int:
+def _parse_with_config(argv: Sequence[str]) -> tuple[argparse.Namespace, Config]:
+    """Options from the config file become defaults: the command line still wins."""
+    from vulnsweep.errors import InputError
+    from vulnsweep.policy.config import find_config, load_config
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    early, _ = parser.parse_known_args(argv)
+    path = Path(early.config) if early.config else find_config(Path.cwd())
+    if early.config and not Path(early.config).is_file():
+        raise UsageError(f"--config {early.config}: no such file")
+    config = load_config(path)
+    actions = {a.dest: a for a in parser._actions}
+    defaults: dict[str, object] = {}
+    for key, value in config.options.items():
+        action = actions.get(key)
+        if action is None or key in ("paths", "help", "version", "config"):
+            raise InputError(str(path), f"unknown option {key.replace('_', '-')!r}")
+        if action.choices is not None:
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if str(item).lower() not in action.choices:
+                    raise InputError(
+                        str(path),
+                        f"{key.replace('_', '-')} = {item!r}: choose "
+                        f"from {', '.join(map(str, action.choices))}",
+                    )
+            value = str(value).lower() if not isinstance(value, list) else value
+        defaults[key] = value
+    parser.set_defaults(**defaults)
+    return parser.parse_args(argv), config
+
+
+def _audit_command(argv: Sequence[str]) -> int:
+    args, config = _parse_with_config(argv)
+    parser = build_parser()
     _configure_logging(args.verbose)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
@@ -534,7 +595,19 @@ def _audit_command(argv: Sequence[str]) -> int:
         http.use_ca_bundle(args.cert)
     cache = Cache(None if args.no_cache else _cache_dir(args.cache_dir), ttl=args.cache_ttl)
     service = _build_service(args, cache)
-    policy = IgnorePolicy(args.ignore_vuln)
+    from vulnsweep.policy import Gate
+
+    policy = IgnorePolicy(
+        args.ignore_vuln,
+        rules=config.rules,
+        until_fixed=config.until_fixed,
+        packages=config.packages,
+        gate=Gate(
+            min_severity=args.min_severity.upper() if args.min_severity else None,
+            ignore_unknown_severity=args.ignore_unknown_severity,
+            only_fixable=args.only_fixable,
+        ),
+    )
     progress = None
     if args.progress_spinner == "on" and sys.stderr.isatty():
         from vulnsweep.output.progress import TerminalProgress
@@ -560,6 +633,7 @@ def _audit_command(argv: Sequence[str]) -> int:
     options = OutputOptions(
         desc=resolve_toggle(args.desc, args.format),
         aliases=resolve_toggle(args.aliases, args.format),
+        cyclonedx_version=args.cyclonedx_version,
     )
     with open_output(args.output) as stream:
         writer_for(args.format, options).write(outcome.result, stream)
@@ -570,18 +644,22 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
     result = outcome.result
     reported = result.reported
     ignored = len(result.findings) - len(reported)
+    passing = len(reported) - len(result.failing)
     packages = len({f.dependency.key for f in reported})
-    ignored_note = f" ({ignored} ignored)" if ignored else ""
+    notes = [f"{ignored} ignored"] if ignored else []
+    if passing:
+        notes.append(f"{passing} not failing the run")
+    note = f" ({', '.join(notes)})" if notes else ""
     if reported:
         print(
             f"Found {_plural(len(reported), 'known vulnerability', 'known vulnerabilities')}"
-            f"{ignored_note} in {_plural(packages, 'package')}",
+            f"{note} in {_plural(packages, 'package')}",
             file=sys.stderr,
         )
     else:
-        print(f"No known vulnerabilities found{ignored_note}", file=sys.stderr)
-    for stale in policy.unused:
-        log.warning("--ignore-vuln %s matched no finding", stale)
+        print(f"No known vulnerabilities found{note}", file=sys.stderr)
+    for message in policy.messages():
+        log.warning("%s", message)
     for dep, status in result.adverse:
         print(f"warning: {dep.canonical_name} {dep.version}: {status.describe()}", file=sys.stderr)
     if result.skipped:
@@ -605,7 +683,7 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
         return EXIT_USAGE
     if strict and result.adverse:
         return EXIT_VULNERABLE
-    return EXIT_VULNERABLE if reported else EXIT_OK
+    return EXIT_VULNERABLE if result.failing else EXIT_OK
 
 
 def _plural(count: int, singular: str, plural: str | None = None) -> str:

@@ -73,6 +73,13 @@ class Vulnerability:
     details: str | None = None
     fix_versions: tuple[str, ...] = ()
     modified: str | None = None
+    severity: str | None = None  # LOW / MEDIUM / HIGH / CRITICAL; None when not given
+    score: float | None = None  # the highest CVSS base score among the vectors
+    vector: str | None = None  # the CVSS vector that score came from
+
+    @property
+    def url(self) -> str:
+        return f"https://osv.dev/vulnerability/{self.id}"
 
     @property
     def ids(self) -> frozenset[str]:
@@ -89,11 +96,16 @@ class Vulnerability:
 class Finding:
     dependency: Dependency
     vulnerability: Vulnerability
-    ignored_reason: str | None = None
+    ignored_reason: str | None = None  # not reported as a vulnerability at all
+    passing_reason: str | None = None  # reported, but does not fail the run
 
     @property
     def ignored(self) -> bool:
         return self.ignored_reason is not None
+
+    @property
+    def fails(self) -> bool:
+        return self.ignored_reason is None and self.passing_reason is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,10 @@ class AuditResult:
     @property
     def reported(self) -> list[Finding]:
         return [f for f in self.findings if not f.ignored]
+
+    @property
+    def failing(self) -> list[Finding]:
+        return [f for f in self.findings if f.fails]
 
 
 @cache

@@ -23,8 +23,9 @@ def test_example_columns_exit_1_and_summary(osv_server: OsvServer, cache_dir: Pa
     proc = run_cli("-r", str(EXAMPLE), *args(osv_server, cache_dir))
     assert proc.returncode == 1, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["Name", "Version", "ID", "Fix", "Versions"]
-    assert "jinja2       2.10.1   PYSEC-2021-66    2.11.3" in lines
+    assert lines[0].split() == ["Name", "Version", "ID", "Fix", "Versions", "Severity"]
+    assert "jinja2       2.10.1   PYSEC-2021-66    2.11.3        UNKNOWN" in lines
+    assert "werkzeug     0.15.3   PYSEC-2023-221   2.3.8,3.0.1   HIGH" in lines
     assert len(lines) == 2 + 22
     assert proc.stderr == "Found 22 known vulnerabilities in 9 packages\n"
 

@@ -15,13 +15,18 @@ from typing import BinaryIO, Protocol
 
 from vulnsweep.model import AuditResult
 
-FORMATS = ("columns", "json")
+FORMATS = ("columns", "json", "markdown", "ndjson", "sarif", "cyclonedx-json", "cyclonedx-xml")
 
 
 @dataclass(frozen=True)
 class OutputOptions:
     desc: bool
     aliases: bool
+    cyclonedx_version: str = "1.6"
+
+
+def pypi_url(name: str) -> str:
+    return f"https://pypi.org/project/{name}"
 
 
 class Writer(Protocol):
@@ -29,10 +34,27 @@ class Writer(Protocol):
 
 
 def writer_for(fmt: str, options: OutputOptions) -> Writer:
+    """Import only the writer asked for: start-up stays cheap."""
     if fmt == "json":
         from vulnsweep.output.json import JsonWriter
 
         return JsonWriter(options)
+    if fmt == "markdown":
+        from vulnsweep.output.markdown import MarkdownWriter
+
+        return MarkdownWriter(options)
+    if fmt == "ndjson":
+        from vulnsweep.output.ndjson import NdjsonWriter
+
+        return NdjsonWriter(options)
+    if fmt == "sarif":
+        from vulnsweep.output.sarif import SarifWriter
+
+        return SarifWriter(options)
+    if fmt.startswith("cyclonedx-"):
+        from vulnsweep.output.cyclonedx import CycloneDxWriter
+
+        return CycloneDxWriter(options, xml=fmt.endswith("xml"))
     from vulnsweep.output.columns import ColumnsWriter
 
     return ColumnsWriter(options)

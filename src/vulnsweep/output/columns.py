@@ -27,6 +27,9 @@ class ColumnsWriter:
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:
         headers = ["Name", "Version", "ID", "Fix Versions"]
+        with_severity = any(f.vulnerability.severity for f in result.reported)
+        if with_severity:
+            headers.append("Severity")
         if self.options.aliases:
             headers.append("Aliases")
         if self.options.desc:
@@ -38,6 +41,8 @@ class ColumnsWriter:
                     continue
                 vuln = finding.vulnerability
                 row = [dep.canonical_name, dep.version, vuln.id, ",".join(vuln.fix_versions)]
+                if with_severity:
+                    row.append(vuln.severity or "UNKNOWN")
                 if self.options.aliases:
                     row.append(", ".join(vuln.aliases))
                 if self.options.desc:

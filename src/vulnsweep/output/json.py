@@ -25,6 +25,12 @@ class JsonWriter:
             data["aliases"] = list(vuln.aliases)
         if self.options.desc:
             data["description"] = vuln.description
+        if vuln.severity:
+            data["severity"] = vuln.severity
+        if vuln.score is not None:
+            data["cvss_score"] = vuln.score
+        if finding.passing_reason:
+            data["passing_reason"] = finding.passing_reason
         return data
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:

@@ -102,6 +102,9 @@ def _combine(group: list[OsvRecord], package: str) -> Vulnerability:
     fixes: list[str] = []
     for record in group:
         fixes.extend(fix_versions(record, package))
+    from vulnsweep.policy.severity import assess
+
+    severity, score, vector = assess(group)
     return Vulnerability(
         id=primary_id,
         aliases=tuple(sorted(aliases)),
@@ -109,4 +112,7 @@ def _combine(group: list[OsvRecord], package: str) -> Vulnerability:
         details=primary.get("details"),
         fix_versions=sort_versions(fixes),
         modified=primary.get("modified"),
+        severity=severity,
+        score=score,
+        vector=vector,
     )

@@ -1,0 +1,130 @@
+"""CycloneDX (1.6 by default; 1.4 / 1.5 on request) via cyclonedx-python-lib: every
+audited component with its purl, every vulnerability with its source, aliases as
+references, CVSS ratings, a recommendation naming the fix versions, and `affects`."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from vulnsweep import __version__
+from vulnsweep.model import AuditResult
+from vulnsweep.output import OutputOptions
+
+
+class CycloneDxWriter:
+    def __init__(self, options: OutputOptions, *, xml: bool) -> None:
+        self.options = options
+        self.xml = xml
+
+    def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        stream.write(self.render(result).encode())
+
+    def render(self, result: AuditResult) -> str:
+        from decimal import Decimal
+
+        from cyclonedx.model import XsUri
+        from cyclonedx.model.bom import Bom
+        from cyclonedx.model.component import Component, ComponentType
+        from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+        from cyclonedx.model.vulnerability import (
+            BomTarget,
+            BomTargetVersionRange,
+            Vulnerability,
+            VulnerabilityRating,
+            VulnerabilityReference,
+            VulnerabilityScoreSource,
+            VulnerabilitySeverity,
+            VulnerabilitySource,
+        )
+        from cyclonedx.output import make_outputter
+        from cyclonedx.schema import OutputFormat, SchemaVersion
+        from packageurl import PackageURL
+
+        bom = Bom()
+        bom.metadata.tools.components.add(
+            Component(type=ComponentType.APPLICATION, name="vulnsweep", version=__version__)
+        )
+        components = {}
+        for dep, _ in result.audited:
+            component = Component(
+                type=ComponentType.LIBRARY,
+                name=dep.canonical_name,
+                version=dep.version,
+                purl=PackageURL("pypi", None, dep.canonical_name, dep.version),
+                bom_ref=f"{dep.canonical_name}=={dep.version}",
+            )
+            components[dep.key] = component
+            bom.components.add(component)
+        vulns: dict[str, Vulnerability] = {}
+        for dep, findings in result.audited:
+            for finding in findings:
+                if finding.ignored:
+                    continue
+                vuln = finding.vulnerability
+                entry = vulns.get(vuln.id)
+                if entry is None:
+                    ratings = []
+                    if vuln.score is not None and vuln.vector is not None:
+                        method = (
+                            VulnerabilityScoreSource.CVSS_V4
+                            if vuln.vector.startswith("CVSS:4")
+                            else VulnerabilityScoreSource.CVSS_V3_1
+                            if vuln.vector.startswith("CVSS:3.1")
+                            else VulnerabilityScoreSource.CVSS_V3
+                        )
+                        ratings.append(
+                            VulnerabilityRating(
+                                score=Decimal(str(vuln.score)),
+                                method=method,
+                                vector=vuln.vector,
+                                severity=VulnerabilitySeverity(vuln.severity.lower())
+                                if vuln.severity
+                                else None,
+                            )
+                        )
+                    elif vuln.severity:
+                        ratings.append(
+                            VulnerabilityRating(
+                                severity=VulnerabilitySeverity(vuln.severity.lower())
+                            )
+                        )
+                    fixes = ", ".join(vuln.fix_versions)
+                    entry = Vulnerability(
+                        bom_ref=f"vulnerability:{vuln.id}",
+                        id=vuln.id,
+                        source=VulnerabilitySource(name="OSV", url=XsUri(vuln.url)),
+                        references=[
+                            VulnerabilityReference(
+                                id=alias,
+                                source=VulnerabilitySource(
+                                    name="OSV", url=XsUri(f"https://osv.dev/vulnerability/{alias}")
+                                ),
+                            )
+                            for alias in vuln.aliases
+                        ],
+                        ratings=ratings,
+                        description=vuln.description,
+                        recommendation=(
+                            f"Upgrade to one of: {fixes}" if fixes else "No fix version is known"
+                        ),
+                    )
+                    vulns[vuln.id] = entry
+                entry.affects.add(
+                    BomTarget(
+                        ref=components[dep.key].bom_ref.value or "",
+                        versions=[
+                            BomTargetVersionRange(
+                                version=dep.version, status=ImpactAnalysisAffectedStatus.AFFECTED
+                            )
+                        ],
+                    )
+                )
+        for entry in vulns.values():
+            bom.vulnerabilities.add(entry)
+        version = {"1.4": SchemaVersion.V1_4, "1.5": SchemaVersion.V1_5, "1.6": SchemaVersion.V1_6}[
+            self.options.cyclonedx_version
+        ]
+        outputter = make_outputter(
+            bom, OutputFormat.XML if self.xml else OutputFormat.JSON, version
+        )
+        return outputter.output_as_string(indent=2)

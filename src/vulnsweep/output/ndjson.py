@@ -1,0 +1,64 @@
+"""One JSON object per line, per finding (then per skipped or unaudited dependency),
+for `jq` and log pipelines. Each line is complete on its own."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+import orjson
+
+from vulnsweep.model import AuditResult
+from vulnsweep.output import OutputOptions
+
+
+class NdjsonWriter:
+    def __init__(self, options: OutputOptions) -> None:
+        self.options = options
+
+    def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        for dep, findings in result.audited:
+            for finding in findings:
+                vuln = finding.vulnerability
+                line: dict[str, Any] = {
+                    "type": "finding",
+                    "name": dep.canonical_name,
+                    "version": dep.version,
+                    "id": vuln.id,
+                    "aliases": list(vuln.aliases),
+                    "fix_versions": list(vuln.fix_versions),
+                    "severity": vuln.severity,
+                    "cvss_score": vuln.score,
+                    "origins": [str(o) for o in dep.origins],
+                    "ignored": finding.ignored_reason,
+                    "passing": finding.passing_reason,
+                }
+                if self.options.desc:
+                    line["description"] = vuln.description
+                stream.write(orjson.dumps(line) + b"\n")
+        for skip in result.skipped:
+            stream.write(
+                orjson.dumps(
+                    {
+                        "type": "skipped",
+                        "name": skip.canonical_name,
+                        "version": skip.version,
+                        "reason": skip.reason,
+                        "origins": [str(o) for o in skip.origins],
+                    }
+                )
+                + b"\n"
+            )
+        for unaudited in result.unaudited:
+            dep = unaudited.dependency
+            stream.write(
+                orjson.dumps(
+                    {
+                        "type": "not-audited",
+                        "name": dep.canonical_name,
+                        "version": dep.version,
+                        "reason": unaudited.reason,
+                        "origins": [str(o) for o in dep.origins],
+                    }
+                )
+                + b"\n"
+            )

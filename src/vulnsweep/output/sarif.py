@@ -1,0 +1,126 @@
+"""SARIF 2.1.0 for GitHub code scanning: one rule per advisory, one result per finding
+and pinning file, located at the line that pins the dependency.
+
+Fingerprints hash (advisory, package, file) — not the line or version — so an alert
+keeps its identity while the file around it changes. Ignored findings are kept, as
+suppressed results with their justification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from vulnsweep import __version__
+from vulnsweep.model import AuditResult, Finding, Origin, Vulnerability
+from vulnsweep.output import OutputOptions, pypi_url
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note"}
+_NOMINAL = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "2.0"}
+
+
+def _artifact(origin: Origin, root: Path) -> dict[str, Any]:
+    path = Path(origin.path)
+    try:
+        relative = path.resolve().relative_to(root)
+        return {"uri": relative.as_posix(), "uriBaseId": "SRCROOT"}
+    except ValueError:
+        return {"uri": path.resolve().as_uri()}
+
+
+def _rule(vuln: Vulnerability) -> dict[str, Any]:
+    fixes = ", ".join(vuln.fix_versions) or "none known"
+    summary = vuln.summary or (vuln.details or vuln.id).split("\n", 1)[0]
+    rule: dict[str, Any] = {
+        "id": vuln.id,
+        "name": vuln.id.replace("-", ""),
+        "shortDescription": {"text": summary[:1000]},
+        "fullDescription": {"text": (vuln.details or summary)[:10000]},
+        "helpUri": vuln.url,
+        "help": {
+            "text": f"{summary}\n\nFix versions: {fixes}\nAliases: "
+            f"{', '.join(vuln.aliases) or 'none'}\nAdvisory: {vuln.url}",
+            "markdown": f"**{summary}**\n\nFix versions: {fixes}\n\nAliases: "
+            f"{', '.join(vuln.aliases) or 'none'}\n\n[Advisory]({vuln.url})",
+        },
+        "properties": {"tags": ["security", "vulnerability", "dependency"]},
+    }
+    severity = f"{vuln.score:.1f}" if vuln.score is not None else _NOMINAL.get(vuln.severity or "")
+    if severity is not None:
+        rule["properties"]["security-severity"] = severity
+    return rule
+
+
+class SarifWriter:
+    def __init__(self, options: OutputOptions) -> None:
+        self.options = options
+
+    def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        root = Path(os.getcwd()).resolve()
+        rules: dict[str, dict[str, Any]] = {}
+        results = []
+        for dep, findings in result.audited:
+            for finding in findings:
+                vuln = finding.vulnerability
+                if vuln.id not in rules:
+                    rules[vuln.id] = _rule(vuln)
+                for origin in dep.origins or (Origin("<unknown>"),):
+                    results.append(self._result(finding, origin, root, list(rules).index(vuln.id)))
+        log = {
+            "$schema": SCHEMA,
+            "version": "2.1.0",
+            "runs": [
+                {
+                    "tool": {
+                        "driver": {
+                            "name": "vulnsweep",
+                            "version": __version__,
+                            "semanticVersion": __version__,
+                            "informationUri": "https://github.com/vulnsweep/vulnsweep",
+                            "rules": list(rules.values()),
+                        }
+                    },
+                    "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri() + "/"}},
+                    "results": results,
+                }
+            ],
+        }
+        stream.write(orjson.dumps(log, option=orjson.OPT_INDENT_2) + b"\n")
+
+    def _result(self, finding: Finding, origin: Origin, root: Path, index: int) -> dict[str, Any]:
+        dep, vuln = finding.dependency, finding.vulnerability
+        fixes = ", ".join(vuln.fix_versions) or "no fix version is known"
+        location: dict[str, Any] = {"artifactLocation": _artifact(origin, root)}
+        if origin.line is not None:
+            location["region"] = {"startLine": origin.line}
+        fingerprint = hashlib.sha256(
+            f"{vuln.id}|{dep.canonical_name}|{location['artifactLocation']['uri']}".encode()
+        ).hexdigest()
+        result: dict[str, Any] = {
+            "ruleId": vuln.id,
+            "ruleIndex": index,
+            "level": _LEVEL.get(vuln.severity or "", "warning"),
+            "message": {
+                "text": f"{dep.canonical_name} {dep.version} is affected by {vuln.id}"
+                f" ({vuln.severity or 'severity unknown'}). Fix versions: "
+                f"{fixes}."
+            },
+            "locations": [
+                {
+                    "physicalLocation": location,
+                    "message": {
+                        "text": f"{dep.canonical_name}=={dep.version} "
+                        f"({pypi_url(dep.canonical_name)})"
+                    },
+                }
+            ],
+            "partialFingerprints": {"vulnsweep/v1": fingerprint},
+        }
+        if finding.ignored:
+            result["suppressions"] = [{"kind": "external", "justification": finding.ignored_reason}]
+        return result

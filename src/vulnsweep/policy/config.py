@@ -1,0 +1,109 @@
+"""Project configuration: `[tool.vulnsweep]` in the nearest pyproject.toml, or a
+`vulnsweep.toml` with the same keys at top level. Holds the ignore policy and defaults
+for any command-line option (the command line wins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vulnsweep.errors import InputError
+from vulnsweep.model import canonical_name
+from vulnsweep.policy import IgnoreRule
+
+POLICY_KEYS = ("ignore", "ignore-until-fixed", "ignore-packages")
+
+
+@dataclass
+class Config:
+    path: Path | None = None
+    rules: list[IgnoreRule] = field(default_factory=list)
+    until_fixed: list[str] = field(default_factory=list)
+    packages: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # option dest -> value
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest vulnsweep.toml, or pyproject.toml with [tool.vulnsweep], upwards."""
+    for directory in (start, *start.parents):
+        candidate = directory / "vulnsweep.toml"
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file() and "[tool.vulnsweep" in pyproject.read_text(
+            encoding="utf-8", errors="replace"
+        ):
+            return pyproject
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    from vulnsweep.sources.lockfiles import _toml
+    from vulnsweep.sources.text import read_text
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    data = _toml(str(path), read_text(str(path), raw))
+    if path.name == "pyproject.toml":
+        data = (data.get("tool") or {}).get("vulnsweep") or {}
+    if not isinstance(data, dict):
+        raise InputError(str(path), "the vulnsweep configuration must be a table")
+    config = Config(path=path)
+    where = str(path)
+    for key, value in data.items():
+        if key == "ignore":
+            config.rules = [
+                _rule(where, i, entry) for i, entry in enumerate(_list(where, key, value))
+            ]
+        elif key == "ignore-until-fixed":
+            config.until_fixed = [str(v) for v in _list(where, key, value)]
+        elif key == "ignore-packages":
+            config.packages = [canonical_name(str(v)) for v in _list(where, key, value)]
+        else:
+            config.options[key.replace("-", "_")] = value
+    return config
+
+
+def _list(path: str, key: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise InputError(path, f"`{key}` must be an array")
+    return value
+
+
+def _rule(path: str, index: int, entry: Any) -> IgnoreRule:
+    label = f"[[ignore]] entry {index + 1}"
+    if not isinstance(entry, dict) or not isinstance(entry.get("id"), str):
+        raise InputError(path, f"{label} needs an `id`")
+    reason = entry.get("reason")
+    if not isinstance(reason, str) or not reason.strip():
+        raise InputError(path, f"{label} ({entry['id']}) needs a `reason`")
+    until = entry.get("until")
+    if until is not None and not isinstance(until, dt.date):
+        if isinstance(until, str):
+            try:
+                until = dt.date.fromisoformat(until)
+            except ValueError:
+                raise InputError(
+                    path, f"{label} ({entry['id']}): `until` must be a date like 2026-12-31"
+                ) from None
+        else:
+            raise InputError(path, f"{label} ({entry['id']}): `until` must be a date")
+    if isinstance(until, dt.datetime):
+        until = until.date()
+    package = entry.get("package")
+    unknown = set(entry) - {"id", "reason", "until", "package"}
+    if unknown:
+        raise InputError(path, f"{label} ({entry['id']}): unknown keys {sorted(unknown)}")
+    return IgnoreRule(
+        id=entry["id"],
+        reason=reason.strip(),
+        package=canonical_name(package) if isinstance(package, str) else None,
+        until=until,
+        source=Path(path).name,
+    )
