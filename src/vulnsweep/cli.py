@@ -30,6 +30,7 @@ from vulnsweep.redact import redact_text
 if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
     from vulnsweep.cache import Cache
+    from vulnsweep.model import AuditResult, Dependency, Vulnerability
     from vulnsweep.policy import IgnorePolicy
     from vulnsweep.policy.config import Config
     from vulnsweep.services import VulnerabilityService
@@ -341,6 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_argument(
         "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
     )
+    fixing = parser.add_argument_group("fixing")
+    fixing.add_argument(
+        "--fix",
+        action="store_true",
+        help="rewrite requirements files and pyproject.toml pins to the smallest version "
+        "that fixes every known advisory (with --dry-run: only show what would change)",
+    )
+    fixing.add_argument(
+        "--diff", action="store_true", help="with --fix: print the changes as a unified diff"
+    )
     run = parser.add_argument_group("run")
     run.add_argument(
         "-d",
@@ -578,7 +589,7 @@ def _audit_command(argv: Sequence[str]) -> int:
             f"--strict: {len(skipped)} dependencies cannot be audited; first: "
             f"{first.name}{where}: {first.reason}"
         )
-    if args.dry_run:
+    if args.dry_run and not args.fix:
         print(
             f"Dry run: would audit {len(dependencies)} packages ({len(skipped)} skipped)",
             file=sys.stderr,
@@ -630,6 +641,8 @@ def _audit_command(argv: Sequence[str]) -> int:
             progress.close()
         cache.close()
 
+    if args.fix:
+        _fix(args, outcome.result, service)
     options = OutputOptions(
         desc=resolve_toggle(args.desc, args.format),
         aliases=resolve_toggle(args.aliases, args.format),
@@ -638,6 +651,50 @@ def _audit_command(argv: Sequence[str]) -> int:
     with open_output(args.output) as stream:
         writer_for(args.format, options).write(outcome.result, stream)
     return _summarize(outcome, policy, args.strict)
+
+
+def _fix(args: argparse.Namespace, result: AuditResult, service: VulnerabilityService) -> None:
+    from vulnsweep import fix
+    from vulnsweep.audit import run_async
+    from vulnsweep.model import FixResult
+    from vulnsweep.services import NullProgress
+    from vulnsweep.services.status import release_hashes
+
+    def auditor(candidates: list[Dependency]) -> dict[tuple[str, str], list[Vulnerability] | None]:
+        found: dict[tuple[str, str], list[Vulnerability] | None] = {}
+        answers, misses = service.answer_from_cache(candidates)
+        found.update(answers)
+        if misses:
+            answer = run_async(lambda: service.query(misses, NullProgress()))
+            service.persist()
+            found.update(answer.vulnerabilities)
+        return found
+
+    plans = fix.plan(result, auditor)
+    rewrites = fix.rewrite_files(
+        plans, lambda pairs: run_async(lambda: release_hashes(pairs, args.index_url))
+    )
+    result.fixes = [
+        FixResult(p.dependency.canonical_name, p.dependency.version, p.new_version, p.skip_reason)
+        for p in plans
+    ]
+    if args.diff:
+        sys.stderr.write("".join(r.diff() for r in rewrites))
+    verb = "Would fix" if args.dry_run else "Fixed"
+    if not args.dry_run:
+        fix.apply(rewrites)
+    for p in plans:
+        if p.new_version:
+            print(
+                f"{verb} {p.dependency.canonical_name}: {p.dependency.version} -> "
+                f"{p.new_version} in {', '.join(p.files) or 'no rewritable file'}",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"Cannot fix {p.dependency.canonical_name} {p.dependency.version}: {p.skip_reason}",
+                file=sys.stderr,
+            )
 
 
 def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int:

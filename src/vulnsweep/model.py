@@ -140,6 +140,16 @@ class ProjectStatus:
         return "; ".join(parts)
 
 
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """pip-audit's `fixes` entries: applied (new_version) or not (skip_reason)."""
+
+    name: str
+    old_version: str
+    new_version: str | None = None
+    skip_reason: str | None = None
+
+
 @dataclass
 class AuditResult:
     """Everything one run learned, in the order writers need it."""
@@ -148,6 +158,7 @@ class AuditResult:
     skipped: list[SkippedDependency] = field(default_factory=list)
     unaudited: list[Unaudited] = field(default_factory=list)
     statuses: dict[tuple[str, str], ProjectStatus] = field(default_factory=dict)
+    fixes: list[FixResult] = field(default_factory=list)
 
     @property
     def adverse(self) -> list[tuple[Dependency, ProjectStatus]]:

@@ -49,6 +49,22 @@ class ColumnsWriter:
                     row.append(vuln.description)
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
+        if result.fixes:
+            if lines:
+                lines.append("")
+            lines += table(
+                ["Name", "Version", "Fix"],
+                [
+                    (
+                        f.name,
+                        f.old_version,
+                        f"upgrade to {f.new_version}"
+                        if f.new_version
+                        else f"cannot fix: {f.skip_reason}",
+                    )
+                    for f in result.fixes
+                ],
+            )
         adverse = [
             (dep.canonical_name, dep.version, status.describe()) for dep, status in result.adverse
         ]

@@ -74,7 +74,18 @@ class JsonWriter:
                     "origins": [str(o) for o in dep.origins],
                 }
             )
-        stream.write(b'],"fixes":[],"ignored":')
+        stream.write(b'],"fixes":')
+        stream.write(
+            orjson.dumps(
+                [
+                    {"name": f.name, "old_version": f.old_version, "new_version": f.new_version}
+                    if f.new_version
+                    else {"name": f.name, "version": f.old_version, "skip_reason": f.skip_reason}
+                    for f in result.fixes
+                ]
+            )
+        )
+        stream.write(b',"ignored":')
         stream.write(
             orjson.dumps(
                 [

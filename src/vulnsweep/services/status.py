@@ -1,4 +1,4 @@
-"""Project status and yanked releases, from the PEP 691 JSON simple index.
+"""Project status, yanked releases and release hashes, from the PEP 691 JSON index.
 
 One request per project (`--check-status`): PEP 792's `project-status` (archived,
 quarantined, deprecated) and, for the audited version, whether every file of that
@@ -104,3 +104,42 @@ def _file_version(filename: str) -> str | None:
         return version_key(str(parse_sdist_filename(filename)[1]))
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
+
+
+async def release_hashes(
+    releases: Sequence[tuple[str, str]],
+    index_url: str = DEFAULT_INDEX,
+    *,
+    concurrency: int = 32,
+) -> dict[tuple[str, str], list[str]]:
+    """sha256 of every file of each (project, version), for rewriting hash pins."""
+    import anyio
+
+    index_url = index_url.rstrip("/")
+    out: dict[tuple[str, str], list[str]] = {}
+    limit = anyio.Semaphore(concurrency)
+
+    async def one(http: HttpClient, project: str, version: str) -> None:
+        async with limit:
+            page = await http.get_json(f"{index_url}/{quote(project, safe='')}/", missing_ok=True)
+        if not isinstance(page, dict):
+            return
+        wanted = version_key(version)
+        out[(project, version)] = sorted(
+            {
+                str(f["hashes"]["sha256"])
+                for f in page.get("files") or ()
+                if isinstance(f, dict)
+                and isinstance(f.get("hashes"), dict)
+                and f["hashes"].get("sha256")
+                and _file_version(str(f.get("filename", ""))) == wanted
+            }
+        )
+
+    async with (
+        HttpClient("package index", concurrency=concurrency, headers={"Accept": ACCEPT}) as http,
+        anyio.create_task_group() as tg,
+    ):
+        for project, version in releases:
+            tg.start_soon(one, http, project, version)
+    return out

@@ -403,7 +403,7 @@ def parse_requirement(
     except InvalidRequirement as exc:
         if _looks_like_reference(text):
             return SkippedDependency(
-                name=text,
+                name=_editable_name(text),
                 origins=(origin,),
                 reason=f"direct reference {text!r} has no name and version to audit",
             )

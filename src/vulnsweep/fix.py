@@ -1,0 +1,242 @@
+"""`--fix`: move each vulnerable pin to the smallest version that fixes every known
+advisory for it, and rewrite the files that pin it.
+
+The candidate is checked by auditing it too, round after round, until it is clean or
+no fix exists. Rewrites touch only the version on the pinning line (extras, markers,
+comments, order and layout stay); hash-pinned lines get the new release's hashes from
+the index (PEP 691), never stale ones. All files are prepared before any is replaced.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from vulnsweep.errors import InputError
+from vulnsweep.model import AuditResult, Dependency, Vulnerability
+
+MAX_ROUNDS = 10
+# Answers the advisories of candidate pins (the audit's own service, cache and all).
+Auditor = Callable[[list[Dependency]], dict[tuple[str, str], list[Vulnerability] | None]]
+# Returns {version: [sha256, ...]} for a project, from the index.
+HashSource = Callable[[list[tuple[str, str]]], dict[tuple[str, str], list[str]]]
+
+
+@dataclass
+class Fix:
+    dependency: Dependency
+    new_version: str | None = None
+    skip_reason: str | None = None
+    files: list[str] = field(default_factory=list)
+
+
+def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
+    """The target version of every dependency with a reported (non-ignored) finding."""
+    fixes: dict[tuple[str, str], Fix] = {}
+    pending: dict[tuple[str, str], tuple[Dependency, Version, list[Vulnerability]]] = {}
+    for dep, findings in result.audited:
+        vulns = [f.vulnerability for f in findings if not f.ignored]
+        if not vulns:
+            continue
+        try:
+            current = Version(dep.version)
+        except InvalidVersion:
+            fixes[dep.key] = Fix(dep, skip_reason=f"version {dep.version!r} is not PEP 440")
+            continue
+        fixes[dep.key] = Fix(dep)
+        pending[dep.key] = (dep, current, vulns)
+    for _ in range(MAX_ROUNDS):
+        if not pending:
+            break
+        candidates: dict[tuple[str, str], Dependency] = {}
+        for key, (dep, floor, vulns) in pending.items():
+            target, blocker = _smallest_fix(floor, vulns)
+            if target is None:
+                fixes[key].skip_reason = f"{blocker} has no fix version above {floor}"
+                continue
+            candidates[key] = Dependency(dep.name, str(target))
+        answers = auditor(list(candidates.values()))
+        pending_next = {}
+        for key, candidate in candidates.items():
+            found = answers.get(candidate.key)
+            if found is None:
+                fixes[key].skip_reason = f"could not audit candidate {candidate.version}"
+            elif not found:
+                fixes[key].new_version = candidate.version
+            else:
+                pending_next[key] = (pending[key][0], Version(candidate.version), found)
+        pending = pending_next
+    for key in pending:
+        fixes[key].skip_reason = f"no clean version found within {MAX_ROUNDS} rounds"
+    return list(fixes.values())
+
+
+def _smallest_fix(
+    current: Version,
+    vulns: Sequence[Vulnerability],
+) -> tuple[Version | None, str | None]:
+    target = current
+    for vuln in vulns:
+        above = [
+            v for v in (_version(f) for f in vuln.fix_versions) if v is not None and v > current
+        ]
+        if not above:
+            return None, vuln.id
+        target = max(target, min(above))
+    return target, None
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+# -- rewriting ----------------------------------------------------------------------
+
+_PIN = r"(?P<name>{name})(?P<extras>\s*\[[^\]]*\])?(?P<op>\s*===?\s*)(?P<version>[^\s;,#\\\"']+)"
+
+
+@dataclass
+class Rewrite:
+    path: Path
+    before: str
+    after: str
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
+
+
+def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
+    """New contents for every requirements file and pyproject.toml a fix touches."""
+    edits: dict[Path, list[tuple[int, Fix]]] = {}
+    for fix in fixes:
+        if fix.new_version is None:
+            continue
+        for origin in fix.dependency.origins:
+            path = Path(origin.path)
+            if origin.line is None or not path.is_file() or _not_rewritable(path):
+                continue
+            edits.setdefault(path, []).append((origin.line, fix))
+            fix.files.append(str(origin))
+    needed = sorted(
+        {
+            (f.dependency.canonical_name, f.new_version or "")
+            for _, fs in edits.items()
+            for _, f in fs
+        }
+    )
+    known_hashes = hashes(needed) if any(_has_hashes(p) for p in edits) else {}
+    rewrites = []
+    for path, items in edits.items():
+        before = path.read_text(encoding="utf-8")
+        lines = before.splitlines(keepends=True)
+        for line_number, fix in sorted(items, key=lambda item: -item[0]):
+            _edit(path, lines, line_number, fix, known_hashes)
+        after = "".join(lines)
+        if after != before:
+            rewrites.append(Rewrite(path, before, after))
+    return rewrites
+
+
+def _not_rewritable(path: Path) -> bool:
+    from vulnsweep.sources.lockfiles import lock_format
+
+    return lock_format(path) is not None or path.suffix in (".json", ".xml")
+
+
+def _has_hashes(path: Path) -> bool:
+    return "--hash" in path.read_text(encoding="utf-8", errors="replace")
+
+
+def _edit(
+    path: Path,
+    lines: list[str],
+    number: int,
+    fix: Fix,
+    known_hashes: dict[tuple[str, str], list[str]],
+) -> None:
+    index = number - 1
+    if index >= len(lines):
+        raise InputError(str(path), "the pinning line moved while vulnsweep ran", number)
+    name = (
+        re.escape(fix.dependency.name)
+        .replace(r"\-", "[-_.]")
+        .replace(r"\_", "[-_.]")
+        .replace(r"\.", "[-_.]")
+    )
+    pattern = re.compile(_PIN.format(name=name), re.IGNORECASE)
+    line = lines[index]
+    match = pattern.search(line)
+    if match is None:
+        raise InputError(
+            str(path), f"cannot find the pin of {fix.dependency.name} to rewrite", number
+        )
+    lines[index] = (
+        line[: match.start("version")] + str(fix.new_version) + line[match.end("version") :]
+    )
+    # Hash options on this logical line (and its continuation lines) must follow.
+    end = index
+    while lines[end].rstrip("\r\n").endswith("\\") and end + 1 < len(lines):
+        end += 1
+    block = "".join(lines[index : end + 1])
+    if "--hash" not in block:
+        return
+    new_hashes = known_hashes.get((fix.dependency.canonical_name, str(fix.new_version)))
+    if not new_hashes:
+        raise InputError(
+            str(path),
+            f"no hashes for {fix.dependency.canonical_name}=="
+            f"{fix.new_version} on the index: refusing to leave stale hashes",
+            number,
+        )
+    newline = "\r\n" if lines[index].endswith("\r\n") else "\n"
+    first, *rest = lines[index : end + 1]
+    if rest:  # hashes on continuation lines: keep their indentation, one per line
+        indent = re.match(r"\s*", rest[0]).group(0)  # type: ignore[union-attr]
+        head = re.sub(r"\s*--hash[=\s]\S+", "", first.rstrip("\r\n").rstrip("\\")).rstrip()
+        body = [f"{head} \\{newline}"]
+        body += [f"{indent}--hash=sha256:{h} \\{newline}" for h in new_hashes[:-1]]
+        body.append(f"{indent}--hash=sha256:{new_hashes[-1]}{newline}")
+    else:  # hashes inline on the same line
+        text = first.rstrip("\r\n")
+        comment = ""
+        if " #" in text:
+            text, comment = text.split(" #", 1)
+            comment = " #" + comment
+        head = re.sub(r"\s*--hash[=\s]\S+", "", text).rstrip()
+        body = [head + "".join(f" --hash=sha256:{h}" for h in new_hashes) + comment + newline]
+    lines[index : end + 1] = body
+
+
+def apply(rewrites: Sequence[Rewrite]) -> None:
+    """All or nothing: every new file is written in full before any replaces its old one."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for rewrite in rewrites:
+            fd, temp = tempfile.mkstemp(prefix=".vulnsweep-fix-", dir=rewrite.path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                handle.write(rewrite.after)
+            os.chmod(temp, rewrite.path.stat().st_mode & 0o7777)
+            staged.append((temp, rewrite.path))
+    except BaseException:
+        for temp, _ in staged:
+            Path(temp).unlink(missing_ok=True)
+        raise
+    for temp, target in staged:
+        os.replace(temp, target)
