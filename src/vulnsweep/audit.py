@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from vulnsweep.errors import ServiceError
-from vulnsweep.model import AuditResult, Dependency, SkippedDependency, Unaudited
+from vulnsweep.model import (
+    AuditResult,
+    Dependency,
+    Finding,
+    SkippedDependency,
+    Unaudited,
+    Vulnerability,
+)
 from vulnsweep.policy import IgnorePolicy
 from vulnsweep.services import Key, NullProgress, Progress, VulnerabilityService
 from vulnsweep.sources import Collected, deduplicate
@@ -49,27 +56,43 @@ def audit(
     service: VulnerabilityService,
     policy: IgnorePolicy,
     progress: Progress | None = None,
+    on_findings: Callable[[Dependency, list[Finding]], None] | None = None,
 ) -> AuditOutcome:
+    """Audit every dependency; `on_findings` hears each one the moment it is answered."""
+    by_key = {dep.key: dep for dep in dependencies}
+    settled: dict[Key, list[Finding]] = {}
+
+    def settle(key: Key, vulns: list[Vulnerability]) -> None:
+        if key in settled:
+            return
+        findings = settled[key] = policy.findings(by_key[key], vulns)
+        if on_findings is not None:
+            on_findings(by_key[key], findings)
+
     answers, misses = service.answer_from_cache(dependencies)
+    for key, vulns in answers.items():
+        settle(key, vulns)
     outcome = AuditOutcome(AuditResult(skipped=list(skipped)), from_cache=len(answers))
     failures: dict[Key, str] = {}
     skips: dict[Key, str] = {}
     if misses:
-        answer = run_async(lambda: service.query(misses, progress or NullProgress()))
+        answer = run_async(
+            lambda: service.query(misses, progress or NullProgress(), on_answer=settle)
+        )
         service.persist()
-        answers.update(answer.vulnerabilities)
+        for key, vulns in answer.vulnerabilities.items():
+            settle(key, vulns)
         failures = answer.failures
         skips = answer.skipped
         outcome.errors = answer.errors
     for dep in dependencies:
-        vulns = answers.get(dep.key)
         if dep.key in skips:
             outcome.result.skipped.append(
                 SkippedDependency(dep.name, skips[dep.key], dep.origins, version=dep.version)
             )
-        elif vulns is None:
+        elif dep.key in settled:
+            outcome.result.audited.append((dep, settled[dep.key]))
+        else:
             reason = failures.get(dep.key, f"{service.name} gave no answer")
             outcome.result.unaudited.append(Unaudited(dep, reason))
-        else:
-            outcome.result.audited.append((dep, policy.findings(dep, vulns)))
     return outcome

@@ -624,32 +624,40 @@ def _audit_command(argv: Sequence[str]) -> int:
         from vulnsweep.output.progress import TerminalProgress
 
         progress = TerminalProgress()
-    try:
-        outcome = audit(dependencies, skipped, service, policy, progress)
-        if args.check_status:
-            from vulnsweep.audit import run_async
-            from vulnsweep.services.status import check
-
-            audited = [dep for dep, _ in outcome.result.audited]
-            statuses, errors = run_async(
-                lambda: check(audited, args.index_url, concurrency=min(args.concurrency, 32))
-            )
-            outcome.result.statuses = statuses
-            outcome.errors += errors
-    finally:
-        if progress is not None:
-            progress.close()
-        cache.close()
-
-    if args.fix:
-        _fix(args, outcome.result, service)
     options = OutputOptions(
         desc=resolve_toggle(args.desc, args.format),
         aliases=resolve_toggle(args.aliases, args.format),
         cyclonedx_version=args.cyclonedx_version,
     )
+    writer = writer_for(args.format, options)
+    # The report is open from the start so a streaming format (ndjson) can write each
+    # finding as it is known; a file still only replaces the old one when complete.
     with open_output(args.output) as stream:
-        writer_for(args.format, options).write(outcome.result, stream)
+        stream_findings = getattr(writer, "findings", None)
+        on_findings = (
+            (lambda dep, findings: stream_findings(stream, findings))
+            if stream_findings is not None
+            else None
+        )
+        try:
+            outcome = audit(dependencies, skipped, service, policy, progress, on_findings)
+            if args.check_status:
+                from vulnsweep.audit import run_async
+                from vulnsweep.services.status import check
+
+                audited = [dep for dep, _ in outcome.result.audited]
+                statuses, errors = run_async(
+                    lambda: check(audited, args.index_url, concurrency=min(args.concurrency, 32))
+                )
+                outcome.result.statuses = statuses
+                outcome.errors += errors
+        finally:
+            if progress is not None:
+                progress.close()
+            cache.close()
+        if args.fix:
+            _fix(args, outcome.result, service)
+        writer.write(outcome.result, stream)
     return _summarize(outcome, policy, args.strict)
 
 

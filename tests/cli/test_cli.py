@@ -373,3 +373,39 @@ def test_check_status_reports_archived_and_yanked(
         }
     finally:
         osv_server.simple_pages.clear()
+
+
+def test_ndjson_streams_each_finding_as_soon_as_it_is_known(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    osv_server.reset(Faults(slow_ids={"PYSEC-2022-203": 3.0}))  # one of werkzeug's advisories
+    req = tmp_path / "r.txt"
+    req.write_text("jinja2==2.10.1\nwerkzeug==0.15.3\n")
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vulnsweep",
+            "-r",
+            str(req),
+            "-f",
+            "ndjson",
+            *args(osv_server, cache_dir),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    first = orjson.loads(proc.stdout.readline())
+    first_at = time.monotonic() - start
+    rest = proc.stdout.read().splitlines()
+    proc.wait(30)
+    done_at = time.monotonic() - start
+    assert (first["name"], first["id"]) == ("jinja2", "PYSEC-2021-66")
+    assert done_at - first_at > 2.0  # jinja2's line was out while werkzeug's was pending
+    assert [orjson.loads(line)["name"] for line in rest] == ["werkzeug"] * 4
+    assert proc.returncode == 1

@@ -43,6 +43,7 @@ class Faults:
     reset_rate: float = 0.0  # fraction whose connection drops halfway through the body
     fail_paths: set[str] = field(default_factory=set)  # always 500 for these paths
     missing_ids: set[str] = field(default_factory=set)  # /v1/vulns 404 although matched
+    slow_ids: dict[str, float] = field(default_factory=dict)  # /v1/vulns/{id} extra delay
     repeat_token: bool = False  # a page token that never ends
     seed: int = 0
     # Transient means transient: after this many faults the same request is served
@@ -239,6 +240,8 @@ class OsvServer:
 
     async def _vuln(self, request: web.Request) -> web.Response:
         record_id = request.match_info["id"]
+        if record_id in self.faults.slow_ids:
+            await asyncio.sleep(self.faults.slow_ids[record_id])
         record = self.db.records.get(record_id)
         if record is None or record_id in self.faults.missing_ids:
             return web.json_response({"code": 5, "message": "Bug not found."}, status=404)

@@ -1,5 +1,6 @@
-"""One JSON object per line, per finding (then per skipped or unaudited dependency),
-for `jq` and log pipelines. Each line is complete on its own."""
+"""One JSON object per line: each finding, then each skipped or unaudited dependency,
+for `jq` and log pipelines. Findings stream: each line is written (and flushed) the
+moment its dependency is answered, long before a big run ends."""
 
 from __future__ import annotations
 
@@ -7,34 +8,42 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from vulnsweep.model import AuditResult
+from vulnsweep.model import AuditResult, Finding
 from vulnsweep.output import OutputOptions
 
 
 class NdjsonWriter:
     def __init__(self, options: OutputOptions) -> None:
         self.options = options
+        self.streamed = False
+
+    def findings(self, stream: BinaryIO, findings: list[Finding]) -> None:
+        """Called as each dependency is answered; `write` later adds only the rest."""
+        self.streamed = True
+        for finding in findings:
+            dep, vuln = finding.dependency, finding.vulnerability
+            line: dict[str, Any] = {
+                "type": "finding",
+                "name": dep.canonical_name,
+                "version": dep.version,
+                "id": vuln.id,
+                "aliases": list(vuln.aliases),
+                "fix_versions": list(vuln.fix_versions),
+                "severity": vuln.severity,
+                "cvss_score": vuln.score,
+                "origins": [str(o) for o in dep.origins],
+                "ignored": finding.ignored_reason,
+                "passing": finding.passing_reason,
+            }
+            if self.options.desc:
+                line["description"] = vuln.description
+            stream.write(orjson.dumps(line) + b"\n")
+        stream.flush()
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:
-        for dep, findings in result.audited:
-            for finding in findings:
-                vuln = finding.vulnerability
-                line: dict[str, Any] = {
-                    "type": "finding",
-                    "name": dep.canonical_name,
-                    "version": dep.version,
-                    "id": vuln.id,
-                    "aliases": list(vuln.aliases),
-                    "fix_versions": list(vuln.fix_versions),
-                    "severity": vuln.severity,
-                    "cvss_score": vuln.score,
-                    "origins": [str(o) for o in dep.origins],
-                    "ignored": finding.ignored_reason,
-                    "passing": finding.passing_reason,
-                }
-                if self.options.desc:
-                    line["description"] = vuln.description
-                stream.write(orjson.dumps(line) + b"\n")
+        if not self.streamed:
+            for _, findings in result.audited:
+                self.findings(stream, findings)
         for skip in result.skipped:
             stream.write(
                 orjson.dumps(

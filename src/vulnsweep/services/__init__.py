@@ -7,7 +7,7 @@ network for the rest. Failures are per dependency: what was answered is kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -47,6 +47,10 @@ class ServiceAnswer:
     skipped: dict[Key, str] = field(default_factory=dict)
 
 
+# Called as soon as one dependency's answer is complete (for streaming output).
+OnAnswer = Callable[[Key, list[Vulnerability]], None]
+
+
 class VulnerabilityService(Protocol):
     name: str
 
@@ -57,8 +61,13 @@ class VulnerabilityService(Protocol):
         ...
 
     async def query(
-        self, dependencies: Sequence[Dependency], progress: Progress
-    ) -> ServiceAnswer: ...
+        self,
+        dependencies: Sequence[Dependency],
+        progress: Progress,
+        on_answer: OnAnswer | None = None,
+    ) -> ServiceAnswer:
+        """Answers for what the cache could not; `on_answer` hears each as it completes."""
+        ...
 
     def persist(self) -> None:
         """Write what this run learned to the cache (called off the event loop)."""

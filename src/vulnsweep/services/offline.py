@@ -17,7 +17,7 @@ import orjson
 
 from vulnsweep.cache import advisorydb
 from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
-from vulnsweep.services import Key, Progress, ServiceAnswer
+from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
 from vulnsweep.services.matching import AffectedPackage, compile_ranges, parse
 
@@ -109,7 +109,12 @@ class OfflineService:
                 out[record_id] = orjson.loads(body)
         return out
 
-    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
+    async def query(
+        self,
+        dependencies: Sequence[Dependency],
+        progress: Progress,
+        on_answer: OnAnswer | None = None,
+    ) -> ServiceAnswer:
         # Everything is answered by answer_from_cache; nothing is ever left to query.
         return ServiceAnswer(failures={d.key: "not in the offline database" for d in dependencies})
 

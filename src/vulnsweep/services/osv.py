@@ -16,7 +16,7 @@ import orjson
 from vulnsweep.cache import Cache, VulnRef, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
-from vulnsweep.services import Key, Progress, ServiceAnswer
+from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import OsvRecord, merge
 from vulnsweep.services.http import RetryPolicy, Timeouts
 
@@ -151,12 +151,21 @@ class OsvService:
 
     # -- network stage ----------------------------------------------------------
 
-    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
+    async def query(
+        self,
+        dependencies: Sequence[Dependency],
+        progress: Progress,
+        on_answer: OnAnswer | None = None,
+    ) -> ServiceAnswer:
         import anyio
 
         from vulnsweep.services.http import HttpClient
 
         self._answer = ServiceAnswer()
+        self._on_answer = on_answer
+        self._names = {d.key: d.canonical_name for d in dependencies}
+        self._waiting: dict[str, list[Key]] = {}  # record id -> answers waiting for it
+        self._outstanding: dict[Key, int] = {}  # answer -> records still to arrive
         self._refs: dict[Key, list[VulnRef]] = {}
         self._record_errors: dict[str, str] = {}
         self._scheduled: set[str] = set(self._records)
@@ -264,6 +273,13 @@ class OsvService:
                 if record_id not in self._scheduled:
                     self._scheduled.add(record_id)
                     fresh.append(record_id)
+            missing = {i for i, _ in dep_refs if i not in self._records}
+            if not missing:
+                self._complete(dep.key)
+                continue
+            self._outstanding[dep.key] = len(missing)
+            for record_id in missing:
+                self._waiting.setdefault(record_id, []).append(dep.key)
         if fresh:
             await self._schedule_records(fresh, dict(r for rs in refs for r in rs))
 
@@ -282,6 +298,7 @@ class OsvService:
             hit = stored.get(record_id)
             if hit is not None and hit[0] == modified[record_id]:
                 self._records[record_id] = orjson.loads(hit[1])
+                self._arrived(record_id)
             else:
                 to_fetch.append(record_id)
         self._progress.add_records(len(to_fetch))
@@ -308,7 +325,22 @@ class OsvService:
         finally:
             self._progress.record_done()
         self._records[record_id] = record
+        self._arrived(record_id)
         self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
+
+    def _arrived(self, record_id: str) -> None:
+        for key in self._waiting.pop(record_id, ()):
+            self._outstanding[key] -= 1
+            if self._outstanding[key] == 0:
+                del self._outstanding[key]
+                self._complete(key)
+
+    def _complete(self, key: Key) -> None:
+        """Every record of this answer is here: settle it now, and stream it."""
+        vulns = merge([self._records[i] for i, _ in self._refs[key]], self._names[key])
+        self._answer.vulnerabilities[key] = vulns
+        if self._on_answer is not None:
+            self._on_answer(key, vulns)
 
     def _settle(self, dependencies: Sequence[Dependency]) -> ServiceAnswer:
         answer = self._answer
@@ -327,9 +359,8 @@ class OsvService:
                 )
                 answer.failures[dep.key] = f"OSV advisory fetch failed: {reasons}"
                 continue
-            answer.vulnerabilities[dep.key] = merge(
-                [self._records[i] for i, _ in refs], dep.canonical_name
-            )
+            if dep.key not in answer.vulnerabilities:
+                self._complete(dep.key)
         # Only cache answers whose every record arrived: a half-known answer must be
         # asked again next time.
         self._new_queries = [(k, r) for k, r in self._new_queries if k in answer.vulnerabilities]

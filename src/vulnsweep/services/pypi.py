@@ -18,7 +18,7 @@ import orjson
 from vulnsweep.cache import Cache, HttpEntry, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
-from vulnsweep.services import Key, Progress, ServiceAnswer
+from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
 from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.services.osv import query_version
@@ -108,7 +108,12 @@ class PypiService:
             misses.append(dep)
         return answers, misses
 
-    async def query(self, dependencies: Sequence[Dependency], progress: Progress) -> ServiceAnswer:
+    async def query(
+        self,
+        dependencies: Sequence[Dependency],
+        progress: Progress,
+        on_answer: OnAnswer | None = None,
+    ) -> ServiceAnswer:
         import anyio
 
         answer = ServiceAnswer()
@@ -140,9 +145,12 @@ class PypiService:
             else:
                 body = orjson.dumps(result.data)
             self._new.append((url, HttpEntry(result.etag, expires, body)))
-            answer.vulnerabilities[dep.key] = merge(
+            vulns = merge(
                 as_osv_records(dep.canonical_name, orjson.loads(body)), dep.canonical_name
             )
+            answer.vulnerabilities[dep.key] = vulns
+            if on_answer is not None:
+                on_answer(dep.key, vulns)
 
         async with (
             HttpClient(
