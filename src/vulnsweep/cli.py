@@ -628,6 +628,7 @@ def _audit_command(argv: Sequence[str]) -> int:
         desc=resolve_toggle(args.desc, args.format),
         aliases=resolve_toggle(args.aliases, args.format),
         cyclonedx_version=args.cyclonedx_version,
+        hyperlinks=args.output is None and sys.stdout.isatty() and not os.environ.get("CI"),
     )
     writer = writer_for(args.format, options)
     # The report is open from the start so a streaming format (ndjson) can write each

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import orjson
 
@@ -158,3 +159,15 @@ def test_output_file_is_replaced_atomically(tmp_path: object) -> None:
     with open_output(str(target)) as stream:
         stream.write(b"new")
     assert target.read_text() == "new"
+
+
+def test_columns_hyperlinks_keep_the_layout() -> None:
+    buffer = io.BytesIO()
+    writer_for("columns", OutputOptions(desc=False, aliases=False, hyperlinks=True)).write(
+        RESULT, buffer
+    )
+    text = buffer.getvalue().decode()
+    assert "\x1b]8;;https://pypi.org/project/flask\x1b\\flask\x1b]8;;\x1b\\" in text
+    assert "\x1b]8;;https://osv.dev/vulnerability/PYSEC-2023-62\x1b\\PYSEC-2023-62" in text
+    plain = re.sub(r"\x1b]8;;[^\x1b]*\x1b\\", "", text)
+    assert plain == render("columns")

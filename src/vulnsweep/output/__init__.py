@@ -23,6 +23,7 @@ class OutputOptions:
     desc: bool
     aliases: bool
     cyclonedx_version: str = "1.6"
+    hyperlinks: bool = False  # OSC-8 links in columns: only on a terminal, never in CI
 
 
 def pypi_url(name: str) -> str:

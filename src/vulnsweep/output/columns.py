@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
-from vulnsweep.output import OutputOptions
+from vulnsweep.output import OutputOptions, pypi_url
+
+_OSC8 = re.compile(r"\x1b]8;;[^\x1b]*\x1b\\")
+
+
+def _width(cell: str) -> int:
+    return len(_OSC8.sub("", cell)) if "\x1b" in cell else len(cell)
+
+
+def _pad(cell: str, width: int) -> str:
+    return cell + " " * (width - _width(cell))
+
+
+def link(text: str, url: str) -> str:
+    return f"\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [len(h) for h in headers]
     for row in rows:
-        widths = [max(w, len(cell)) for w, cell in zip(widths, row)]
+        widths = [max(w, _width(cell)) for w, cell in zip(widths, row)]
     lines = [
-        " ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+        " ".join(_pad(h, w) for h, w in zip(headers, widths)).rstrip(),
         " ".join("-" * w for w in widths),
     ]
-    lines += [" ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+    lines += [" ".join(_pad(c, w) for c, w in zip(row, widths)).rstrip() for row in rows]
     return lines
 
 
@@ -40,7 +55,10 @@ class ColumnsWriter:
                 if finding.ignored:
                     continue
                 vuln = finding.vulnerability
-                row = [dep.canonical_name, dep.version, vuln.id, ",".join(vuln.fix_versions)]
+                name, ident = dep.canonical_name, vuln.id
+                if self.options.hyperlinks:
+                    name, ident = link(name, pypi_url(name)), link(ident, vuln.url)
+                row = [name, dep.version, ident, ",".join(vuln.fix_versions)]
                 if with_severity:
                     row.append(vuln.severity or "UNKNOWN")
                 if self.options.aliases:
