@@ -101,3 +101,45 @@ def test_info_and_clear(tmp_path: Path) -> None:
 def test_source_key_hides_credentials() -> None:
     key = source_key("https://user:hunter2@osv.example")
     assert "hunter2" not in key and len(key) == 16
+
+
+def test_full_disk_mid_run_warns_and_keeps_going(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = Cache(tmp_path)
+    cache.put_queries("s", [(("foo", "1"), [])])
+
+    class FullDisk:
+        """A connection whose writes fail the way SQLite reports a full disk."""
+
+        def __init__(self, real: sqlite3.Connection) -> None:
+            self.real = real
+
+        def execute(self, sql: str, *args: object) -> object:
+            if sql.startswith("BEGIN"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.real.execute(sql, *args)
+
+        def close(self) -> None:
+            self.real.close()
+
+    assert cache._conn is not None
+    cache._conn = FullDisk(cache._conn)  # type: ignore[assignment]
+    with caplog.at_level(logging.WARNING):
+        cache.put_queries("s", [(("bar", "2"), [])])  # must not raise
+    assert "cache write failed (database or disk is full); continuing without the cache" in (
+        caplog.text
+    )
+    assert cache.get_queries("s", [("foo", "1")]) == {}  # disabled for the rest of the run
+    cache.close()
+    assert Cache(tmp_path).get_queries("s", [("foo", "1"), ("bar", "2")]) == {("foo", "1"): []}
+
+
+def test_read_only_database_file_only_disables_writes(tmp_path: Path) -> None:
+    Cache(tmp_path).put_queries("s", [(("foo", "1"), [])])
+    (tmp_path / "cache.sqlite3-wal").unlink(missing_ok=True)
+    conn = sqlite3.connect(f"file:{tmp_path / 'cache.sqlite3'}?mode=ro", uri=True)
+    cache = Cache(tmp_path)
+    cache._opened, cache._conn = True, conn
+    cache.put_queries("s", [(("bar", "2"), [])])  # readonly database: warned, not raised
+    assert cache._disabled
