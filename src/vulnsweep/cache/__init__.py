@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -214,25 +215,30 @@ class Cache:
     # -- records --------------------------------------------------------------
 
     def get_records(self, source: str, ids: Sequence[str]) -> dict[str, tuple[str, bytes]]:
-        found: dict[str, tuple[str, bytes]] = {}
+        rows = self._select_in("SELECT id, modified, body FROM records", "id", source, ids)
+        return {record_id: (modified, body) for record_id, modified, body in rows}
+
+    def _select_in(
+        self, select: str, column: str, source: str, keys: Sequence[str]
+    ) -> list[tuple[Any, ...]]:
+        """Rows of one source whose `column` is among `keys`, in chunks; [] when the cache
+        is unavailable or fails (which also disables it for the rest of the run)."""
+        rows: list[tuple[Any, ...]] = []
         with self._lock:
             conn = self._connection()
-            if conn is None or not ids:
-                return found
+            if conn is None or not keys:
+                return rows
             try:
-                for start in range(0, len(ids), _CHUNK):
-                    chunk = ids[start : start + _CHUNK]
+                for start in range(0, len(keys), _CHUNK):
+                    chunk = keys[start : start + _CHUNK]
                     marks = ",".join("?" for _ in chunk)
-                    for record_id, modified, body in conn.execute(
-                        f"SELECT id, modified, body FROM records "
-                        f"WHERE source = ? AND id IN ({marks})",
-                        [source, *chunk],
-                    ):
-                        found[record_id] = (modified, body)
+                    rows += conn.execute(
+                        f"{select} WHERE source = ? AND {column} IN ({marks})", [source, *chunk]
+                    ).fetchall()
             except sqlite3.Error as exc:
                 self._fail("read", exc)
-                return {}
-        return found
+                return []
+        return rows
 
     def put_records(self, source: str, records: Iterable[tuple[str, str, bytes]]) -> None:
         rows = [(source, i, m, b) for i, m, b in records]
@@ -259,25 +265,8 @@ class Cache:
     # -- HTTP responses (ETag / max-age) ---------------------------------------
 
     def get_http(self, source: str, urls: Sequence[str]) -> dict[str, HttpEntry]:
-        found: dict[str, HttpEntry] = {}
-        with self._lock:
-            conn = self._connection()
-            if conn is None or not urls:
-                return found
-            try:
-                for start in range(0, len(urls), _CHUNK):
-                    chunk = urls[start : start + _CHUNK]
-                    marks = ",".join("?" for _ in chunk)
-                    for url, etag, expires, body in conn.execute(
-                        f"SELECT url, etag, expires, body FROM http "
-                        f"WHERE source = ? AND url IN ({marks})",
-                        [source, *chunk],
-                    ):
-                        found[url] = HttpEntry(etag, expires, body)
-            except sqlite3.Error as exc:
-                self._fail("read", exc)
-                return {}
-        return found
+        rows = self._select_in("SELECT url, etag, expires, body FROM http", "url", source, urls)
+        return {url: HttpEntry(etag, expires, body) for url, etag, expires, body in rows}
 
     def put_http(self, source: str, entries: Iterable[tuple[str, HttpEntry]]) -> None:
         rows = [(source, url, e.etag, e.expires, e.body) for url, e in entries]

@@ -42,14 +42,9 @@ def find_config(start: Path) -> Path | None:
 def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
-    from vulnsweep.sources.lockfiles import _toml
-    from vulnsweep.sources.text import read_text
+    from vulnsweep.sources.text import parse_toml, read_file
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    data = _toml(str(path), read_text(str(path), raw))
+    data = parse_toml(str(path), read_file(path))
     if path.name == "pyproject.toml":
         data = (data.get("tool") or {}).get("vulnsweep") or {}
     if not isinstance(data, dict):

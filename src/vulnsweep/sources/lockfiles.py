@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name
 from vulnsweep.sources import Collected
-from vulnsweep.sources.text import read_text
+from vulnsweep.sources.text import parse_toml, read_file
 
 LOCK_FORMATS = ("uv.lock", "poetry.lock", "Pipfile.lock", "pdm.lock", "pylock.toml")
 
@@ -82,11 +81,7 @@ class LockFileSource:
 
     def collect(self) -> Iterator[Collected]:
         display = str(self.path)
-        try:
-            data_bytes = self.path.read_bytes()
-        except OSError as exc:
-            raise InputError(display, f"cannot read: {exc.strerror or exc}") from None
-        text = read_text(display, data_bytes)
+        text = read_file(self.path)
         fmt = self.fmt or lock_format(self.path) or sniff_lock_format(self.path, text)
         if fmt is None:
             raise InputError(
@@ -97,22 +92,6 @@ class LockFileSource:
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def _toml(path: str, text: str) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-        return data
-    except tomllib.TOMLDecodeError as exc:
-        located = re.search(r"\(at line (\d+)", str(exc))
-        line = int(located[1]) if located else getattr(exc, "lineno", None)
-        message = str(exc).split(" (at ")[0]
-        raise InputError(path, f"invalid TOML: {message}", line) from None
 
 
 def _table_lines(text: str, header: str) -> list[int]:
@@ -180,7 +159,7 @@ _UV_NOT_AUDITABLE = {
 
 
 def _read_uv(path: str, text: str, selection: GroupSelection) -> Iterator[Collected]:
-    data = _toml(path, text)
+    data = parse_toml(path, text)
     _check_version(path, "uv.lock version", data.get("version"), ("1",))
     key = "package" if "package" in data else "distribution"
     entries = list(_entries(path, text, data, key))
@@ -242,7 +221,7 @@ def _uv_reachable(entries: list[dict[str, Any]], selection: GroupSelection) -> s
 
 
 def _read_poetry(path: str, text: str, selection: GroupSelection) -> Iterator[Collected]:
-    data = _toml(path, text)
+    data = parse_toml(path, text)
     metadata = data.get("metadata") or {}
     _check_version(
         path, "poetry.lock lock-version", metadata.get("lock-version", "1.0"), ("1", "2")
@@ -268,7 +247,7 @@ def _read_poetry(path: str, text: str, selection: GroupSelection) -> Iterator[Co
 
 
 def _read_pdm(path: str, text: str, selection: GroupSelection) -> Iterator[Collected]:
-    data = _toml(path, text)
+    data = parse_toml(path, text)
     metadata = data.get("metadata") or {}
     if "lock_version" in metadata:
         _check_version(path, "pdm.lock lock_version", metadata["lock_version"], ("3", "4"))
@@ -337,7 +316,7 @@ def _json_key_line(lines: list[str], key: str, start: int) -> int | None:
 
 
 def _read_pylock(path: str, text: str, selection: GroupSelection) -> Iterator[Collected]:
-    data = _toml(path, text)
+    data = parse_toml(path, text)
     _check_version(path, "pylock lock-version", data.get("lock-version"), ("1",))
     if "packages" not in data:
         raise InputError(path, "pylock file has no `packages` array")

@@ -15,9 +15,8 @@ from typing import Any
 from vulnsweep.errors import InputError
 from vulnsweep.model import Origin, SkippedDependency, canonical_name
 from vulnsweep.sources import Collected
-from vulnsweep.sources.lockfiles import _toml
 from vulnsweep.sources.requirements import requirement_to_pin
-from vulnsweep.sources.text import read_text
+from vulnsweep.sources.text import parse_toml, read_file
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +49,8 @@ class PyprojectSource:
 
     def collect(self) -> Iterator[Collected]:
         display = str(self.path)
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise InputError(display, f"cannot read: {exc.strerror or exc}") from None
-        text = read_text(display, raw)
-        data = _toml(display, text)
+        text = read_file(self.path)
+        data = parse_toml(display, text)
         lines = text.splitlines()
         project = data.get("project")
         if not isinstance(project, dict):

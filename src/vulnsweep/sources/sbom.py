@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import Collected
-from vulnsweep.sources.text import read_text
+from vulnsweep.sources.text import read_file
 
 _PURL = re.compile(r"^pkg:(?P<type>[^/]+)/(?P<rest>[^?#]+)")
 
@@ -46,11 +46,7 @@ class SbomSource:
 
     def collect(self) -> Iterator[Collected]:
         display = str(self.path)
-        try:
-            raw = self.path.read_bytes()
-        except OSError as exc:
-            raise InputError(display, f"cannot read: {exc.strerror or exc}") from None
-        text = read_text(display, raw)
+        text = read_file(self.path)
         if text.lstrip().startswith("<"):
             yield from self._cyclonedx_xml(display, text)
             return

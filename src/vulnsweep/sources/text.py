@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
 from vulnsweep.errors import InputError
 
 
@@ -14,3 +19,30 @@ def read_text(path: str, data: bytes) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         raise InputError(path, f"is not valid UTF-8 (byte offset {exc.start})", line) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_file(path: Path) -> str:
+    """A whole input file as text, or one InputError naming it."""
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise InputError(str(path), "is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    return read_text(str(path), data)
+
+
+def parse_toml(path: str, text: str) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
+    except tomllib.TOMLDecodeError as exc:
+        located = re.search(r"\(at line (\d+)", str(exc))
+        line = int(located[1]) if located else getattr(exc, "lineno", None)
+        message = str(exc).split(" (at ")[0]
+        raise InputError(path, f"invalid TOML: {message}", line) from None
