@@ -17,7 +17,7 @@ from vulnsweep.model import (
 from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
 
 FLASK = Dependency("Flask", "1.0", (Origin("req.txt", 2),))
-JINJA = Dependency("jinja2", "2.10.1", (Origin("req.txt", 3), Origin("other.txt", 9)))
+JINJA = Dependency("jinja2", "2.10.1", (Origin("req.txt", 3), Origin("req.txt", 9)))
 SIX = Dependency("six", "1.16.0", (Origin("req.txt", 4),))
 V1 = Vulnerability(
     "PYSEC-2023-62",
@@ -101,7 +101,7 @@ def test_json_is_pip_audit_schema_plus_additions() -> None:
                 "name": "jinja2",
                 "version": "2.10.1",
                 "vulns": [],
-                "origins": ["req.txt:3", "other.txt:9"],
+                "origins": ["req.txt:3", "req.txt:9"],
             },
             {"name": "six", "version": "1.16.0", "vulns": [], "origins": ["req.txt:4"]},
             {
@@ -171,3 +171,17 @@ def test_columns_hyperlinks_keep_the_layout() -> None:
     assert "\x1b]8;;https://osv.dev/vulnerability/PYSEC-2023-62\x1b\\PYSEC-2023-62" in text
     plain = re.sub(r"\x1b]8;;[^\x1b]*\x1b\\", "", text)
     assert plain == render("columns")
+
+
+def test_columns_name_the_origin_when_several_files_are_audited() -> None:
+    other = Dependency(
+        "Flask", "1.0", (Origin("b/req.txt", 7), Origin("a/req.txt", 2), Origin("c/req.txt", 1))
+    )
+    result = AuditResult(audited=[(other, [Finding(other, V1)])])
+    buffer = io.BytesIO()
+    writer_for("columns", OutputOptions(desc=False, aliases=False)).write(result, buffer)
+    assert buffer.getvalue().decode().splitlines() == [
+        "Name  Version ID            Fix Versions Origin",
+        "----- ------- ------------- ------------ ---------------------",
+        "flask 1.0     PYSEC-2023-62 2.2.5,2.3.2  b/req.txt:7 (+2 more)",
+    ]

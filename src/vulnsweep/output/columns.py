@@ -49,8 +49,15 @@ class ColumnsWriter:
             headers.append("Aliases")
         if self.options.desc:
             headers.append("Description")
+        # Several input files (a tree, a monorepo): say where each finding is pinned.
+        with_origin = len({o.path for dep, _ in result.audited for o in dep.origins}) > 1
+        if with_origin:
+            headers.append("Origin")
         rows = []
-        for dep, findings in result.audited:
+        audited = result.audited
+        if with_origin:  # group each package's findings, whichever file pinned it first
+            audited = sorted(audited, key=lambda item: item[0].canonical_name)
+        for dep, findings in audited:
             for finding in findings:
                 if finding.ignored:
                     continue
@@ -65,6 +72,9 @@ class ColumnsWriter:
                     row.append(", ".join(vuln.aliases))
                 if self.options.desc:
                     row.append(vuln.description)
+                if with_origin and dep.origins:
+                    more = len(dep.origins) - 1
+                    row.append(f"{dep.origins[0]}" + (f" (+{more} more)" if more else ""))
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
         if result.fixes:
