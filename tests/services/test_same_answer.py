@@ -142,3 +142,28 @@ def test_pypi_404_is_a_skip_and_responses_are_revalidated(
         assert misses == [] and [v.id for v in cached[deps[0].key]] == ["PYSEC-2021-66"]
     finally:
         osv_server.pypi_max_age = 0
+
+
+def test_old_database_warns(
+    offline_db: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import shutil
+    import sqlite3
+    import time
+
+    old = tmp_path / advisorydb.DB_NAME
+    shutil.copy(offline_db, old)
+    conn = sqlite3.connect(old)
+    with conn:
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time() - 10 * 86400),)
+        )
+    conn.close()
+    with caplog.at_level(logging.WARNING):
+        OfflineService(old, max_age_days=7).answer_from_cache([Dependency("six", "1.16.0")])
+    assert "the offline advisory database is 10.0 days old (over --max-db-age 7)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        OfflineService(old, max_age_days=30).answer_from_cache([Dependency("six", "1.16.0")])
+    assert caplog.text == ""
