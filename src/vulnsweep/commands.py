@@ -1,0 +1,70 @@
+"""Maintenance subcommands: `vulnsweep cache info|clear` and `vulnsweep db sync|import|info`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from vulnsweep.errors import EXIT_OK, UsageError
+from vulnsweep.logs import cache_dir, configure_logging
+from vulnsweep.options import build_cache_parser, build_db_parser
+from vulnsweep.redact import redact_text
+
+
+def cache_command(argv: Sequence[str]) -> int:
+    from vulnsweep.cache import Cache
+
+    args = build_cache_parser().parse_args(argv)
+    configure_logging(0)
+    cache = Cache(cache_dir(args.cache_dir))
+    if args.action == "clear":
+        cache.clear()
+        print(f"cleared {cache.path}")
+        return EXIT_OK
+    info = cache.info()
+    print(f"path:    {info.path}")
+    print(f"queries: {info.queries}")
+    print(f"records: {info.records}")
+    print(f"size:    {info.size_bytes} bytes")
+    return EXIT_OK
+
+
+def db_command(argv: Sequence[str]) -> int:
+    from vulnsweep.cache import advisorydb
+
+    args = build_db_parser().parse_args(argv)
+    configure_logging(0)
+    path = advisorydb.db_path(cache_dir(args.cache_dir))
+    if args.action == "import":
+        source = Path(args.source)
+        if source.is_dir():
+            records = advisorydb.records_from_directory(source)
+        elif source.is_file():
+            records = advisorydb.records_from_archive(source)
+        else:
+            raise UsageError(f"{source}: no such file or directory")
+        info = advisorydb.build(path, records, source=str(source.resolve()))
+        print(f"imported {info.records} advisories for {info.packages} packages into {path}")
+        return EXIT_OK
+    if args.action == "sync":
+        from vulnsweep.audit import run_async
+        from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
+
+        url = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
+        kind, count = run_async(lambda: sync(path, url))
+        print(f"{kind} sync: {count} advisories written to {path}")
+        return EXIT_OK
+    info = advisorydb.info(path)
+    updated = (
+        "never"
+        if info.updated is None
+        else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(info.updated))
+    )
+    print(f"path:     {info.path}")
+    print(f"source:   {redact_text(info.source)}")
+    print(f"records:  {info.records}")
+    print(f"packages: {info.packages}")
+    print(f"updated:  {updated}")
+    return EXIT_OK

@@ -1,0 +1,30 @@
+"""Logging to stderr, with every URL's credentials redacted; the cache location."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from vulnsweep.redact import redact_text
+
+
+class RedactingFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+def configure_logging(verbosity: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("vulnsweep: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(
+        logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
+    )
+
+
+def cache_dir(arg: str | None) -> Path:
+    from vulnsweep.cache import default_cache_dir
+
+    return Path(arg) if arg else default_cache_dir()

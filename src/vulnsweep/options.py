@@ -1,0 +1,417 @@
+"""Every command-line option, its pip-audit meaning and environment variable, and how a
+policy file supplies defaults (the command line wins).
+
+argparse rather than typer: it parses pip-audit's optional-valued flags (`--desc`,
+`--aliases`) exactly, and costs ~15 ms to import instead of ~90 ms on every warm run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vulnsweep import __version__
+from vulnsweep.errors import UsageError
+
+if TYPE_CHECKING:
+    from vulnsweep.policy.config import Config
+
+SERVICES = ("osv", "pypi", "offline")
+TOGGLES = ("on", "off", "auto")
+
+
+def _env(*names: str, default: str | None = None) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return default
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vulnsweep.output import FORMATS
+
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep",
+        description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
+        "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`.",
+        epilog="Exit codes: 0 no known vulnerabilities, 1 vulnerabilities found, "
+        "2 usage or input error, 3 a vulnerability service failed.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"vulnsweep {__version__}")
+    inputs = parser.add_argument_group(
+        "inputs", "With no inputs at all, the current Python environment is audited."
+    )
+    inputs.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="a project directory or pyproject.toml, a lock file (uv.lock, "
+        "poetry.lock, Pipfile.lock, pdm.lock, pylock*.toml), an SBOM, "
+        "a requirements file, or with -R a whole tree",
+    )
+    inputs.add_argument(
+        "-r",
+        "--requirement",
+        dest="requirements",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="audit a requirements file (repeatable; '-' reads stdin)",
+    )
+    inputs.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="walk directory PATHs and audit every supported file",
+    )
+    inputs.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="with -R: skip paths matching GLOB (repeatable)",
+    )
+    inputs.add_argument(
+        "--include-sboms",
+        action="store_true",
+        help="with -R: also audit CycloneDX/SPDX files found",
+    )
+    inputs.add_argument(
+        "--sbom",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="audit a CycloneDX (JSON/XML) or SPDX (JSON) SBOM (repeatable)",
+    )
+    inputs.add_argument(
+        "--locked",
+        action="store_true",
+        help="for a project PATH, audit its lock file(s) instead of pyproject.toml",
+    )
+    inputs.add_argument(
+        "--extra",
+        dest="extras",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pyproject: audit this optional-dependencies group (with the main dependencies)",
+    )
+    inputs.add_argument(
+        "--all-extras",
+        action="store_true",
+        help="pyproject: audit every optional-dependencies group",
+    )
+    inputs.add_argument(
+        "--group",
+        dest="groups",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pyproject/lock files: audit this dependency group (with the main dependencies)",
+    )
+    inputs.add_argument(
+        "--no-dev", action="store_true", help="lock files/pyproject: leave out development groups"
+    )
+    inputs.add_argument(
+        "--path",
+        dest="site_paths",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="audit the distributions installed in this site-packages directory (repeatable)",
+    )
+    inputs.add_argument(
+        "--python", metavar="PYTHON", help="audit the environment of this interpreter"
+    )
+    inputs.add_argument(
+        "-l",
+        "--local",
+        action="store_true",
+        help="environments: leave out global site-packages of a virtualenv",
+    )
+    inputs.add_argument(
+        "--skip-editable",
+        action="store_true",
+        help="leave editable requirements and installs out of the report",
+    )
+    inputs.add_argument(
+        "--python-version",
+        metavar="X.Y",
+        help="evaluate environment markers for this Python version",
+    )
+    inputs.add_argument(
+        "--platform",
+        choices=("linux", "macos", "windows"),
+        help="evaluate environment markers for this platform",
+    )
+    inputs.add_argument(
+        "--require-hashes", action="store_true", help="fail when a requirement has no --hash"
+    )
+    inputs.add_argument(
+        "--no-deps",
+        action="store_true",
+        help="accepted for pip-audit compatibility (pinned input has no dependency resolution)",
+    )
+    inputs.add_argument(
+        "--disable-pip",
+        action="store_true",
+        help="accepted for pip-audit compatibility (pip is never run)",
+    )
+    service = parser.add_argument_group("vulnerability service")
+    service.add_argument(
+        "-s",
+        "--vulnerability-service",
+        choices=SERVICES,
+        default=_env("PIP_AUDIT_VULNERABILITY_SERVICE", default="osv"),
+        type=str.lower,
+        help="osv (default), pypi (PyPI's JSON API) or offline (the local database)",
+    )
+    service.add_argument(
+        "--osv-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_OSV_URL", "PIP_AUDIT_OSV_URL", default="https://api.osv.dev"),
+        help="OSV API base URL (pip-audit's .../v1/query form accepted)",
+    )
+    service.add_argument(
+        "--offline",
+        action="store_true",
+        help="audit against the local advisory database, with no network (= -s offline)",
+    )
+    service.add_argument(
+        "--max-db-age",
+        type=float,
+        default=7.0,
+        metavar="DAYS",
+        help="warn when the offline database is older than this (default 7)",
+    )
+    service.add_argument(
+        "--pypi-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_PYPI_URL", default="https://pypi.org"),
+        help="PyPI base URL for -s pypi (default https://pypi.org)",
+    )
+    service.add_argument(
+        "--check-status",
+        action="store_true",
+        help="also report archived/quarantined/deprecated projects (PEP 792) and yanked "
+        "releases, from the index's JSON API (one request per project)",
+    )
+    service.add_argument(
+        "--index-url",
+        metavar="URL",
+        default=_env("VULNSWEEP_INDEX_URL", "PIP_INDEX_URL", default="https://pypi.org/simple"),
+        help="simple index for --check-status (default https://pypi.org/simple)",
+    )
+    service.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="socket timeout per request (default 15; querybatch allows 60)",
+    )
+    service.add_argument(
+        "--deadline",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="give up on what is still unanswered after this long (default 1800); what "
+        "was audited is still reported, and the run exits 3",
+    )
+    service.add_argument(
+        "--cert",
+        metavar="FILE",
+        default=_env("VULNSWEEP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"),
+        help="verify TLS against this CA bundle instead of the system's (verification itself "
+        "cannot be turned off)",
+    )
+    service.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        metavar="N",
+        help="advisory requests in flight at once (default 64)",
+    )
+    service.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=None,
+        help="cache directory (default: the user cache dir, or $VULNSWEEP_CACHE_DIR)",
+    )
+    service.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    service.add_argument(
+        "--cache-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a query answer stays fresh (default 3600)",
+    )
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        type=str.lower,
+        default=_env("VULNSWEEP_FORMAT", "PIP_AUDIT_FORMAT", default="columns"),
+    )
+    output.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=_env("VULNSWEEP_OUTPUT", "PIP_AUDIT_OUTPUT"),
+        help="write the report to FILE (atomically) instead of stdout",
+    )
+    output.add_argument(
+        "--desc",
+        choices=TOGGLES,
+        nargs="?",
+        const="on",
+        default=_env("PIP_AUDIT_DESC", default="auto"),
+        help="include descriptions (auto: on for json)",
+    )
+    output.add_argument(
+        "--aliases",
+        choices=TOGGLES,
+        nargs="?",
+        const="on",
+        default="auto",
+        help="include aliases (auto: on for json)",
+    )
+    output.add_argument(
+        "--cyclonedx-version",
+        choices=("1.4", "1.5", "1.6"),
+        default="1.6",
+        help="CycloneDX schema version for the cyclonedx-* formats (default 1.6)",
+    )
+    output.add_argument(
+        "--progress-spinner",
+        choices=("on", "off"),
+        default=_env("PIP_AUDIT_PROGRESS_SPINNER", default="on"),
+    )
+    policy = parser.add_argument_group("policy")
+    policy.add_argument(
+        "--ignore-vuln",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="ignore an advisory by id or any alias (repeatable)",
+    )
+    policy.add_argument(
+        "--config",
+        metavar="FILE",
+        help="policy and option defaults: a vulnsweep.toml, or a pyproject.toml with "
+        "[tool.vulnsweep] (default: the nearest one, searching upwards)",
+    )
+    policy.add_argument(
+        "--min-severity",
+        choices=("low", "medium", "high", "critical"),
+        type=str.lower,
+        help="only findings at or above this severity fail the run (all are reported)",
+    )
+    policy.add_argument(
+        "--ignore-unknown-severity",
+        action="store_true",
+        help="with --min-severity: findings without a severity do not fail the run",
+    )
+    policy.add_argument(
+        "--only-fixable",
+        action="store_true",
+        help="findings with no fix version are reported but do not fail the run",
+    )
+    policy.add_argument(
+        "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
+    )
+    fixing = parser.add_argument_group("fixing")
+    fixing.add_argument(
+        "--fix",
+        action="store_true",
+        help="rewrite requirements files and pyproject.toml pins to the smallest version "
+        "that fixes every known advisory (with --dry-run: only show what would change)",
+    )
+    fixing.add_argument(
+        "--diff", action="store_true", help="with --fix: print the changes as a unified diff"
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "-d",
+        "--dry-run",
+        action="store_true",
+        help="collect dependencies, report how many would be audited, stop",
+    )
+    run.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more log output on stderr (-vv for debug)",
+    )
+    return parser
+
+
+def build_db_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep db",
+        description="Manage the offline advisory database used by --offline.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sync = sub.add_parser("sync", help="download OSV's PyPI export, or only what changed")
+    sync.add_argument(
+        "--db-url",
+        metavar="URL",
+        default=None,
+        help="base URL of the export (default: OSV's public PyPI bucket)",
+    )
+    importer = sub.add_parser(
+        "import",
+        help="build the database from an all.zip-style "
+        "archive or a directory of OSV JSON/YAML files",
+    )
+    importer.add_argument("source", metavar="PATH")
+    sub.add_parser("info", help="source, record and package counts, last update")
+    for command in (sync, importer, sub.choices["info"]):
+        command.add_argument("--cache-dir", metavar="DIR", default=None)
+    return parser
+
+
+def build_cache_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep cache", description="Inspect or clear the on-disk cache."
+    )
+    parser.add_argument("action", choices=("info", "clear"))
+    parser.add_argument("--cache-dir", metavar="DIR", default=None)
+    return parser
+
+
+def parse_with_config(argv: Sequence[str]) -> tuple[argparse.Namespace, Config]:
+    """Options from the config file become defaults: the command line still wins."""
+    from vulnsweep.errors import InputError
+    from vulnsweep.policy.config import find_config, load_config
+
+    parser = build_parser()
+    early, _ = parser.parse_known_args(argv)
+    path = Path(early.config) if early.config else find_config(Path.cwd())
+    if early.config and not Path(early.config).is_file():
+        raise UsageError(f"--config {early.config}: no such file")
+    config = load_config(path)
+    actions = {a.dest: a for a in parser._actions}
+    defaults: dict[str, object] = {}
+    for key, value in config.options.items():
+        action = actions.get(key)
+        if action is None or key in ("paths", "help", "version", "config"):
+            raise InputError(str(path), f"unknown option {key.replace('_', '-')!r}")
+        if action.choices is not None:
+            values = value if isinstance(value, list) else [value]
+            for item in values:
+                if str(item).lower() not in action.choices:
+                    raise InputError(
+                        str(path),
+                        f"{key.replace('_', '-')} = {item!r}: choose "
+                        f"from {', '.join(map(str, action.choices))}",
+                    )
+            value = str(value).lower() if not isinstance(value, list) else value
+        defaults[key] = value
+    parser.set_defaults(**defaults)
+    return parser.parse_args(argv), config
