@@ -244,8 +244,15 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
             f"{note} in {_plural(packages, 'package')}",
             file=sys.stderr,
         )
-    else:
+    elif not result.unaudited:
         print(f"No known vulnerabilities found{note}", file=sys.stderr)
+    elif result.audited:
+        # Never let "no vulnerabilities" stand for dependencies nobody looked at.
+        print(
+            f"No known vulnerabilities found in the {len(result.audited)} dependencies that "
+            f"could be audited{note}",
+            file=sys.stderr,
+        )
     for message in policy.messages():
         log.warning("%s", message)
     for dep, status in result.adverse:

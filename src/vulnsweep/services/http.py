@@ -287,7 +287,8 @@ class HttpClient:
                 delay = exc.delay
             except aiohttp.ClientConnectorError as exc:
                 connect_failures += 1
-                last_error = f"cannot connect: {_describe(exc)}"
+                reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
+                last_error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
                 delay = None
                 if connect_failures >= self.retry.connect_attempts:
                     break
