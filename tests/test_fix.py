@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from subprocess import CompletedProcess
 
 from tests.conftest import REQUIREMENTS, run_cli
 from tests.servers.osv import OsvServer
@@ -19,6 +20,21 @@ jinja2==2.10.1 \\
 markupsafe==1.1.1 ; python_version >= "3"  # via jinja2
 six==1.16.0 --hash=sha256:1e61c37477a1626458e36f7b1d82aa5c9b094fa4802892072e49de9c60c4c926
 """
+
+
+def fix(target: Path, server: OsvServer, tmp_path: Path, *extra: str) -> CompletedProcess[str]:
+    return run_cli(
+        "-r",
+        str(target),
+        "--fix",
+        "--osv-url",
+        server.url,
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--index-url",
+        f"{server.url}/simple",
+        *extra,
+    )
 
 
 def test_fix_real_pdm_fixture_in_place(osv_server: OsvServer, tmp_path: Path) -> None:
@@ -86,17 +102,7 @@ def test_fix_rewrites_hashes_from_the_index(osv_server: OsvServer, tmp_path: Pat
     try:
         target = tmp_path / "requirements.txt"
         target.write_text(HASHED)
-        proc = run_cli(
-            "-r",
-            str(target),
-            "--fix",
-            "--osv-url",
-            osv_server.url,
-            "--cache-dir",
-            str(tmp_path / "c"),
-            "--index-url",
-            f"{osv_server.url}/simple",
-        )
+        proc = fix(target, osv_server, tmp_path)
         assert proc.returncode == 1, proc.stderr
         assert target.read_text() == HASHED.replace(
             HASHED.split("#\n", 2)[2].split("    # via flask")[0],
@@ -109,17 +115,7 @@ def test_fix_rewrites_hashes_from_the_index(osv_server: OsvServer, tmp_path: Pat
 def test_fix_refuses_stale_hashes_and_writes_nothing(osv_server: OsvServer, tmp_path: Path) -> None:
     target = tmp_path / "requirements.txt"
     target.write_text(HASHED)
-    proc = run_cli(
-        "-r",
-        str(target),
-        "--fix",
-        "--osv-url",
-        osv_server.url,
-        "--cache-dir",
-        str(tmp_path / "c"),
-        "--index-url",
-        f"{osv_server.url}/simple",
-    )
+    proc = fix(target, osv_server, tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip().endswith(
         f"{target}:4: no hashes for jinja2==2.11.3 on the index: refusing to leave stale hashes"
