@@ -144,7 +144,12 @@ def test_cyclonedx_validates_with_the_library(result: AuditResult, version: str)
     ]
     assert bom["metadata"]["tools"]["components"][0]["name"] == "vulnsweep"
     ids = [v["id"] for v in bom["vulnerabilities"]]
-    assert "PYSEC-2021-66" not in ids and len(ids) == 6
+    assert len(ids) == 7
+    ignored = next(v for v in bom["vulnerabilities"] if v["id"] == "PYSEC-2021-66")
+    assert ignored["analysis"] == {
+        "detail": "ignored: templates are trusted (until 2030-01-01) [pyproject.toml]",
+        "response": ["will_not_fix"],
+    }
     rated = next(v for v in bom["vulnerabilities"] if v["id"] == "PYSEC-2023-246")
     assert rated["ratings"][0]["score"] == 7.5 and rated["ratings"][0]["severity"] == "high"
     assert rated["affects"] == [

@@ -261,3 +261,39 @@ def test_fuzz_corpus_is_bounded(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert json.dumps(proc.stderr)  # one readable line, no traceback
     assert "Traceback" not in proc.stderr and os.linesep in proc.stderr
+
+
+def test_permission_denied_is_named_even_when_running_as_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root ignores file modes, so the refusal is simulated where the OS would raise it.
+    from vulnsweep.sources import requirements as requirements_module
+    from vulnsweep.sources import tree
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path: object) -> object:
+        if Path(str(path)) == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tree.os, "scandir", scandir)
+    with pytest.raises(InputError) as info:
+        list(tree.walk(tmp_path))
+    assert str(info.value) == f"{locked}: permission denied: cannot list directory"
+
+    secret = write(tmp_path / "requirements.txt", "six==1.16.0\n")
+
+    real_open = open
+
+    def guarded_open(file: object, *args: object, **kwargs: object) -> object:
+        if str(file) == str(secret):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    with pytest.raises(InputError) as info:
+        list(requirements_module.RequirementsSource([str(secret)]).collect())
+    assert str(info.value) == f"{secret}: permission denied"

@@ -77,6 +77,20 @@ class ColumnsWriter:
                     row.append(f"{dep.origins[0]}" + (f" (+{more} more)" if more else ""))
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
+        ignored = [
+            (
+                f.dependency.canonical_name,
+                f.dependency.version,
+                f.vulnerability.id,
+                f.ignored_reason or "",
+            )
+            for f in result.findings
+            if f.ignored
+        ]
+        if ignored:
+            if lines:
+                lines.append("")
+            lines += table(["Name", "Version", "Ignored ID", "Reason"], ignored)
         if result.fixes:
             if lines:
                 lines.append("")

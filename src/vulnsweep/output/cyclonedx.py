@@ -25,11 +25,15 @@ class CycloneDxWriter:
         from cyclonedx.model import XsUri
         from cyclonedx.model.bom import Bom
         from cyclonedx.model.component import Component, ComponentType
-        from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
+        from cyclonedx.model.impact_analysis import (
+            ImpactAnalysisAffectedStatus,
+            ImpactAnalysisResponse,
+        )
         from cyclonedx.model.vulnerability import (
             BomTarget,
             BomTargetVersionRange,
             Vulnerability,
+            VulnerabilityAnalysis,
             VulnerabilityRating,
             VulnerabilityReference,
             VulnerabilityScoreSource,
@@ -56,10 +60,10 @@ class CycloneDxWriter:
             components[dep.key] = component
             bom.components.add(component)
         vulns: dict[str, Vulnerability] = {}
+        ignored: dict[str, str] = {}
+        live: set[str] = set()
         for dep, findings in result.audited:
             for finding in findings:
-                if finding.ignored:
-                    continue
                 vuln = finding.vulnerability
                 entry = vulns.get(vuln.id)
                 if entry is None:
@@ -108,6 +112,12 @@ class CycloneDxWriter:
                             f"Upgrade to one of: {fixes}" if fixes else "No fix version is known"
                         ),
                     )
+                    if finding.ignored:
+                        # Kept, with the team's decision, rather than silently dropped.
+                        entry.analysis = VulnerabilityAnalysis(
+                            responses=[ImpactAnalysisResponse.WILL_NOT_FIX],
+                            detail=f"ignored: {finding.ignored_reason}",
+                        )
                     vulns[vuln.id] = entry
                 entry.affects.add(
                     BomTarget(
@@ -118,6 +128,12 @@ class CycloneDxWriter:
                             )
                         ],
                     )
+                )
+        for vuln_id, reason in ignored.items():
+            if vuln_id not in live:
+                # Kept, with the team's decision, rather than silently dropped.
+                vulns[vuln_id].analysis = VulnerabilityAnalysis(
+                    responses=[ImpactAnalysisResponse.WILL_NOT_FIX], detail=f"ignored: {reason}"
                 )
         for entry in vulns.values():
             bom.vulnerabilities.add(entry)

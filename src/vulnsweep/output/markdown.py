@@ -48,6 +48,22 @@ class MarkdownWriter:
         parts = []
         if rows:
             parts.append("\n".join([header, border, *rows]))
+        ignored = [f for f in result.findings if f.ignored]
+        if ignored:
+            parts.append(
+                "\n".join(
+                    [
+                        "Name | Version | Ignored ID | Reason",
+                        "--- | --- | --- | ---",
+                        *(
+                            f"{f.dependency.canonical_name} | {f.dependency.version} | "
+                            f"[{f.vulnerability.id}]({f.vulnerability.url}) | "
+                            f"{_cell(f.ignored_reason or '')}"
+                            for f in ignored
+                        ),
+                    ]
+                )
+            )
         skipped = [(s.canonical_name, s.reason) for s in result.skipped]
         skipped += [
             (u.dependency.canonical_name, f"not audited: {u.reason}") for u in result.unaudited
