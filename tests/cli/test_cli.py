@@ -67,7 +67,11 @@ def test_ignore_vuln_by_alias_gives_exit_0(
     req.write_text("jinja2==2.10.1\nsix==1.16.0\n")
     proc = run_cli("-r", str(req), "--ignore-vuln", "CVE-2020-28493", *args(osv_server, cache_dir))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ""
+    assert proc.stdout.splitlines() == [
+        "Name   Version Ignored ID    Reason",
+        "------ ------- ------------- ----------------------------",
+        "jinja2 2.10.1  PYSEC-2021-66 --ignore-vuln CVE-2020-28493",
+    ]
     assert proc.stderr == "No known vulnerabilities found (1 ignored)\n"
 
 
