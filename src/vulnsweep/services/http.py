@@ -191,7 +191,9 @@ class HttpClient:
 
         assert self._session is not None, "HttpClient used outside `async with`"
         last_error = "no attempt made"
+        made = 0
         for attempt in range(self.retry.attempts):
+            made = attempt + 1
             try:
                 async with self._session.get(url) as response:
                     if response.status != 200:
@@ -212,13 +214,18 @@ class HttpClient:
                     return size
             except _Retryable as exc:
                 last_error = str(exc)
+            except aiohttp.ClientConnectorError as exc:
+                reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
+                last_error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
+                if attempt + 1 >= self.retry.connect_attempts:
+                    break
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last_error = _describe(exc)
             await anyio.sleep(self.retry.backoff(attempt))
         raise ServiceError(
             self.service,
             redact_url(url),
-            f"{redact_text(last_error)} (gave up after {self.retry.attempts} attempts)",
+            f"{redact_text(last_error)} (gave up after {made} attempts)",
         )
 
     async def _request(
