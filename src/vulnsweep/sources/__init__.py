@@ -7,11 +7,28 @@ Every source yields Dependency (auditable pin) or SkippedDependency (with a reas
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name, version_key
 
-Collected = Dependency | SkippedDependency
+
+@dataclass(frozen=True, slots=True)
+class PinBatch:
+    """Many plain `name==version` pins at once, as (name, version, path, line) rows.
+
+    A monorepo tree holds hundreds of thousands of pin lines but few distinct pins;
+    passing them compactly lets `deduplicate` skip building an object per line.
+    """
+
+    rows: list[tuple[str, str, str, int]]
+
+    def dependencies(self) -> Iterator[Dependency]:
+        for name, version, path, line in self.rows:
+            yield Dependency(name, version, (Origin(path, line),))
+
+
+Collected = Dependency | SkippedDependency | PinBatch
 
 
 class DependencySource(Protocol):
@@ -58,7 +75,20 @@ def deduplicate(
     first: dict[tuple[str, str], Dependency] = {}
     more: dict[tuple[str, str], list[Origin]] = {}
     skipped: list[SkippedDependency] = []
+    keys: dict[tuple[str, str], tuple[str, str]] = {}  # as written -> normalised
     for item in items:
+        if type(item) is PinBatch:
+            for name, version, path, line in item.rows:
+                key = keys.get((name, version))
+                if key is None:
+                    key = keys[(name, version)] = (canonical_name(name), version_key(version))
+                if key not in first:
+                    first[key] = Dependency(name, version, (Origin(path, line),))
+                elif key in more:
+                    more[key].append(Origin(path, line))
+                else:
+                    more[key] = [Origin(path, line)]
+            continue
         if type(item) is SkippedDependency:
             skipped.append(item)
             continue

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from vulnsweep.errors import InputError, LineError
 from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name
-from vulnsweep.sources import Collected
+from vulnsweep.sources import Collected, PinBatch
 from vulnsweep.sources.text import read_text
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ _HASHED_PIN = re.compile(
     r"(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
     r"(?P<op>===?)\s*(?P<version>[A-Za-z0-9._+!-]+)(?:\s+--hash[=\s]\S+)+\s*$"
 )
+_PIN_AND_MARKER = re.compile(r"^(?P<pin>[^;@]+?)\s*;\s*(?P<marker>[^;]+)$")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{(?P<var>[A-Z0-9_]+)\}")
 
@@ -93,8 +94,11 @@ class _Entry:
 
 @dataclass
 class _FileState:
-    # Plain pins as (name, version, path, line, hashed) tuples; everything else as _Entry.
-    requirements: list[_Entry | tuple[str, str, str, int, bool]] = field(default_factory=list)
+    # Plain pins as (name, version, path, line) tuples, (..., True) when hash-pinned;
+    # everything else as _Entry.
+    requirements: list[_Entry | tuple[str, str, str, int] | tuple[str, str, str, int, bool]] = (
+        field(default_factory=list)
+    )
     constraints: dict[str, _Entry] = field(default_factory=dict)
     skipped: list[SkippedDependency] = field(default_factory=list)
     require_hashes: bool = False
@@ -199,7 +203,8 @@ class RequirementsSource:
                             ),
                         )
                     else:
-                        target.append((simple["name"], simple["version"], path, number, False))
+                        name, _, version = simple.group("name", "op", "version")
+                        target.append((name, version, path, number))
                     continue
                 start = number
                 # pip: a comment line ending in a backslash does not continue.
@@ -217,9 +222,10 @@ class RequirementsSource:
                 continue
             plain = match(line) or (None if constraint else _HASHED_PIN.match(line))
             if plain is not None and not constraint:
-                target.append(
-                    (plain["name"], plain["version"], path, start, plain.re is _HASHED_PIN)
-                )
+                if plain.re is _HASHED_PIN:
+                    target.append((plain["name"], plain["version"], path, start, True))
+                else:
+                    target.append((plain["name"], plain["version"], path, start))
                 continue
             yield _Line(start, _expand_env(line))
         if buffer:
@@ -346,17 +352,24 @@ class RequirementsSource:
     # -- settling ----------------------------------------------------------------
 
     def _settle(self, state: _FileState) -> Iterator[Collected]:
+        batch: list[tuple[str, str, str, int]] = []
         for entry in state.requirements:
             if type(entry) is tuple:
-                plain_name, plain_version, path, number, hashed = entry
-                if state.require_hashes and not hashed:
-                    raise InputError(
-                        path,
-                        f"hashes are required but {plain_name}=={plain_version} has no --hash",
-                        number,
-                    )
-                yield Dependency(plain_name, plain_version, (Origin(path, number),))
+                if len(entry) == 4:  # plain pin, no --hash
+                    if state.require_hashes:
+                        plain_name, plain_version, path, number = entry
+                        raise InputError(
+                            path,
+                            f"hashes are required but {plain_name}=={plain_version} has no --hash",
+                            number,
+                        )
+                    batch.append(entry)  # type: ignore[arg-type]
+                else:
+                    batch.append(entry[:4])  # type: ignore[arg-type]
                 continue
+            if batch:
+                yield PinBatch(batch)
+                batch = []
             assert isinstance(entry, _Entry)
             origins: tuple[Origin, ...] = (entry.origin,)
             version = entry.pinned_version
@@ -384,6 +397,8 @@ class RequirementsSource:
                     entry.origin.line,
                 )
             yield Dependency(name=entry.name, version=version, origins=origins)
+        if batch:
+            yield PinBatch(batch)
 
 
 def parse_requirement(
@@ -396,6 +411,21 @@ def parse_requirement(
     match = _SIMPLE_PIN.match(text)
     if match:
         return match["name"], match["version"], None
+    with_marker = _PIN_AND_MARKER.match(text)
+    if with_marker is not None:
+        match = _SIMPLE_PIN.match(with_marker["pin"])
+        if match is not None:
+            # The common `name==1.0 ; python_version < "3.9"`: only the marker needs
+            # packaging, and a tree repeats the same few markers thousands of times.
+            if not _marker_holds(with_marker["marker"], marker_environment):
+                log.info(
+                    "%s: %s not audited: marker %s is false for the target environment",
+                    origin,
+                    match["name"],
+                    with_marker["marker"],
+                )
+                return None
+            return match["name"], match["version"], None
     from packaging.requirements import InvalidRequirement
 
     try:
@@ -432,6 +462,22 @@ def parse_requirement(
             )
         return requirement.name, version, requirement
     return requirement.name, _exact_pin(requirement), requirement
+
+
+def _marker_holds(marker: str, environment: dict[str, str] | None) -> bool | None:
+    key = tuple(sorted(environment.items())) if environment is not None else None
+    return _marker_cached(marker.strip(), key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _marker_cached(marker: str, environment: tuple[tuple[str, str], ...] | None) -> bool | None:
+    """True/False, or None when the marker is invalid."""
+    from packaging.markers import InvalidMarker, Marker, UndefinedComparison
+
+    try:
+        return Marker(marker).evaluate(dict(environment) if environment is not None else None)
+    except (InvalidMarker, UndefinedComparison):
+        return None
 
 
 @functools.lru_cache(maxsize=4096)
