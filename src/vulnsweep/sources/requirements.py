@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from vulnsweep.errors import InputError, LineError
 from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name
 from vulnsweep.sources import Collected, PinBatch
-from vulnsweep.sources.text import read_text
+from vulnsweep.sources.text import read_bytes, read_text
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -511,8 +511,7 @@ def requirement_to_pin(
 
 def _read_bytes(path: str) -> bytes:
     try:
-        with open(path, "rb") as handle:  # works for FIFOs such as <(cmd) too
-            return handle.read()
+        return read_bytes(path)
     except FileNotFoundError:
         raise InputError(path, "no such file") from None
     except IsADirectoryError:

@@ -10,6 +10,7 @@ from pathlib import Path
 from vulnsweep.errors import InputError, UsageError
 from vulnsweep.sources import ChainSource, DependencySource, TolerantSource
 from vulnsweep.sources.lockfiles import GroupSelection, LockFileSource, lock_format
+from vulnsweep.sources.text import prefetch
 from vulnsweep.sources.tree import walk
 
 log = logging.getLogger(__name__)
@@ -84,9 +85,11 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
             raise InputError(raw, "no such file or directory")
         if path.is_dir():
             if options.recursive:
-                for found in walk(
-                    path, excludes=options.excludes, include_sboms=options.include_sboms
-                ):
+                found_files = list(
+                    walk(path, excludes=options.excludes, include_sboms=options.include_sboms)
+                )
+                prefetch(f.path for f in found_files)
+                for found in found_files:
                     source = _file_source(found.path, found.kind, options, group_selection)
                     sources.append(TolerantSource(source, str(found.path)))
                 continue
