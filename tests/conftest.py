@@ -59,6 +59,24 @@ def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without any vulnsweep/pip-audit settings, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
+    clean.update(env or {})
+    return clean
+
+
+def spawn_cli(*args: str, text: bool = True) -> subprocess.Popen:  # type: ignore[type-arg]
+    """vulnsweep running in the background, for tests that interact with it mid-run."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vulnsweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+        env=cli_env(),
+    )
+
+
 def run_cli(
     *args: str,
     stdin: str | None = None,
@@ -66,10 +84,7 @@ def run_cli(
     cwd: Path | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))
-    }
-    full_env.update(env or {})
+    full_env = cli_env(env)
     return subprocess.run(
         [sys.executable, "-m", "vulnsweep", *args],
         input=stdin,

@@ -20,7 +20,14 @@ from vulnsweep.model import (
     Vulnerability,
 )
 from vulnsweep.policy import IgnorePolicy
-from vulnsweep.services import Key, NullProgress, Progress, VulnerabilityService
+from vulnsweep.services import (
+    Key,
+    NullProgress,
+    OnAnswer,
+    Progress,
+    ServiceAnswer,
+    VulnerabilityService,
+)
 from vulnsweep.sources import Collected, deduplicate
 
 T = TypeVar("T")
@@ -30,7 +37,6 @@ T = TypeVar("T")
 class AuditOutcome:
     result: AuditResult
     errors: list[ServiceError] = field(default_factory=list)
-    from_cache: int = 0
 
 
 def collect(
@@ -48,6 +54,31 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
     except ImportError:
         return anyio.run(fn)
     return anyio.run(fn, backend_options={"use_uvloop": True})
+
+
+def answers_for(
+    service: VulnerabilityService,
+    dependencies: Sequence[Dependency],
+    progress: Progress | None = None,
+    on_answer: OnAnswer | None = None,
+) -> tuple[dict[Key, list[Vulnerability]], ServiceAnswer]:
+    """The cache first, the network for the rest (persisting what it learned).
+
+    `on_answer` hears cached answers at once and network ones as they complete; the
+    returned ServiceAnswer carries the network's failures, skips and errors.
+    """
+    answers, misses = service.answer_from_cache(dependencies)
+    if on_answer is not None:
+        for key, vulns in answers.items():
+            on_answer(key, vulns)
+    answer = ServiceAnswer()
+    if misses:
+        answer = run_async(
+            lambda: service.query(misses, progress or NullProgress(), on_answer=on_answer)
+        )
+        service.persist()
+        answers.update(answer.vulnerabilities)
+    return answers, answer
 
 
 def audit(
@@ -69,22 +100,9 @@ def audit(
         if on_findings is not None:
             on_findings(by_key[key], findings)
 
-    answers, misses = service.answer_from_cache(dependencies)
-    for key, vulns in answers.items():
-        settle(key, vulns)
-    outcome = AuditOutcome(AuditResult(skipped=list(skipped)), from_cache=len(answers))
-    failures: dict[Key, str] = {}
-    skips: dict[Key, str] = {}
-    if misses:
-        answer = run_async(
-            lambda: service.query(misses, progress or NullProgress(), on_answer=settle)
-        )
-        service.persist()
-        for key, vulns in answer.vulnerabilities.items():
-            settle(key, vulns)
-        failures = answer.failures
-        skips = answer.skipped
-        outcome.errors = answer.errors
+    _, answer = answers_for(service, dependencies, progress, on_answer=settle)
+    outcome = AuditOutcome(AuditResult(skipped=list(skipped)), errors=answer.errors)
+    failures, skips = answer.failures, answer.skipped
     for dep in dependencies:
         if dep.key in skips:
             outcome.result.skipped.append(

@@ -186,20 +186,12 @@ def _audit_command(argv: Sequence[str]) -> int:
 
 def _fix(args: argparse.Namespace, result: AuditResult, service: VulnerabilityService) -> None:
     from vulnsweep import fix
-    from vulnsweep.audit import run_async
+    from vulnsweep.audit import answers_for, run_async
     from vulnsweep.model import FixResult
-    from vulnsweep.services import NullProgress
     from vulnsweep.services.status import release_hashes
 
     def auditor(candidates: list[Dependency]) -> dict[tuple[str, str], list[Vulnerability] | None]:
-        found: dict[tuple[str, str], list[Vulnerability] | None] = {}
-        answers, misses = service.answer_from_cache(candidates)
-        found.update(answers)
-        if misses:
-            answer = run_async(lambda: service.query(misses, NullProgress()))
-            service.persist()
-            found.update(answer.vulnerabilities)
-        return found
+        return dict(answers_for(service, candidates)[0])
 
     plans = fix.plan(result, auditor)
     rewrites = fix.rewrite_files(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, spawn_cli
 from tests.servers.osv import Faults, OsvServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "requirements.txt"
@@ -382,27 +382,12 @@ def test_check_status_reports_archived_and_yanked(
 def test_ndjson_streams_each_finding_as_soon_as_it_is_known(
     osv_server: OsvServer, cache_dir: Path, tmp_path: Path
 ) -> None:
-    import subprocess
-    import sys
 
     osv_server.reset(Faults(slow_ids={"PYSEC-2022-203": 3.0}))  # one of werkzeug's advisories
     req = tmp_path / "r.txt"
     req.write_text("jinja2==2.10.1\nwerkzeug==0.15.3\n")
     start = time.monotonic()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vulnsweep",
-            "-r",
-            str(req),
-            "-f",
-            "ndjson",
-            *args(osv_server, cache_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    proc = spawn_cli("-r", str(req), "-f", "ndjson", *args(osv_server, cache_dir), text=False)
     assert proc.stdout is not None
     first = orjson.loads(proc.stdout.readline())
     first_at = time.monotonic() - start

@@ -3,17 +3,14 @@ are named, bounded and never lose what was audited or poison the cache."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, spawn_cli
 from tests.servers.osv import Faults, OsvServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "requirements.txt"
@@ -125,25 +122,15 @@ def test_sigint_exits_130_and_leaves_output_untouched(
     osv_server.reset(Faults(latency=5))
     out = tmp_path / "report.json"
     out.write_text("previous report")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VULNSWEEP_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vulnsweep",
-            "-r",
-            str(EXAMPLE),
-            "-o",
-            str(out),
-            "--osv-url",
-            osv_server.url,
-            "--cache-dir",
-            str(tmp_path / "cache"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+    proc = spawn_cli(
+        "-r",
+        str(EXAMPLE),
+        "-o",
+        str(out),
+        "--osv-url",
+        osv_server.url,
+        "--cache-dir",
+        str(tmp_path / "cache"),
     )
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)
@@ -161,7 +148,6 @@ def test_eight_processes_share_one_cache(
     osv_server: OsvServer, tmp_path: Path, clean_report: dict
 ) -> None:  # type: ignore[type-arg]
     osv_server.reset(Faults(latency=0.02))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VULNSWEEP_")}
     lines = EXAMPLE.read_text().splitlines()
     inputs = []
     for index in range(8):
@@ -169,24 +155,15 @@ def test_eight_processes_share_one_cache(
         path.write_text("\n".join(lines[index : index + 14]) + "\n")
         inputs.append(path)
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vulnsweep",
-                "-r",
-                str(p),
-                "-f",
-                "json",
-                "--osv-url",
-                osv_server.url,
-                "--cache-dir",
-                str(tmp_path / "shared"),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
+        spawn_cli(
+            "-r",
+            str(p),
+            "-f",
+            "json",
+            "--osv-url",
+            osv_server.url,
+            "--cache-dir",
+            str(tmp_path / "shared"),
         )
         for p in inputs
     ]

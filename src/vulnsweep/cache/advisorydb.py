@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import time
 import zipfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -106,7 +107,7 @@ def records_from_archive(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 with archive.open(member) as handle:
                     data = handle.read(MAX_MEMBER_BYTES + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, zlib_error()) as exc:
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
                 raise InputError(
                     str(path), f"corrupt archive entry {member.filename!r}: {exc}"
                 ) from None
@@ -116,12 +117,6 @@ def records_from_archive(path: Path) -> Iterator[dict[str, Any]]:
                     f"refused: archive entry {member.filename!r} is larger than it claims",
                 )
             yield _parse_record(f"{path}:{member.filename}", member.filename, data)
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
 
 
 def records_from_directory(root: Path) -> Iterator[dict[str, Any]]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vulnsweep.model import Vulnerability, canonical_name
+from vulnsweep.policy.severity import assess
 
 OsvRecord = Mapping[str, Any]
 
@@ -102,8 +103,6 @@ def _combine(group: list[OsvRecord], package: str) -> Vulnerability:
     fixes: list[str] = []
     for record in group:
         fixes.extend(fix_versions(record, package))
-    from vulnsweep.policy.severity import assess
-
     severity, score, vector = assess(group)
     return Vulnerability(
         id=primary_id,

@@ -215,8 +215,7 @@ class HttpClient:
             except _Retryable as exc:
                 last_error = str(exc)
             except aiohttp.ClientConnectorError as exc:
-                reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
-                last_error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
+                last_error = _connect_failure(exc)
                 if attempt + 1 >= self.retry.connect_attempts:
                     break
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -294,8 +293,7 @@ class HttpClient:
                 delay = exc.delay
             except aiohttp.ClientConnectorError as exc:
                 connect_failures += 1
-                reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
-                last_error = f"cannot connect to {exc.host}:{exc.port} ({reason})"
+                last_error = _connect_failure(exc)
                 delay = None
                 if connect_failures >= self.retry.connect_attempts:
                     break
@@ -357,6 +355,11 @@ class HttpClient:
                 return None
             seconds = parsed.timestamp() - time.time()
         return max(0.0, min(seconds, self.retry.max_retry_after))
+
+
+def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
+    reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
+    return f"cannot connect to {exc.host}:{exc.port} ({reason})"
 
 
 def _describe(exc: BaseException) -> str:

@@ -19,25 +19,23 @@ DEFAULT_INDEX = "https://pypi.org/simple"
 ACCEPT = "application/vnd.pypi.simple.v1+json"
 
 
-async def check(
-    dependencies: Sequence[Dependency],
+async def project_pages(
+    projects: Sequence[str],
     index_url: str = DEFAULT_INDEX,
     *,
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
     retry: RetryPolicy | None = None,
-) -> tuple[dict[tuple[str, str], ProjectStatus], list[ServiceError]]:
+) -> tuple[dict[str, dict[str, Any]], list[ServiceError]]:
+    """Each project's PEP 691 JSON page, many in flight; unknown projects are absent."""
     import anyio
 
     index_url = index_url.rstrip("/")
-    by_project: dict[str, list[Dependency]] = {}
-    for dep in dependencies:
-        by_project.setdefault(dep.canonical_name, []).append(dep)
-    statuses: dict[tuple[str, str], ProjectStatus] = {}
+    pages: dict[str, dict[str, Any]] = {}
     errors: list[ServiceError] = []
     limit = anyio.Semaphore(concurrency)
 
-    async def one(http: HttpClient, project: str, deps: list[Dependency]) -> None:
+    async def one(http: HttpClient, project: str) -> None:
         try:
             async with limit:
                 page = await http.get_json(
@@ -46,10 +44,8 @@ async def check(
         except ServiceError as exc:
             errors.append(exc)
             return
-        if not isinstance(page, dict):
-            return
-        for dep in deps:
-            statuses[dep.key] = status_from_page(page, dep.version)
+        if isinstance(page, dict):
+            pages[project] = page
 
     async with (
         HttpClient(
@@ -61,8 +57,31 @@ async def check(
         ) as http,
         anyio.create_task_group() as tg,
     ):
-        for project, deps in by_project.items():
-            tg.start_soon(one, http, project, deps)
+        for project in dict.fromkeys(projects):
+            tg.start_soon(one, http, project)
+    return pages, errors
+
+
+async def check(
+    dependencies: Sequence[Dependency],
+    index_url: str = DEFAULT_INDEX,
+    *,
+    concurrency: int = 32,
+    timeouts: Timeouts | None = None,
+    retry: RetryPolicy | None = None,
+) -> tuple[dict[tuple[str, str], ProjectStatus], list[ServiceError]]:
+    pages, errors = await project_pages(
+        [d.canonical_name for d in dependencies],
+        index_url,
+        concurrency=concurrency,
+        timeouts=timeouts,
+        retry=retry,
+    )
+    statuses = {
+        dep.key: status_from_page(pages[dep.canonical_name], dep.version)
+        for dep in dependencies
+        if dep.canonical_name in pages
+    }
     return statuses, errors
 
 
@@ -113,17 +132,16 @@ async def release_hashes(
     concurrency: int = 32,
 ) -> dict[tuple[str, str], list[str]]:
     """sha256 of every file of each (project, version), for rewriting hash pins."""
-    import anyio
-
-    index_url = index_url.rstrip("/")
+    pages, errors = await project_pages(
+        [project for project, _ in releases], index_url, concurrency=concurrency
+    )
+    if errors:
+        raise errors[0]
     out: dict[tuple[str, str], list[str]] = {}
-    limit = anyio.Semaphore(concurrency)
-
-    async def one(http: HttpClient, project: str, version: str) -> None:
-        async with limit:
-            page = await http.get_json(f"{index_url}/{quote(project, safe='')}/", missing_ok=True)
-        if not isinstance(page, dict):
-            return
+    for project, version in releases:
+        page = pages.get(project)
+        if page is None:
+            continue
         wanted = version_key(version)
         out[(project, version)] = sorted(
             {
@@ -135,11 +153,4 @@ async def release_hashes(
                 and _file_version(str(f.get("filename", ""))) == wanted
             }
         )
-
-    async with (
-        HttpClient("package index", concurrency=concurrency, headers={"Accept": ACCEPT}) as http,
-        anyio.create_task_group() as tg,
-    ):
-        for project, version in releases:
-            tg.start_soon(one, http, project, version)
     return out
