@@ -15,6 +15,7 @@ from vulnsweep.model import (
     AuditResult,
     Dependency,
     Finding,
+    ResolutionRequest,
     SkippedDependency,
     Unaudited,
     Vulnerability,
@@ -41,8 +42,10 @@ class AuditOutcome:
 
 def collect(
     sources: Iterable[Iterable[Collected]],
+    requests: list[ResolutionRequest] | None = None,
 ) -> tuple[list[Dependency], list[SkippedDependency]]:
-    return deduplicate(item for source in sources for item in source)
+    """Every source's pins, deduplicated; sets that need resolving go to `requests`."""
+    return deduplicate((item for source in sources for item in source), requests)
 
 
 def run_async(fn: Callable[[], Awaitable[T]]) -> T:

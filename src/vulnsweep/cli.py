@@ -26,7 +26,13 @@ from vulnsweep.redact import redact_text
 if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
     from vulnsweep.cache import Cache
-    from vulnsweep.model import AuditResult, Dependency, Vulnerability
+    from vulnsweep.model import (
+        AuditResult,
+        Dependency,
+        ResolutionRequest,
+        SkippedDependency,
+        Vulnerability,
+    )
     from vulnsweep.policy import IgnorePolicy
     from vulnsweep.services import VulnerabilityService
 
@@ -99,9 +105,20 @@ def _audit_command(argv: Sequence[str]) -> int:
             require_hashes=args.require_hashes,
             python_version=args.python_version,
             platform=args.platform,
+            resolve=not args.no_deps,
         )
     )
-    dependencies, skipped = collect(source.collect() for source in sources)
+    requests: list[ResolutionRequest] = []
+    dependencies, skipped = collect((source.collect() for source in sources), requests)
+    if args.cert:
+        from vulnsweep.services import http
+
+        http.use_ca_bundle(args.cert)
+    from vulnsweep.cache import Cache
+
+    cache = Cache(None if args.no_cache else cache_dir(args.cache_dir), ttl=args.cache_ttl)
+    if requests:
+        dependencies, skipped = _resolve(args, requests, cache, dependencies, skipped)
     if args.skip_editable:
         skipped = [s for s in skipped if "editable" not in s.reason]
     if args.strict and skipped:
@@ -118,15 +135,9 @@ def _audit_command(argv: Sequence[str]) -> int:
         )
         return EXIT_OK
 
-    from vulnsweep.cache import Cache
     from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
     from vulnsweep.policy import IgnorePolicy
 
-    if args.cert:
-        from vulnsweep.services import http
-
-        http.use_ca_bundle(args.cert)
-    cache = Cache(None if args.no_cache else cache_dir(args.cache_dir), ttl=args.cache_ttl)
     service = _build_service(args, cache)
     from vulnsweep.policy import Gate
 
@@ -182,6 +193,51 @@ def _audit_command(argv: Sequence[str]) -> int:
             _fix(args, outcome.result, service)
         writer.write(outcome.result, stream)
     return _summarize(outcome, policy, args.strict)
+
+
+def _resolve(
+    args: argparse.Namespace,
+    requests: list[ResolutionRequest],
+    cache: Cache,
+    dependencies: list[Dependency],
+    skipped: list[SkippedDependency],
+) -> tuple[list[Dependency], list[SkippedDependency]]:
+    """Unpinned requirement sets -> the releases pip would install, merged with the
+    pins that needed no resolving."""
+    from vulnsweep.resolution.target import TargetEnvironment
+    from vulnsweep.sources import deduplicate
+    from vulnsweep.sources.select import target_environment
+
+    target = TargetEnvironment(
+        target_environment(args.python_version, args.platform), args.platform
+    )
+    if args.resolver == "uv":
+        from vulnsweep.resolution.uv import resolve_with_uv
+
+        resolved = resolve_with_uv(requests, args.index_url, args.extra_index_url, target, args.pre)
+    else:
+        from vulnsweep.resolution import ResolverSettings, resolve_all
+        from vulnsweep.services.http import Timeouts
+
+        timeout = args.timeout
+        resolved = resolve_all(
+            requests,
+            ResolverSettings(
+                cache=cache,
+                index_url=args.index_url,
+                extra_index_urls=args.extra_index_url,
+                target=target,
+                pre=args.pre,
+                concurrency=min(args.concurrency, 64),
+                timeouts=Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0),
+            ),
+        )
+    log.info(
+        "resolved %d requirement sets to %d releases",
+        len(requests),
+        len(resolved.dependencies),
+    )
+    return deduplicate([*dependencies, *resolved.dependencies, *skipped, *resolved.skipped])
 
 
 def _fix(args: argparse.Namespace, result: AuditResult, service: VulnerabilityService) -> None:

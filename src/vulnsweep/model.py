@@ -33,11 +33,16 @@ class Origin:
 
 @dataclass(frozen=True)
 class Dependency:
-    """One pinned (name, version) and every place that pins it."""
+    """One pinned (name, version) and every place that pins it.
+
+    A resolved dependency also knows how it was reached: each path is a chain of
+    project names from a requirement the user wrote down to this package.
+    """
 
     name: str
     version: str
     origins: tuple[Origin, ...] = ()
+    paths: tuple[tuple[str, ...], ...] = ()
 
     @cached_property
     def canonical_name(self) -> str:
@@ -47,6 +52,15 @@ class Dependency:
     def key(self) -> tuple[str, str]:
         """Identity for deduplication: PEP 503 name and PEP 440-equal version."""
         return (self.canonical_name, version_key(self.version))
+
+    @property
+    def via(self) -> str | None:
+        """How a resolved dependency was reached ("app -> flask"), "(direct)" when a
+        requirement names it; None when it was pinned rather than resolved."""
+        if not self.paths:
+            return None
+        chain = self.paths[0][:-1]
+        return " -> ".join(chain) if chain else "(direct)"
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,29 @@ class SkippedDependency:
     @cached_property
     def canonical_name(self) -> str:
         return canonical_name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementLine:
+    """One requirement as written (PEP 508 text) and where."""
+
+    text: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class ResolutionRequest:
+    """Requirements that are not all pinned, resolved together as pip would install
+    them: one requirements file (with its includes) or one project's dependencies."""
+
+    label: str  # the file the set came from
+    requirements: tuple[RequirementLine, ...]
+    constraints: tuple[RequirementLine, ...] = ()
+    index_url: str | None = None  # the file's own --index-url, over the command line's
+    extra_index_urls: tuple[str, ...] = ()
+    pre: bool = False
+    project: str | None = None  # heads every dependency path (a pyproject's name)
+    tolerant: bool = False  # in a tree walk a failure becomes a skipped entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -154,12 +154,32 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "--no-deps",
         action="store_true",
-        help="accepted for pip-audit compatibility (pinned input has no dependency resolution)",
+        help="do not resolve unpinned requirements: audit exact pins only, skip the rest",
     )
     inputs.add_argument(
         "--disable-pip",
         action="store_true",
         help="accepted for pip-audit compatibility (pip is never run)",
+    )
+    resolution = parser.add_argument_group("resolving unpinned requirements")
+    resolution.add_argument(
+        "--resolver",
+        choices=("builtin", "uv"),
+        default="builtin",
+        help="builtin (default: resolvelib over index metadata, no code runs) or uv "
+        "(delegates to `uv pip compile`, needs uv on PATH)",
+    )
+    resolution.add_argument(
+        "--extra-index-url",
+        action="append",
+        metavar="URL",
+        default=(os.environ.get("PIP_EXTRA_INDEX_URL") or "").split() or [],
+        help="another index to resolve from (repeatable); credentials are never printed",
+    )
+    resolution.add_argument(
+        "--pre",
+        action="store_true",
+        help="let the resolver pick pre-releases (as pip --pre)",
     )
     service = parser.add_argument_group("vulnerability service")
     service.add_argument(
@@ -204,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--index-url",
         metavar="URL",
         default=_env("VULNSWEEP_INDEX_URL", "PIP_INDEX_URL", default="https://pypi.org/simple"),
-        help="simple index for --check-status (default https://pypi.org/simple)",
+        help="package index for resolution and --check-status (default "
+        "https://pypi.org/simple); credentials in it, in ~/.netrc or from keyring are used "
+        "and never printed",
     )
     service.add_argument(
         "--timeout",

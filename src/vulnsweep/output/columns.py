@@ -53,6 +53,10 @@ class ColumnsWriter:
         with_origin = len({o.path for dep, _ in result.audited for o in dep.origins}) > 1
         if with_origin:
             headers.append("Origin")
+        # Resolved (transitive) dependencies: the chain that pulled each one in.
+        with_via = any(dep.paths for dep, findings in result.audited if findings)
+        if with_via:
+            headers.append("Via")
         rows = []
         audited = result.audited
         if with_origin:  # group each package's findings, whichever file pinned it first
@@ -75,6 +79,10 @@ class ColumnsWriter:
                 if with_origin and dep.origins:
                     more = len(dep.origins) - 1
                     row.append(f"{dep.origins[0]}" + (f" (+{more} more)" if more else ""))
+                elif with_origin:
+                    row.append("")
+                if with_via:
+                    row.append(dep.via or "")
                 rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
         ignored = [

@@ -1,6 +1,7 @@
 """pip-audit's JSON schema, streamed one dependency at a time with orjson.
 
-Keys beyond pip-audit's (`origins`, `ignored`) are additions; existing consumers of
+Keys beyond pip-audit's (`origins`, `dependency_path(s)` for resolved dependencies,
+`ignored`, ...) are additions; existing consumers of
 `dependencies[].vulns[]` and `fixes` keep working unchanged.
 """
 
@@ -49,6 +50,9 @@ class JsonWriter:
                 "vulns": [self._vuln(f) for f in findings if not f.ignored],
                 "origins": [str(o) for o in dep.origins],
             }
+            if dep.paths:
+                item["dependency_path"] = list(dep.paths[0])
+                item["dependency_paths"] = [list(p) for p in dep.paths]
             status = result.statuses.get(dep.key)
             if status is not None:
                 item["status"] = {

@@ -26,6 +26,9 @@ class MarkdownWriter:
             header, border = header + " | Aliases", border + " | ---"
         if self.options.desc:
             header, border = header + " | Description", border + " | ---"
+        with_via = any(dep.paths for dep, findings in result.audited if findings)
+        if with_via:
+            header, border = header + " | Via", border + " | ---"
         rows = []
         for dep, findings in result.audited:
             for finding in findings:
@@ -44,6 +47,8 @@ class MarkdownWriter:
                     )
                 if self.options.desc:
                     row += f" | {_cell(vuln.description)}"
+                if with_via:
+                    row += f" | {_cell(dep.via or '')}"
                 rows.append(row)
         parts = []
         if rows:

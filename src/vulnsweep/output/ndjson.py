@@ -32,6 +32,7 @@ class NdjsonWriter:
                 "severity": vuln.severity,
                 "cvss_score": vuln.score,
                 "origins": [str(o) for o in dep.origins],
+                "dependency_path": list(dep.paths[0]) if dep.paths else None,
                 "ignored": finding.ignored_reason,
                 "passing": finding.passing_reason,
             }

@@ -109,6 +109,7 @@ class SarifWriter:
                 "text": f"{dep.canonical_name} {dep.version} is affected by {vuln.id}"
                 f" ({vuln.severity or 'severity unknown'}). Fix versions: "
                 f"{fixes}."
+                + (f" Pulled in via {dep.via}." if dep.paths and dep.via != "(direct)" else "")
             },
             "locations": [
                 {
@@ -121,6 +122,8 @@ class SarifWriter:
             ],
             "partialFingerprints": {"vulnsweep/v1": fingerprint},
         }
+        if dep.paths:
+            result["properties"] = {"dependencyPath": list(dep.paths[0])}
         if finding.ignored:
             result["suppressions"] = [{"kind": "external", "justification": finding.ignored_reason}]
         return result

@@ -69,6 +69,7 @@ class HttpResult:
     etag: str | None
     max_age: float | None
     data: Any
+    content_type: str | None = None
 
 
 def _max_age(headers: Any) -> float | None:
@@ -179,6 +180,14 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
+    async def get_document(self, url: str, etag: str | None) -> HttpResult:
+        """Like get_revalidated, but `data` is the raw body (any content type)."""
+        result = await self._request(
+            "GET", url, None, None, True, None, raw=True, etag=etag, meta=True
+        )
+        assert isinstance(result, HttpResult)
+        return result
+
     async def get_text(self, url: str) -> str:
         data = await self._request("GET", url, None, None, False, None, raw=True)
         assert isinstance(data, bytes)
@@ -271,6 +280,14 @@ class HttpClient:
                 ) as response:
                     payload = await response.read()
                     if raw and response.status == 200:
+                        if meta:
+                            return HttpResult(
+                                200,
+                                response.headers.get("ETag"),
+                                _max_age(response.headers),
+                                payload,
+                                response.content_type,
+                            )
                         return payload
                     if meta and response.status == 304:
                         return HttpResult(304, etag, _max_age(response.headers), None)

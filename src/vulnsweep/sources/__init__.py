@@ -10,7 +10,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name, version_key
+from vulnsweep.model import (
+    Dependency,
+    Origin,
+    ResolutionRequest,
+    SkippedDependency,
+    canonical_name,
+    version_key,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,7 @@ class PinBatch:
             yield Dependency(name, version, (Origin(path, line),))
 
 
-Collected = Dependency | SkippedDependency | PinBatch
+Collected = Dependency | SkippedDependency | PinBatch | ResolutionRequest
 
 
 class DependencySource(Protocol):
@@ -55,11 +62,14 @@ class TolerantSource:
         self.label = label
 
     def collect(self) -> Iterator[Collected]:
+        from dataclasses import replace
+
         from vulnsweep.errors import InputError
         from vulnsweep.model import Origin
 
         try:
-            yield from self.source.collect()
+            for item in self.source.collect():
+                yield replace(item, tolerant=True) if type(item) is ResolutionRequest else item
         except InputError as exc:
             yield SkippedDependency(
                 name=self.label, reason=str(exc), origins=(Origin(exc.path, exc.line),)
@@ -68,12 +78,15 @@ class TolerantSource:
 
 def deduplicate(
     items: Iterable[Collected],
+    requests: list[ResolutionRequest] | None = None,
 ) -> tuple[list[Dependency], list[SkippedDependency]]:
     """Merge pins by (PEP 503 name, PEP 440 version), keeping first-seen order and all
-    origins. Linear in the number of pins: a monorepo repeats the same pin thousands of
-    times."""
+    origins (and dependency paths). Linear in the number of pins: a monorepo repeats
+    the same pin thousands of times. Requirement sets that need resolving are set
+    aside in `requests`."""
     first: dict[tuple[str, str], Dependency] = {}
     more: dict[tuple[str, str], list[Origin]] = {}
+    more_paths: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     skipped: list[SkippedDependency] = []
     keys: dict[tuple[str, str], tuple[str, str]] = {}  # as written -> normalised
     for item in items:
@@ -92,14 +105,19 @@ def deduplicate(
         if type(item) is SkippedDependency:
             skipped.append(item)
             continue
+        if type(item) is ResolutionRequest:
+            if requests is None:
+                raise TypeError("a resolution request needs somewhere to go")
+            requests.append(item)
+            continue
         assert isinstance(item, Dependency)
         key = (canonical_name(item.name), version_key(item.version))
         if key not in first:
             first[key] = item
-        elif key in more:
-            more[key].extend(item.origins)
-        else:
-            more[key] = list(item.origins)
+            continue
+        more.setdefault(key, []).extend(item.origins)
+        if item.paths:
+            more_paths.setdefault(key, []).extend(item.paths)
     merged = []
     for key, dep in first.items():
         extra = more.get(key)
@@ -107,5 +125,6 @@ def deduplicate(
             merged.append(dep)
         else:
             origins = tuple(dict.fromkeys((*dep.origins, *extra)))
-            merged.append(Dependency(dep.name, dep.version, origins))
+            paths = tuple(dict.fromkeys((*dep.paths, *more_paths.get(key, ()))))
+            merged.append(Dependency(dep.name, dep.version, origins, paths))
     return merged, skipped

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from vulnsweep.errors import InputError
-from vulnsweep.model import Origin, SkippedDependency, canonical_name
+from vulnsweep.model import (
+    Dependency,
+    Origin,
+    RequirementLine,
+    ResolutionRequest,
+    SkippedDependency,
+    canonical_name,
+)
 from vulnsweep.sources import Collected
 from vulnsweep.sources.requirements import requirement_to_pin
 from vulnsweep.sources.text import parse_toml, read_file
@@ -42,10 +49,12 @@ class PyprojectSource:
         *,
         selection: ProjectSelection | None = None,
         marker_environment: dict[str, str] | None = None,
+        resolve: bool = False,
     ) -> None:
         self.path = path
         self.selection = selection or ProjectSelection()
         self.marker_environment = marker_environment
+        self.resolve = resolve
 
     def collect(self) -> Iterator[Collected]:
         display = str(self.path)
@@ -72,13 +81,35 @@ class PyprojectSource:
                     reason=f"[project] {field_name} are dynamic (computed by the build "
                     "backend); vulnsweep never runs build code",
                 )
+        pins: list[Collected] = []
+        wanted: list[RequirementLine] = []  # everything, should the set need resolving
+        needs_resolution = False
         for requirement, group in self._selected(display, project, data):
             if not isinstance(requirement, str):
                 raise InputError(display, f"dependency in {group} is not a string: {requirement!r}")
             origin = Origin(display, _line_of(lines, requirement))
-            pin = requirement_to_pin(requirement, origin, self.marker_environment)
-            if pin is not None:
-                yield pin
+            pin = requirement_to_pin(
+                requirement, origin, self.marker_environment, resolving=self.resolve
+            )
+            if pin is None:
+                continue
+            if isinstance(pin, Dependency):
+                wanted.append(RequirementLine(f"{pin.name}=={pin.version}", origin))
+            elif isinstance(pin, RequirementLine):
+                wanted.append(pin)
+                needs_resolution = True
+                continue
+            pins.append(pin)
+        if needs_resolution:
+            # Something is a range: resolve the whole set, as installing the project would.
+            yield from (p for p in pins if type(p) is not Dependency)
+            yield ResolutionRequest(
+                label=display,
+                requirements=tuple(wanted),
+                project=str(project.get("name") or self.path.parent.name),
+            )
+        else:
+            yield from pins
 
     def _selected(
         self,

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vulnsweep.errors import InputError, LineError
-from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name
+from vulnsweep.model import (
+    Dependency,
+    Origin,
+    RequirementLine,
+    ResolutionRequest,
+    SkippedDependency,
+    canonical_name,
+)
 from vulnsweep.sources import Collected, PinBatch
 from vulnsweep.sources.text import read_bytes, read_text
 
@@ -31,15 +38,14 @@ STDIN = "-"
 
 # name[extras] == version, nothing else: the shape of almost every line in a pinned
 # file, parsed without importing packaging.requirements (which costs ~70 ms).
+# Lines with [extras] take the full parser: resolution needs the extras.
 _SIMPLE_PIN = re.compile(
     r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
     r"(?P<op>===?)\s*(?P<version>[A-Za-z0-9._+!-]+)\s*$"
 )
 # The same pin followed only by --hash options (pip-compile --generate-hashes).
 _HASHED_PIN = re.compile(
     r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*"
-    r"(?:\[[A-Za-z0-9._,\s-]*\])?\s*"
     r"(?P<op>===?)\s*(?P<version>[A-Za-z0-9._+!-]+)(?:\s+--hash[=\s]\S+)+\s*$"
 )
 _PIN_AND_MARKER = re.compile(r"^(?P<pin>[^;@]+?)\s*;\s*(?P<marker>[^;]+)$")
@@ -100,8 +106,12 @@ class _FileState:
         field(default_factory=list)
     )
     constraints: dict[str, _Entry] = field(default_factory=dict)
+    constraint_lines: list[RequirementLine] = field(default_factory=list)  # for resolving
     skipped: list[SkippedDependency] = field(default_factory=list)
     require_hashes: bool = False
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    pre: bool = False
 
 
 class RequirementsSource:
@@ -113,10 +123,12 @@ class RequirementsSource:
         *,
         require_hashes: bool = False,
         marker_environment: dict[str, str] | None = None,
+        resolve: bool = False,
     ) -> None:
         self.paths = list(paths)
         self.require_hashes = require_hashes
         self.marker_environment = marker_environment
+        self.resolve = resolve  # unpinned requirements: resolve the set, don't skip
 
     def collect(self) -> Iterator[Collected]:
         state = _FileState(require_hashes=self.require_hashes)
@@ -192,16 +204,12 @@ class RequirementsSource:
                 if simple is not None:
                     if constraint:
                         name = simple["name"]
+                        origin = Origin(path, number)
                         state.constraints.setdefault(
                             canonical_name(name),
-                            _Entry(
-                                Origin(path, number),
-                                raw,
-                                [],
-                                name=name,
-                                pinned_version=simple["version"],
-                            ),
+                            _Entry(origin, raw, [], name=name, pinned_version=simple["version"]),
                         )
+                        state.constraint_lines.append(RequirementLine(raw.strip(), origin))
                     else:
                         name, _, version = simple.group("name", "op", "version")
                         target.append((name, version, path, number))
@@ -256,6 +264,7 @@ class RequirementsSource:
             )
             if constraint:
                 state.constraints.setdefault(canonical_name(entry.name), entry)
+                state.constraint_lines.append(RequirementLine(text, origin))
             else:
                 state.requirements.append(entry)
             return
@@ -281,6 +290,7 @@ class RequirementsSource:
         if constraint:
             if entry.pinned_version is not None:
                 state.constraints.setdefault(canonical_name(entry.name), entry)
+            state.constraint_lines.append(RequirementLine(entry.text, entry.origin))
         else:
             state.requirements.append(entry)
 
@@ -328,9 +338,15 @@ class RequirementsSource:
         elif option in _GLOBAL_FLAGS:
             if option == "--require-hashes":
                 state.require_hashes = True
+            elif option == "--pre":
+                state.pre = True
         elif option in _GLOBAL_WITH_VALUE:
             if value is None:
                 raise InputError(path, f"{option} needs a value", line.number)
+            if option in ("-i", "--index-url"):
+                state.index_url = value
+            elif option == "--extra-index-url":
+                state.extra_index_urls.append(value)
         else:
             raise LineError(path, f"unknown option {option!r}", line.number)
         if idx < len(tokens) and option not in _EDITABLE:
@@ -352,6 +368,12 @@ class RequirementsSource:
     # -- settling ----------------------------------------------------------------
 
     def _settle(self, state: _FileState) -> Iterator[Collected]:
+        if self.resolve and any(
+            type(e) is _Entry and e.pinned_version is None and not self._constraint_pin(e, state)
+            for e in state.requirements
+        ):
+            yield self._resolution_request(state)
+            return
         batch: list[tuple[str, str, str, int]] = []
         for entry in state.requirements:
             if type(entry) is tuple:
@@ -374,20 +396,16 @@ class RequirementsSource:
             origins: tuple[Origin, ...] = (entry.origin,)
             version = entry.pinned_version
             if version is None:
-                pin = state.constraints.get(canonical_name(entry.name))
-                if (
-                    pin is not None
-                    and pin.pinned_version is not None
-                    and _allows(entry, pin.pinned_version)
-                ):
+                pin = self._constraint_pin(entry, state)
+                if pin is not None:
                     version = pin.pinned_version
                     origins = (entry.origin, pin.origin)
             if version is None:
                 yield SkippedDependency(
                     name=entry.name,
                     origins=(entry.origin,),
-                    reason=f"requirement {entry.text!r} is not pinned with == or ===; "
-                    "pin it or audit a lock file",
+                    reason=f"requirement {entry.text!r} is not pinned with == or ===, and "
+                    "--no-deps turns resolution off",
                 )
                 continue
             if state.require_hashes and not entry.hashes:
@@ -399,6 +417,41 @@ class RequirementsSource:
             yield Dependency(name=entry.name, version=version, origins=origins)
         if batch:
             yield PinBatch(batch)
+
+    @staticmethod
+    def _constraint_pin(entry: _Entry, state: _FileState) -> _Entry | None:
+        """The -c pin that makes an unpinned requirement exact, if there is one."""
+        pin = state.constraints.get(canonical_name(entry.name))
+        if (
+            pin is not None
+            and pin.pinned_version is not None
+            and _allows(entry, pin.pinned_version)
+        ):
+            return pin
+        return None
+
+    def _resolution_request(self, state: _FileState) -> ResolutionRequest:
+        lines = []
+        for entry in state.requirements:
+            if type(entry) is tuple:
+                name, version, path, number = entry[:4]
+                lines.append(RequirementLine(f"{name}=={version}", Origin(path, number)))
+                continue
+            assert isinstance(entry, _Entry)
+            if entry.requirement is not None and entry.requirement.url:
+                # A direct reference with an exact version: resolve that release.
+                text = f"{entry.name}=={entry.pinned_version}"
+            else:
+                text = entry.text
+            lines.append(RequirementLine(text, entry.origin))
+        return ResolutionRequest(
+            label=", ".join("<stdin>" if p == STDIN else p for p in self.paths),
+            requirements=tuple(lines),
+            constraints=tuple(state.constraint_lines),
+            index_url=state.index_url,
+            extra_index_urls=tuple(state.extra_index_urls),
+            pre=state.pre,
+        )
 
 
 def parse_requirement(
@@ -489,9 +542,14 @@ def _requirement(text: str) -> Requirement:
 
 
 def requirement_to_pin(
-    text: str, origin: Origin, marker_environment: dict[str, str] | None
-) -> Collected | None:
-    """One PEP 508 string (pyproject, SBOM, ...) as an auditable pin or a skip."""
+    text: str,
+    origin: Origin,
+    marker_environment: dict[str, str] | None,
+    *,
+    resolving: bool = False,
+) -> Collected | RequirementLine | None:
+    """One PEP 508 string (pyproject, SBOM, ...) as an auditable pin or a skip; when
+    `resolving`, an unpinned requirement comes back as a line to resolve."""
     try:
         parsed = parse_requirement(text, origin, marker_environment)
     except LineError as exc:
@@ -499,6 +557,8 @@ def requirement_to_pin(
     if parsed is None or isinstance(parsed, SkippedDependency):
         return parsed
     name, version, _ = parsed
+    if version is None and resolving:
+        return RequirementLine(text, origin)
     if version is None:
         return SkippedDependency(
             name=name,

@@ -42,6 +42,7 @@ class InputOptions:
     require_hashes: bool = False
     python_version: str | None = None
     platform: str | None = None
+    resolve: bool = True  # unpinned requirements are resolved (off with --no-deps)
     marker_environment: dict[str, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -107,6 +108,7 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
                 requirement_files,
                 require_hashes=options.require_hashes,
                 marker_environment=options.marker_environment,
+                resolve=options.resolve,
             ),
         )
     for sbom in options.sboms:
@@ -165,6 +167,7 @@ def _file_source(
                 no_dev=options.no_dev,
             ),
             marker_environment=options.marker_environment,
+            resolve=options.resolve,
         )
     from vulnsweep.sources.requirements import RequirementsSource
 
@@ -172,6 +175,7 @@ def _file_source(
         [str(path)],
         require_hashes=options.require_hashes,
         marker_environment=options.marker_environment,
+        resolve=options.resolve,
     )
 
 

@@ -1,0 +1,347 @@
+"""Resolution: requirement sets that are not all pinned become the exact releases pip
+would install, from index metadata alone (no package code ever runs).
+
+Each set resolves with resolvelib in its own worker thread over one shared
+PackageIndex, so sets share pages, metadata and round trips; a prefetcher on the
+event loop fetches what the resolvers will ask for next. Every resolved dependency
+keeps the requirement lines that pulled it in and the chains that reached it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vulnsweep.errors import InputError, ServiceError
+from vulnsweep.model import (
+    Dependency,
+    Origin,
+    RequirementLine,
+    ResolutionRequest,
+    SkippedDependency,
+)
+from vulnsweep.redact import redact_url
+from vulnsweep.resolution.graph import trace
+from vulnsweep.resolution.provider import (
+    Candidate,
+    IndexView,
+    Options,
+    Provider,
+    Requirement,
+    allowed_versions,
+    dependencies_of,
+    installable_releases,
+    parse_requirement,
+)
+from vulnsweep.resolution.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    import anyio.abc
+
+    from vulnsweep.cache import Cache
+    from vulnsweep.resolution.index import PackageIndex
+    from vulnsweep.services.http import HttpClient, Timeouts
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 200_000  # resolvelib steps before giving up, as pip does
+
+
+class ResolutionError(InputError):
+    """Requirements that cannot all be met: explained the way pip explains it."""
+
+
+@dataclass
+class ResolverSettings:
+    cache: Cache
+    index_url: str = "https://pypi.org/simple"
+    extra_index_urls: Sequence[str] = ()
+    target: TargetEnvironment = field(default_factory=TargetEnvironment)
+    pre: bool = False
+    concurrency: int = 32
+    timeouts: Timeouts | None = None
+
+
+@dataclass
+class Resolved:
+    dependencies: list[Dependency] = field(default_factory=list)
+    skipped: list[SkippedDependency] = field(default_factory=list)
+    requests_sent: int = 0
+
+
+def resolve_all(requests: Sequence[ResolutionRequest], settings: ResolverSettings) -> Resolved:
+    from vulnsweep.audit import run_async
+
+    try:
+        return run_async(lambda: resolve_async(requests, settings))
+    except BaseExceptionGroup as group:  # task groups wrap what a resolution raised
+        raise _first_error(group) from None
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        else:
+            leaves.append(exc)
+    from vulnsweep.errors import VulnsweepError
+
+    return next((e for e in leaves if isinstance(e, VulnsweepError)), leaves[0])
+
+
+async def resolve_async(
+    requests: Sequence[ResolutionRequest], settings: ResolverSettings
+) -> Resolved:
+    import anyio
+
+    from vulnsweep.resolution.auth import with_credentials
+    from vulnsweep.resolution.index import ACCEPT, PackageIndex
+    from vulnsweep.services.http import HttpClient
+
+    resolved = Resolved()
+    indexes: dict[tuple[str, ...], PackageIndex] = {}
+    async with HttpClient(
+        "package index",
+        timeouts=settings.timeouts,
+        concurrency=settings.concurrency,
+        headers={"Accept": ACCEPT},
+    ) as http:
+        try:
+            async with anyio.create_task_group() as prefetches:
+                async with anyio.create_task_group() as resolutions:
+                    for request in requests:
+                        urls = tuple(
+                            with_credentials(u)
+                            for u in (
+                                request.index_url or settings.index_url,
+                                *settings.extra_index_urls,
+                                *request.extra_index_urls,
+                            )
+                        )
+                        index = indexes.get(urls)
+                        if index is None:
+                            index = indexes[urls] = PackageIndex(http, settings.cache, urls)
+                        resolutions.start_soon(
+                            _resolve_one, request, index, http, settings, prefetches, resolved
+                        )
+                prefetches.cancel_scope.cancel()
+        finally:
+            for index in indexes.values():
+                await anyio.to_thread.run_sync(index.persist)
+        resolved.requests_sent = http.requests_sent
+    return resolved
+
+
+class Prefetcher:
+    """Fetches, ahead of the resolver, the page of every project it will meet and the
+    metadata of the release it will most likely pick, level after level."""
+
+    def __init__(
+        self,
+        index: PackageIndex,
+        target: TargetEnvironment,
+        pre: bool,
+        group: anyio.abc.TaskGroup,
+    ) -> None:
+        self.index = index
+        self.target = target
+        self.pre = pre
+        self.group = group
+        self._seen: set[tuple[str, str, frozenset[str]]] = set()
+
+    def warm(self, requirements: Sequence[Requirement]) -> None:
+        for requirement in requirements:
+            key = (requirement.name, str(requirement.specifier), requirement.extras)
+            if key not in self._seen:
+                self._seen.add(key)
+                self.group.start_soon(self._warm, requirement)
+
+    async def _warm(self, requirement: Requirement) -> None:
+        try:
+            releases = installable_releases(await self.index.project(requirement.name), self.target)
+            allowed = allowed_versions(releases, [requirement], self.pre)
+            if not allowed:
+                return
+            _, dist = allowed[0]
+            metadata = await self.index.metadata(dist)
+        except ServiceError:
+            return  # the resolver meets the same error when it needs the answer
+        if metadata is not None:
+            self.warm(dependencies_of(metadata, self.target, requirement.extras, requirement.name))
+
+
+async def _resolve_one(
+    request: ResolutionRequest,
+    index: PackageIndex,
+    http: HttpClient,
+    settings: ResolverSettings,
+    prefetches: anyio.abc.TaskGroup,
+    resolved: Resolved,
+) -> None:
+    import anyio.from_thread
+    import anyio.to_thread
+
+    target = settings.target
+    roots, skipped = _roots(request.requirements, target)
+    constraints, more_skipped = _roots(request.constraints, target)
+    resolved.skipped.extend(skipped + more_skipped)
+    if not roots:
+        return
+    pre = settings.pre or request.pre
+    prefetcher = Prefetcher(index, target, pre, prefetches)
+    prefetcher.warm(roots)
+
+    view = IndexView(
+        fetch_project=lambda name: anyio.from_thread.run(index.project, name),
+        fetch_metadata=lambda dist: anyio.from_thread.run(index.metadata, dist),
+        on_dependencies=lambda reqs: anyio.from_thread.run_sync(prefetcher.warm, reqs),
+        target=target,
+    )
+    by_name: dict[str, list[Requirement]] = {}
+    for constraint in constraints:
+        by_name.setdefault(constraint.name, []).append(constraint)
+    user_order: dict[str, int] = {}
+    for position, root in enumerate(roots):
+        user_order.setdefault(root.identifier, position)
+    provider = Provider(view, Options(target, pre, by_name, user_order))
+
+    def run() -> Any:
+        from resolvelib import BaseReporter, Resolver
+
+        return Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+
+    from resolvelib import ResolutionImpossible, ResolutionTooDeep
+
+    try:
+        result = await anyio.to_thread.run_sync(run)
+    except ResolutionImpossible as exc:
+        error = ResolutionError(request.label, explain(exc.causes, view))
+        if not request.tolerant:
+            raise error from None
+        resolved.skipped.append(_as_skip(request, error))
+        return
+    except ResolutionTooDeep:
+        error = ResolutionError(
+            request.label, f"resolution did not finish within {MAX_ROUNDS} rounds"
+        )
+        if not request.tolerant:
+            raise error from None
+        resolved.skipped.append(_as_skip(request, error))
+        return
+    resolved.dependencies.extend(_dependencies(result, roots, request.project))
+    origins = {r.name: r.origin for r in roots if r.origin is not None}
+    for (name, version), reason in provider.no_metadata.items():
+        resolved.skipped.append(
+            SkippedDependency(
+                name=name,
+                version=version,
+                reason=f"{name} {version} is audited, but {reason}",
+                origins=(origins[name],) if name in origins else (Origin(request.label),),
+            )
+        )
+
+
+def _roots(
+    lines: Sequence[RequirementLine], target: TargetEnvironment
+) -> tuple[list[Requirement], list[SkippedDependency]]:
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    roots, skipped = [], []
+    for line in lines:
+        try:
+            parsed = Pep508(line.text)
+        except InvalidRequirement as exc:
+            skipped.append(
+                SkippedDependency(
+                    name=line.text[:80],
+                    reason=f"invalid requirement {line.text!r}: {exc}",
+                    origins=(line.origin,),
+                )
+            )
+            continue
+        if parsed.marker is not None and not target.evaluate(parsed.marker):
+            continue
+        if parsed.url:
+            skipped.append(
+                SkippedDependency(
+                    name=parsed.name,
+                    reason=f"direct reference to {redact_url(parsed.url)} is not resolved "
+                    "from the index",
+                    origins=(line.origin,),
+                )
+            )
+            continue
+        roots.append(parse_requirement(line.text, line.origin))
+    return roots, skipped
+
+
+def explain(causes: Collection[Any], view: IndexView) -> str:
+    """pip's shape: who requires what, for every requirement in the conflict."""
+    parts: list[str] = []
+    for cause in causes:
+        requirement: Requirement = cause.requirement
+        parent: Candidate | None = cause.parent
+        if parent is not None:
+            who = f"{parent}"
+        elif requirement.origin is not None:
+            who = f"{requirement.origin}"
+        else:
+            who = "the input"
+        part = f"{who} requires {requirement.text}"
+        if part not in parts:
+            parts.append(part)
+    if len(parts) > 6:
+        parts[5:] = [f"and {len(parts) - 5} more"]
+    names = sorted({cause.requirement.name for cause in causes})
+    if len(causes) == 1 or (len(names) == 1 and len(parts) == 1):
+        name = names[0]
+        releases = view.releases(name)
+        if not releases:
+            return f"{parts[0]}, but no installable release of {name} is on the index"
+        newest = ", ".join(str(v) for v, _ in releases[:5])
+        return f"{parts[0]}, but no release matches (newest: {newest})"
+    return f"conflicting requirements for {', '.join(names)}: " + "; ".join(parts)
+
+
+def _as_skip(request: ResolutionRequest, error: ResolutionError) -> SkippedDependency:
+    return SkippedDependency(
+        name=request.project or request.label,
+        reason=f"cannot be resolved: {error.message}",
+        origins=(Origin(request.label),),
+    )
+
+
+def _dependencies(
+    result: Any, roots: Sequence[Requirement], project: str | None
+) -> list[Dependency]:
+    """One Dependency per resolved release (name[extra] stands for name itself)."""
+    mapping: dict[str, Candidate] = result.mapping
+    graph = result.graph
+    root_origins: dict[str, list[Origin]] = {}
+    for root in roots:
+        if root.origin is not None:
+            root_origins.setdefault(root.identifier, []).append(root.origin)
+    of = trace(
+        list(graph.iter_children(None)),
+        root_origins,
+        graph.iter_children,
+        lambda node: [p for p in graph.iter_parents(node) if p is not None],
+        lambda node: node,
+        (project,) if project else (),
+    )
+    out = []
+    for identifier, candidate in mapping.items():
+        if not candidate.extras:
+            origins, paths = of(identifier)
+            out.append(Dependency(candidate.name, str(candidate.version), origins, paths))
+    return out

@@ -1,0 +1,345 @@
+"""Package index client: PEP 691 JSON pages (PEP 503 HTML as a fallback) and PEP 658
+core metadata, with the PyPI JSON API's `requires_dist` where the index offers it.
+Pages are revalidated by ETag/Cache-Control; metadata is immutable and cached by hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+import orjson
+
+from vulnsweep.cache import Cache, HttpEntry, source_key
+from vulnsweep.errors import ServiceError
+from vulnsweep.model import canonical_name
+from vulnsweep.redact import redact_url
+
+if TYPE_CHECKING:
+    from packaging.tags import Tag
+    from packaging.version import Version
+
+    from vulnsweep.services.http import HttpClient
+
+log = logging.getLogger(__name__)
+
+ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, "
+    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+)
+PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
+FOREVER = float(2**40)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One file of one release on an index."""
+
+    project: str  # canonical name
+    filename: str
+    url: str
+    version: Version
+    wheel_tags: frozenset[Tag] | None  # None for an sdist
+    requires_python: str | None
+    yanked: str | None  # None when not yanked, else the reason ("" when none given)
+    metadata_sha256: str | None  # PEP 658/714; "" when offered without a hash
+    index: str
+
+    @property
+    def has_metadata_file(self) -> bool:
+        return self.metadata_sha256 is not None
+
+
+@dataclass(frozen=True)
+class Metadata:
+    requires_dist: tuple[str, ...]
+    requires_python: str | None
+    source: str  # where it came from, for reasons and logs
+
+
+def strip_credentials(url: str) -> str:
+    """The cache key of a URL: never store a password on disk."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+class PackageIndex:
+    """Every page and metadata file is requested at most once per run, however many
+    resolver branches or prefetches ask for it at the same time."""
+
+    def __init__(
+        self,
+        http: HttpClient,
+        cache: Cache,
+        index_urls: Sequence[str],
+    ) -> None:
+        self.http = http
+        self.cache = cache
+        self.index_urls = [u.rstrip("/") for u in dict.fromkeys(index_urls)]
+        self._pages: dict[str, asyncio.Future[list[Distribution]]] = {}
+        self._metadata: dict[str, asyncio.Future[Metadata | None]] = {}
+        self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
+        self.requests = 0
+
+    # -- public -------------------------------------------------------------------
+
+    async def project(self, name: str) -> list[Distribution]:
+        """All files of a project across every index (pip merges them the same way)."""
+        key = canonical_name(name)
+        future = self._pages.get(key)
+        if future is None:
+            future = self._pages[key] = asyncio.ensure_future(self._project(key))
+        return await asyncio.shield(future)
+
+    async def metadata(self, dist: Distribution) -> Metadata | None:
+        """The release's dependencies from static metadata, or None when the index has
+        none for it (an sdist-only release without PEP 658 or JSON-API metadata)."""
+        key = f"{dist.project}=={dist.version}@{dist.filename}"
+        future = self._metadata.get(key)
+        if future is None:
+            future = self._metadata[key] = asyncio.ensure_future(self._metadata_for(dist))
+        return await asyncio.shield(future)
+
+    def persist(self) -> None:
+        for source, entries in self._new.items():
+            self.cache.put_http(source, entries)
+        self._new.clear()
+
+    # -- pages --------------------------------------------------------------------
+
+    async def _project(self, name: str) -> list[Distribution]:
+        pages = await asyncio.gather(*(self._page(index, name) for index in self.index_urls))
+        return [dist for page in pages for dist in page]
+
+    async def _page(self, index: str, name: str) -> list[Distribution]:
+        url = f"{index}/{quote(name, safe='')}/"
+        body, content_type = await self._cached_get(index, url, page=True)
+        if body is None:
+            return []
+        return parse_page(name, body, content_type, url, index)
+
+    async def _cached_get(
+        self, index: str, url: str, *, page: bool, sha256: str | None = None
+    ) -> tuple[bytes | None, str | None]:
+        """Body and content type, from the cache while fresh; None for a 404."""
+        source = source_key("index:" + strip_credentials(index))
+        key = strip_credentials(url) + (f"#sha256={sha256}" if sha256 else "")
+        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        if stored is not None and stored.expires > time.time():
+            return _unpack(stored.body)
+        self.requests += 1
+        if page:
+            result = await self.http.get_document(url, stored.etag if stored else None)
+        else:
+            result = await self.http.get_document(url, None)
+        if result.status == 404:
+            return None, None
+        if result.status == 304 and stored is not None:
+            body, content_type = _unpack(stored.body)
+        else:
+            body, content_type = result.data, result.content_type
+        if page:
+            expires = time.time() + (result.max_age if result.max_age is not None else PAGE_MAX_AGE)
+        else:
+            expires = FOREVER if sha256 else time.time() + 86400
+        self._new.setdefault(source, []).append(
+            (key, HttpEntry(result.etag, expires, _pack(body, content_type)))
+        )
+        return body, content_type
+
+    # -- metadata -----------------------------------------------------------------
+
+    async def _metadata_for(self, dist: Distribution) -> Metadata | None:
+        if dist.metadata_sha256 is not None:
+            body, _ = await self._cached_get(
+                dist.index,
+                dist.url + ".metadata",
+                page=False,
+                sha256=dist.metadata_sha256 or None,
+            )
+            if body is not None:
+                if (
+                    dist.metadata_sha256
+                    and hashlib.sha256(body).hexdigest() != dist.metadata_sha256
+                ):
+                    raise ServiceError(
+                        "package index",
+                        redact_url(dist.url + ".metadata"),
+                        "core metadata does not match the hash the index gave for it",
+                    )
+                return parse_core_metadata(body.decode("utf-8", "replace"), "core metadata")
+        return await self._json_api(dist)
+
+    async def _json_api(self, dist: Distribution) -> Metadata | None:
+        """PyPI's JSON API, when this index has one (`.../simple` -> `.../pypi`)."""
+        if not dist.index.endswith("/simple"):
+            return None
+        base = dist.index[: -len("/simple")]
+        url = f"{base}/pypi/{quote(dist.project, safe='')}/{quote(str(dist.version), safe='')}/json"
+        try:
+            body, _ = await self._cached_get(dist.index, url, page=True)
+        except ServiceError as exc:
+            log.debug("%s: no JSON API answer (%s)", redact_url(url), exc.message)
+            return None
+        if body is None:
+            return None
+        try:
+            info = orjson.loads(body).get("info") or {}
+        except (orjson.JSONDecodeError, AttributeError):
+            return None
+        requires = info.get("requires_dist")
+        if requires is None:
+            # Unknown, not "none": an sdist's metadata is only trustworthy when static.
+            return None if dist.wheel_tags is None else Metadata((), None, "PyPI JSON API")
+        return Metadata(
+            tuple(str(r) for r in requires),
+            info.get("requires_python") or None,
+            "PyPI JSON API",
+        )
+
+    async def _io(self, fn: Callable[[], T]) -> T:
+        """SQLite off the event loop."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(fn)
+
+
+def parse_core_metadata(text: str, source: str) -> Metadata:
+    headers = HeaderParser().parsestr(text, headersonly=True)
+    return Metadata(
+        tuple(str(r) for r in headers.get_all("Requires-Dist") or ()),
+        headers.get("Requires-Python") or None,
+        source,
+    )
+
+
+def parse_page(
+    project: str, body: bytes, content_type: str | None, page_url: str, index: str
+) -> list[Distribution]:
+    if content_type and "json" in content_type:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise ServiceError(
+                "package index", redact_url(page_url), "invalid JSON on the project page"
+            ) from None
+        files = data.get("files") if isinstance(data, dict) else None
+        if not isinstance(files, list):
+            raise ServiceError(
+                "package index", redact_url(page_url), "project page has no 'files' list"
+            )
+        entries = [f for f in files if isinstance(f, dict)]
+    else:
+        entries = _html_entries(body.decode("utf-8", "replace"))
+    out = []
+    for entry in entries:
+        dist = _distribution(project, entry, page_url, index)
+        if dist is not None:
+            out.append(dist)
+    return out
+
+
+def _distribution(
+    project: str, entry: dict[str, Any], page_url: str, index: str
+) -> Distribution | None:
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+    from packaging.version import InvalidVersion
+
+    filename = str(entry.get("filename") or "")
+    url = urljoin(page_url, str(entry.get("url") or ""))
+    tags: frozenset[Tag] | None
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, wheel_tags = parse_wheel_filename(filename)
+            tags = frozenset(wheel_tags)
+        elif filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            tags = None
+        else:
+            return None  # eggs, .exe installers, ...: pip ignores them too
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    if canonical_name(name) != project:
+        return None
+    yanked = entry.get("yanked", False)
+    metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata", False))
+    if isinstance(metadata, dict):
+        metadata_sha256: str | None = str(metadata.get("sha256", ""))
+    else:
+        metadata_sha256 = "" if metadata is True else None
+    return Distribution(
+        project=project,
+        filename=filename,
+        url=url.split("#", 1)[0],
+        version=version,
+        wheel_tags=tags,
+        requires_python=str(entry["requires-python"]) if entry.get("requires-python") else None,
+        yanked=None
+        if yanked is False or yanked is None
+        else ("" if yanked is True else str(yanked)),
+        metadata_sha256=metadata_sha256,
+        index=index,
+    )
+
+
+class _Anchors(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[dict[str, Any]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag != "a":
+            return
+        attributes = dict(attrs)
+        href = attributes.get("href")
+        if not href:
+            return
+        path = urlsplit(href).path
+        entry: dict[str, Any] = {"filename": path.rsplit("/", 1)[-1], "url": href}
+        if attributes.get("data-requires-python"):
+            entry["requires-python"] = attributes["data-requires-python"]
+        if "data-yanked" in attributes:
+            entry["yanked"] = attributes["data-yanked"] or True
+        for key in ("data-core-metadata", "data-dist-info-metadata"):
+            if key in attributes:
+                value = attributes[key] or "true"
+                algorithm, _, digest = value.partition("=")
+                entry["core-metadata"] = {"sha256": digest} if algorithm == "sha256" else True
+                break
+        self.entries.append(entry)
+
+
+def _html_entries(text: str) -> list[dict[str, Any]]:
+    """PEP 503 HTML, for indexes that do not speak PEP 691 JSON yet."""
+    from urllib.parse import unquote
+
+    parser = _Anchors()
+    parser.feed(text)
+    for entry in parser.entries:
+        entry["filename"] = unquote(entry["filename"])
+    return parser.entries
+
+
+def _pack(body: bytes, content_type: str | None) -> bytes:
+    return (content_type or "").encode() + b"\n" + body
+
+
+def _unpack(stored: bytes) -> tuple[bytes, str | None]:
+    content_type, _, body = stored.partition(b"\n")
+    return body, content_type.decode() or None

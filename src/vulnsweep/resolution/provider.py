@@ -1,0 +1,293 @@
+"""resolvelib provider: pip's candidate rules over index data fetched ahead of time.
+
+The resolver runs in a worker thread and asks for pages and metadata synchronously;
+each answer also starts fetching what the resolver will most likely ask next, on the
+event loop, so resolution costs a few round trips per level of the tree, not per step.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from resolvelib import AbstractProvider
+
+from vulnsweep.model import Origin, canonical_name
+from vulnsweep.resolution.index import Distribution, Metadata
+from vulnsweep.resolution.target import TargetEnvironment
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+    from resolvelib.structs import RequirementInformation
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str  # canonical
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    text: str  # as written, for explanations
+    origin: Origin | None = None  # root requirements: the line that asked for it
+
+    @property
+    def identifier(self) -> str:
+        return identifier(self.name, self.extras)
+
+    @property
+    def pinned(self) -> bool:
+        return any(s.operator in ("==", "===") and "*" not in s.version for s in self.specifier)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str  # canonical
+    version: Version
+    distribution: Distribution
+    extras: frozenset[str] = frozenset()
+
+    @property
+    def identifier(self) -> str:
+        return identifier(self.name, self.extras)
+
+    def __str__(self) -> str:
+        extras = f"[{','.join(sorted(self.extras))}]" if self.extras else ""
+        return f"{self.name}{extras} {self.version}"
+
+
+def identifier(name: str, extras: frozenset[str]) -> str:
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+def parse_requirement(text: str, origin: Origin | None = None) -> Requirement:
+    """Raises packaging's InvalidRequirement for text that is not PEP 508."""
+    from packaging.requirements import Requirement as Pep508
+
+    parsed = Pep508(text)
+    return Requirement(
+        canonical_name(parsed.name),
+        frozenset(canonical_name(e) for e in parsed.extras),
+        parsed.specifier,
+        text,
+        origin,
+    )
+
+
+@dataclass
+class Options:
+    target: TargetEnvironment
+    pre: bool = False
+    constraints: Mapping[str, Sequence[Requirement]] = field(default_factory=dict)
+    user_order: Mapping[str, int] = field(default_factory=dict)
+
+
+class IndexView:
+    """What the provider knows about projects; `fetch_*` block the resolver thread
+    until the event loop has the answer."""
+
+    def __init__(
+        self,
+        fetch_project: Callable[[str], list[Distribution]],
+        fetch_metadata: Callable[[Distribution], Metadata | None],
+        on_dependencies: Callable[[list[Requirement]], None],
+        target: TargetEnvironment,
+    ) -> None:
+        self.fetch_project = fetch_project
+        self.fetch_metadata = fetch_metadata
+        self.on_dependencies = on_dependencies
+        self.target = target
+        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
+
+    def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
+        """Installable releases, newest first, each with its usable files best first."""
+        found = self._releases.get(name)
+        if found is None:
+            found = self._releases[name] = installable_releases(
+                self.fetch_project(name), self.target
+            )
+        return found
+
+
+def installable_releases(
+    dists: Iterable[Distribution], target: TargetEnvironment
+) -> list[tuple[Version, list[Distribution]]]:
+    """Files pip could install on the target: Requires-Python holds, and a wheel's tags
+    are supported (an sdist always is). Wheels come before sdists, best tag first."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    by_version: dict[Version, list[tuple[int, Distribution]]] = {}
+    rank = target.tag_rank
+    python = target.python_version
+    for dist in dists:
+        if dist.requires_python:
+            try:
+                if not SpecifierSet(dist.requires_python).contains(python, prereleases=True):
+                    continue
+            except InvalidSpecifier:
+                pass  # pip ignores an invalid Requires-Python on a file
+        if dist.wheel_tags is None:
+            priority = math.inf
+        else:
+            ranks = [rank[t] for t in dist.wheel_tags if t in rank]
+            if not ranks:
+                continue
+            priority = min(ranks)
+        by_version.setdefault(dist.version, []).append((priority, dist))  # type: ignore[arg-type]
+    return [
+        (version, [d for _, d in sorted(files, key=lambda item: item[0])])
+        for version, files in sorted(by_version.items(), key=lambda item: item[0], reverse=True)
+    ]
+
+
+def pick_file(files: Sequence[Distribution]) -> Distribution:
+    """The file whose metadata stands for the release: a non-yanked one, best first."""
+    return next((f for f in files if f.yanked is None), files[0])
+
+
+def allowed_versions(
+    releases: Sequence[tuple[Version, list[Distribution]]],
+    requirements: Sequence[Requirement],
+    pre: bool,
+) -> list[tuple[Version, Distribution]]:
+    """pip's rules: every specifier holds; pre-releases only with --pre, a specifier that
+    names one, or when nothing else matches; yanked releases (PEP 592) only when an
+    exact pin can be met by nothing but yanked releases."""
+    from packaging.specifiers import SpecifierSet
+
+    specifier = SpecifierSet()
+    for requirement in requirements:
+        specifier &= requirement.specifier
+    by_version = dict(releases)
+    matching = list(specifier.filter(by_version, prereleases=True if pre else None))
+    all_yanked = all(all(f.yanked is not None for f in by_version[v]) for v in matching)
+    pinned = any(r.pinned for r in requirements)
+    out = []
+    for version in matching:
+        files = by_version[version]
+        if all(f.yanked is not None for f in files) and not (all_yanked and pinned):
+            continue
+        out.append((version, pick_file(files)))
+    return out
+
+
+def dependencies_of(
+    metadata: Metadata, target: TargetEnvironment, extras: frozenset[str], parent: str
+) -> list[Requirement]:
+    """Requires-Dist entries whose markers hold for the target (and these extras)."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    out = []
+    for text in metadata.requires_dist:
+        try:
+            parsed = Pep508(text)
+        except InvalidRequirement:
+            log.warning("%s: ignoring an invalid Requires-Dist entry %r", parent, text)
+            continue
+        if parsed.marker is not None and not target.evaluate(parsed.marker, extras):
+            continue
+        out.append(
+            Requirement(
+                canonical_name(parsed.name),
+                frozenset(canonical_name(e) for e in parsed.extras),
+                parsed.specifier,
+                f"{parsed.name}{_extras_text(parsed.extras)}{parsed.specifier}",
+            )
+        )
+    return out
+
+
+def _extras_text(extras: Iterable[str]) -> str:
+    extras = sorted(extras)
+    return f"[{','.join(extras)}]" if extras else ""
+
+
+class Provider(AbstractProvider[Requirement, Candidate, str]):
+    def __init__(self, view: IndexView, options: Options) -> None:
+        self.view = view
+        self.options = options
+        self.no_metadata: dict[tuple[str, str], str] = {}  # (name, version) -> why
+
+    def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(
+        self,
+        identifier: str,
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
+    ) -> Any:
+        # pip's own order: pinned first, then upper-bounded, then what the user listed
+        # first, then anything constrained at all; the name breaks ties.
+        operators = [
+            (spec.operator, spec.version)
+            for info in information[identifier]
+            for spec in info.requirement.specifier
+        ]
+        pinned = any(op[:2] == "==" and "*" not in version for op, version in operators)
+        upper_bounded = any(
+            op in ("<", "<=", "~=") or (op == "==" and "*" in version) for op, version in operators
+        )
+        return (
+            not pinned,
+            not upper_bounded,
+            self.options.user_order.get(identifier, math.inf),
+            not operators,
+            identifier,
+        )
+
+    def find_matches(
+        self,
+        identifier: str,
+        requirements: Mapping[str, Iterator[Requirement]],
+        incompatibilities: Mapping[str, Iterator[Candidate]],
+    ) -> Iterable[Candidate]:
+        wanted = list(requirements[identifier])
+        if not wanted:
+            return []
+        name, extras = wanted[0].name, wanted[0].extras
+        constraints = self.options.constraints.get(name, ())
+        excluded = {c.version for c in incompatibilities[identifier]}
+        allowed = allowed_versions(
+            self.view.releases(name), [*wanted, *constraints], self.options.pre
+        )
+        return [
+            Candidate(name, version, dist, extras)
+            for version, dist in allowed
+            if version not in excluded
+        ]
+
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        return requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        metadata = self.view.fetch_metadata(candidate.distribution)
+        deps: list[Requirement] = []
+        if candidate.extras:
+            # pip's shape: name[extra] pins name itself to the same version.
+            from packaging.specifiers import SpecifierSet
+
+            deps.append(
+                Requirement(
+                    candidate.name,
+                    frozenset(),
+                    SpecifierSet(f"=={candidate.version}"),
+                    f"{candidate.name}=={candidate.version}",
+                )
+            )
+        if metadata is None:
+            self.no_metadata[(candidate.name, str(candidate.version))] = (
+                "its dependencies are unknown: the release has no wheel and the index "
+                "offers no static metadata for it (vulnsweep never builds sdists)"
+            )
+            return deps
+        found = dependencies_of(metadata, self.view.target, candidate.extras, str(candidate))
+        self.view.on_dependencies(found)
+        return deps + found

@@ -1,0 +1,128 @@
+"""`--resolver uv`: the same requirement sets resolved by `uv pip compile`.
+
+uv reads index credentials from its environment (never the command line, where other
+users could see them); its `# via` annotations become the dependency paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from vulnsweep.errors import UsageError
+from vulnsweep.model import Dependency, Origin, ResolutionRequest, canonical_name
+from vulnsweep.redact import redact_text
+from vulnsweep.resolution import ResolutionError, Resolved, _as_skip, _roots
+from vulnsweep.resolution.graph import trace
+from vulnsweep.resolution.provider import Requirement
+from vulnsweep.resolution.target import TargetEnvironment
+
+_UV_PLATFORMS = {
+    "linux": "x86_64-unknown-linux-gnu",
+    "macos": "aarch64-apple-darwin",
+    "windows": "x86_64-pc-windows-msvc",
+}
+
+
+def resolve_with_uv(
+    requests: Sequence[ResolutionRequest],
+    index_url: str,
+    extra_index_urls: Sequence[str],
+    target: TargetEnvironment,
+    pre: bool,
+) -> Resolved:
+    uv = shutil.which("uv")
+    if uv is None:
+        raise UsageError("--resolver uv: no `uv` on PATH (install uv, or use the builtin resolver)")
+    resolved = Resolved()
+    for request in requests:
+        _resolve_one(uv, request, index_url, extra_index_urls, target, pre, resolved)
+    return resolved
+
+
+def _resolve_one(
+    uv: str,
+    request: ResolutionRequest,
+    index_url: str,
+    extra_index_urls: Sequence[str],
+    target: TargetEnvironment,
+    pre: bool,
+    resolved: Resolved,
+) -> None:
+    roots, skipped = _roots(request.requirements, target)
+    constraints, more_skipped = _roots(request.constraints, target)
+    resolved.skipped.extend(skipped + more_skipped)
+    if not roots:
+        return
+    with tempfile.TemporaryDirectory(prefix="vulnsweep-uv-") as tmp:
+        requirements = Path(tmp) / "requirements.in"
+        requirements.write_text("".join(f"{r.text}\n" for r in roots))
+        command = [
+            uv, "pip", "compile", str(requirements), "--quiet", "--no-header",
+            "--annotation-style", "line",
+            "--python-version", str(target.python_version),
+        ]  # fmt: skip
+        if constraints:
+            constraint_file = Path(tmp) / "constraints.txt"
+            constraint_file.write_text("".join(f"{c.text}\n" for c in constraints))
+            command += ["--constraint", str(constraint_file)]
+        if target.platform in _UV_PLATFORMS:
+            command += ["--python-platform", _UV_PLATFORMS[target.platform]]
+        if pre or request.pre:
+            command += ["--prerelease", "allow"]
+        env = dict(os.environ)
+        env["UV_INDEX_URL"] = request.index_url or index_url
+        extras = [*extra_index_urls, *request.extra_index_urls]
+        if extras:
+            env["UV_EXTRA_INDEX_URL"] = " ".join(extras)
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        message = redact_text(result.stderr.strip().replace(str(requirements), request.label))
+        error = ResolutionError(request.label, f"uv pip compile failed: {message}")
+        if not request.tolerant:
+            raise error
+        resolved.skipped.append(_as_skip(request, error))
+        return
+    resolved.dependencies.extend(_from_compiled(result.stdout, roots, request.project))
+
+
+def _from_compiled(
+    text: str, roots: Sequence[Requirement], project: str | None
+) -> list[Dependency]:
+    """`name==version  # via a, b` lines -> dependencies with origins and paths."""
+    pins: dict[str, str] = {}
+    parents: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        pin, _, comment = line.partition("#")
+        name, sep, version = pin.strip().partition("==")
+        if not sep:
+            continue
+        name = canonical_name(name.split("[", 1)[0].strip())
+        pins[name] = version.strip()
+        via = comment.strip().removeprefix("via").split(",")
+        parents[name] = [
+            canonical_name(p.strip().split("[", 1)[0])
+            for p in via
+            if p.strip() and not p.strip().startswith("-")
+        ]
+    children: dict[str, list[str]] = {}
+    for child, of_child in parents.items():
+        for parent in of_child:
+            children.setdefault(parent, []).append(child)
+    root_origins: dict[str, list[Origin]] = {}
+    for root in roots:
+        if root.origin is not None and root.name in pins:
+            root_origins.setdefault(root.name, []).append(root.origin)
+    of = trace(
+        list(root_origins),
+        root_origins,
+        lambda node: children.get(node, ()),
+        lambda node: parents.get(node, ()),
+        lambda node: node,
+        (project,) if project else (),
+    )
+    return [Dependency(name, version, *of(name)) for name, version in pins.items()]
