@@ -198,10 +198,10 @@ def test_bad_file_names_file_and_line(tmp_path: Path) -> None:
 def test_strict_makes_skips_fatal(tmp_path: Path) -> None:
     req = tmp_path / "r.txt"
     req.write_text("six==1.16.0\nflask>=2\n")
-    dry = run_cli("-r", str(req), "--dry-run")
+    dry = run_cli("-r", str(req), "--dry-run", "--no-deps")
     assert dry.returncode == 0
     assert dry.stderr == "Dry run: would audit 1 packages (1 skipped)\n"
-    strict = run_cli("-r", str(req), "--strict", "--dry-run")
+    strict = run_cli("-r", str(req), "--strict", "--dry-run", "--no-deps")
     assert strict.returncode == 2
     assert strict.stderr.startswith(
         f"vulnsweep: error: --strict: 1 dependencies cannot be audited; first: flask ({req}:2)"

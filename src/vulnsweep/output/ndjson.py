@@ -32,12 +32,13 @@ class NdjsonWriter:
                 "severity": vuln.severity,
                 "cvss_score": vuln.score,
                 "origins": [str(o) for o in dep.origins],
-                "dependency_path": list(dep.paths[0]) if dep.paths else None,
                 "ignored": finding.ignored_reason,
                 "passing": finding.passing_reason,
             }
             if self.options.desc:
                 line["description"] = vuln.description
+            if dep.paths:
+                line["dependency_path"] = list(dep.paths[0])
             stream.write(orjson.dumps(line) + b"\n")
         stream.flush()
 

@@ -33,7 +33,6 @@ from vulnsweep.resolution.provider import (
     Requirement,
     allowed_versions,
     dependencies_of,
-    installable_releases,
     parse_requirement,
 )
 from vulnsweep.resolution.target import TargetEnvironment
@@ -104,40 +103,47 @@ async def resolve_async(
     import anyio
 
     from vulnsweep.resolution.auth import with_credentials
-    from vulnsweep.resolution.index import ACCEPT, PackageIndex
-    from vulnsweep.services.http import HttpClient
+    from vulnsweep.resolution.index import ACCEPT, LazyHttp, PackageIndex
+
+    def client() -> HttpClient:
+        from vulnsweep.services.http import HttpClient
+
+        return HttpClient(
+            "package index",
+            timeouts=settings.timeouts,
+            concurrency=settings.concurrency,
+            headers={"Accept": ACCEPT},
+        )
 
     resolved = Resolved()
     indexes: dict[tuple[str, ...], PackageIndex] = {}
-    async with HttpClient(
-        "package index",
-        timeouts=settings.timeouts,
-        concurrency=settings.concurrency,
-        headers={"Accept": ACCEPT},
-    ) as http:
-        try:
-            async with anyio.create_task_group() as prefetches:
-                async with anyio.create_task_group() as resolutions:
-                    for request in requests:
-                        urls = tuple(
-                            with_credentials(u)
-                            for u in (
-                                request.index_url or settings.index_url,
-                                *settings.extra_index_urls,
-                                *request.extra_index_urls,
-                            )
+    http = LazyHttp(client)
+    try:
+        async with anyio.create_task_group() as prefetches:
+            async with anyio.create_task_group() as resolutions:
+                for request in requests:
+                    urls = tuple(
+                        with_credentials(u)
+                        for u in (
+                            request.index_url or settings.index_url,
+                            *settings.extra_index_urls,
+                            *request.extra_index_urls,
                         )
-                        index = indexes.get(urls)
-                        if index is None:
-                            index = indexes[urls] = PackageIndex(http, settings.cache, urls)
-                        resolutions.start_soon(
-                            _resolve_one, request, index, http, settings, prefetches, resolved
+                    )
+                    index = indexes.get(urls)
+                    if index is None:
+                        index = indexes[urls] = PackageIndex(
+                            http, settings.cache, urls, settings.target
                         )
-                prefetches.cancel_scope.cancel()
-        finally:
-            for index in indexes.values():
-                await anyio.to_thread.run_sync(index.persist)
+                    resolutions.start_soon(
+                        _resolve_one, request, index, settings, prefetches, resolved
+                    )
+            prefetches.cancel_scope.cancel()
+    finally:
         resolved.requests_sent = http.requests_sent
+        await http.aclose()
+        for index in indexes.values():
+            await anyio.to_thread.run_sync(index.persist)
     return resolved
 
 
@@ -167,7 +173,7 @@ class Prefetcher:
 
     async def _warm(self, requirement: Requirement) -> None:
         try:
-            releases = installable_releases(await self.index.project(requirement.name), self.target)
+            releases = await self.index.releases(requirement.name)
             allowed = allowed_versions(releases, [requirement], self.pre)
             if not allowed:
                 return
@@ -182,7 +188,6 @@ class Prefetcher:
 async def _resolve_one(
     request: ResolutionRequest,
     index: PackageIndex,
-    http: HttpClient,
     settings: ResolverSettings,
     prefetches: anyio.abc.TaskGroup,
     resolved: Resolved,
@@ -201,7 +206,7 @@ async def _resolve_one(
     prefetcher.warm(roots)
 
     view = IndexView(
-        fetch_project=lambda name: anyio.from_thread.run(index.project, name),
+        fetch_releases=lambda name: anyio.from_thread.run(index.releases, name),
         fetch_metadata=lambda dist: anyio.from_thread.run(index.metadata, dist),
         on_dependencies=lambda reqs: anyio.from_thread.run_sync(prefetcher.warm, reqs),
         target=target,
@@ -339,9 +344,18 @@ def _dependencies(
         lambda node: node,
         (project,) if project else (),
     )
+    order = {root.identifier: i for i, root in reversed(list(enumerate(roots)))}
     out = []
     for identifier, candidate in mapping.items():
         if not candidate.extras:
             origins, paths = of(identifier)
             out.append(Dependency(candidate.name, str(candidate.version), origins, paths))
-    return out
+    # The user's requirements in their order, then what they pulled in, level by level.
+    return sorted(
+        out,
+        key=lambda d: (
+            (order.get(d.paths[0][0], len(order)), len(d.paths[0]), d.paths[0])
+            if d.paths
+            else (len(order), 0, (d.name,))
+        ),
+    )

@@ -22,7 +22,8 @@ def trace(
     head: tuple[str, ...] = (),
 ) -> Callable[[Node], tuple[tuple[Origin, ...], tuple[tuple[str, ...], ...]]]:
     """`tops` are the graph's roots; the returned function gives a node's origins and
-    paths (shortest first, at most MAX_PATHS, each through a different parent)."""
+    paths (shortest first, at most MAX_PATHS, each through a different parent).
+    Children are visited in sorted order: the same input gives the same report."""
     shortest: dict[Node, tuple[str, ...]] = {}
     queue: deque[Node] = deque()
     for top in tops:
@@ -31,7 +32,7 @@ def trace(
             queue.append(top)
     while queue:
         node = queue.popleft()
-        for child in children(node):
+        for child in sorted(children(node)):  # type: ignore[type-var]
             if child not in shortest:
                 shortest[child] = (*shortest[node], label(child))
                 queue.append(child)
@@ -51,7 +52,9 @@ def trace(
         chains = [shortest.get(node, (label(node),))]
         chains += [(*shortest[p], label(node)) for p in parents(node) if p in shortest]
         paths = tuple(
-            dict.fromkeys((*head, *_collapse(chain)) for chain in sorted(chains, key=len))
+            dict.fromkeys(
+                (*head, *_collapse(chain)) for chain in sorted(chains, key=lambda c: (len(c), c))
+            )
         )[:MAX_PATHS]
         return tuple(dict.fromkeys(reached.get(node, ()))), paths
 

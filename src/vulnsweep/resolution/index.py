@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from html.parser import HTMLParser
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.version import Version
 
+    from vulnsweep.resolution.target import TargetEnvironment
     from vulnsweep.services.http import HttpClient
 
 log = logging.getLogger(__name__)
@@ -74,17 +75,48 @@ def strip_credentials(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
+class LazyHttp:
+    """The HTTP client, opened on the first request: a run the cache answers entirely
+    never imports aiohttp or opens a socket."""
+
+    def __init__(self, factory: Callable[[], HttpClient]) -> None:
+        self._factory = factory
+        self._client: HttpClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def client(self) -> HttpClient:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    client = self._factory()
+                    await client.__aenter__()
+                    self._client = client
+        return self._client
+
+    @property
+    def requests_sent(self) -> int:
+        return self._client.requests_sent if self._client is not None else 0
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.__aexit__(None, None, None)
+            self._client = None
+
+
 class PackageIndex:
     """Every page and metadata file is requested at most once per run, however many
     resolver branches or prefetches ask for it at the same time."""
 
     def __init__(
         self,
-        http: HttpClient,
+        http: LazyHttp,
         cache: Cache,
         index_urls: Sequence[str],
+        target: TargetEnvironment,
     ) -> None:
         self.http = http
+        self.target = target
+        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
         self.cache = cache
         self.index_urls = [u.rstrip("/") for u in dict.fromkeys(index_urls)]
         self._pages: dict[str, asyncio.Future[list[Distribution]]] = {}
@@ -101,6 +133,15 @@ class PackageIndex:
         if future is None:
             future = self._pages[key] = asyncio.ensure_future(self._project(key))
         return await asyncio.shield(future)
+
+    async def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
+        """Releases installable on the target, newest first, their files best first."""
+        dists = await self.project(name)
+        key = canonical_name(name)
+        found = self._releases.get(key)
+        if found is None:
+            found = self._releases[key] = installable_releases(dists, self.target)
+        return found
 
     async def metadata(self, dist: Distribution) -> Metadata | None:
         """The release's dependencies from static metadata, or None when the index has
@@ -139,10 +180,8 @@ class PackageIndex:
         if stored is not None and stored.expires > time.time():
             return _unpack(stored.body)
         self.requests += 1
-        if page:
-            result = await self.http.get_document(url, stored.etag if stored else None)
-        else:
-            result = await self.http.get_document(url, None)
+        http = await self.http.client()
+        result = await http.get_document(url, stored.etag if page and stored else None)
         if result.status == 404:
             return None, None
         if result.status == 304 and stored is not None:
@@ -213,6 +252,39 @@ class PackageIndex:
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(fn)
+
+
+def installable_releases(
+    dists: Iterable[Distribution], target: TargetEnvironment
+) -> list[tuple[Version, list[Distribution]]]:
+    """Files pip could install on the target: Requires-Python holds, and a wheel's tags
+    are supported (an sdist always is). Wheels come before sdists, best tag first."""
+    import math
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    by_version: dict[Version, list[tuple[int, Distribution]]] = {}
+    rank = target.tag_rank
+    python = target.python_version
+    for dist in dists:
+        if dist.requires_python:
+            try:
+                if not SpecifierSet(dist.requires_python).contains(python, prereleases=True):
+                    continue
+            except InvalidSpecifier:
+                pass  # pip ignores an invalid Requires-Python on a file
+        if dist.wheel_tags is None:
+            priority = math.inf
+        else:
+            ranks = [rank[t] for t in dist.wheel_tags if t in rank]
+            if not ranks:
+                continue
+            priority = min(ranks)
+        by_version.setdefault(dist.version, []).append((priority, dist))  # type: ignore[arg-type]
+    return [
+        (version, [d for _, d in sorted(files, key=lambda item: item[0])])
+        for version, files in sorted(by_version.items(), key=lambda item: item[0], reverse=True)
+    ]
 
 
 def parse_core_metadata(text: str, source: str) -> Metadata:

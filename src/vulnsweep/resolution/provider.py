@@ -7,6 +7,7 @@ event loop, so resolution costs a few round trips per level of the tree, not per
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from vulnsweep.resolution.index import Distribution, Metadata
 from vulnsweep.resolution.target import TargetEnvironment
 
 if TYPE_CHECKING:
+    from packaging.requirements import Requirement as Pep508
     from packaging.specifiers import SpecifierSet
     from packaging.version import Version
     from resolvelib.structs import RequirementInformation
@@ -92,56 +94,15 @@ class IndexView:
 
     def __init__(
         self,
-        fetch_project: Callable[[str], list[Distribution]],
+        fetch_releases: Callable[[str], list[tuple[Version, list[Distribution]]]],
         fetch_metadata: Callable[[Distribution], Metadata | None],
         on_dependencies: Callable[[list[Requirement]], None],
         target: TargetEnvironment,
     ) -> None:
-        self.fetch_project = fetch_project
+        self.releases = fetch_releases
         self.fetch_metadata = fetch_metadata
         self.on_dependencies = on_dependencies
         self.target = target
-        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
-
-    def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
-        """Installable releases, newest first, each with its usable files best first."""
-        found = self._releases.get(name)
-        if found is None:
-            found = self._releases[name] = installable_releases(
-                self.fetch_project(name), self.target
-            )
-        return found
-
-
-def installable_releases(
-    dists: Iterable[Distribution], target: TargetEnvironment
-) -> list[tuple[Version, list[Distribution]]]:
-    """Files pip could install on the target: Requires-Python holds, and a wheel's tags
-    are supported (an sdist always is). Wheels come before sdists, best tag first."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    by_version: dict[Version, list[tuple[int, Distribution]]] = {}
-    rank = target.tag_rank
-    python = target.python_version
-    for dist in dists:
-        if dist.requires_python:
-            try:
-                if not SpecifierSet(dist.requires_python).contains(python, prereleases=True):
-                    continue
-            except InvalidSpecifier:
-                pass  # pip ignores an invalid Requires-Python on a file
-        if dist.wheel_tags is None:
-            priority = math.inf
-        else:
-            ranks = [rank[t] for t in dist.wheel_tags if t in rank]
-            if not ranks:
-                continue
-            priority = min(ranks)
-        by_version.setdefault(dist.version, []).append((priority, dist))  # type: ignore[arg-type]
-    return [
-        (version, [d for _, d in sorted(files, key=lambda item: item[0])])
-        for version, files in sorted(by_version.items(), key=lambda item: item[0], reverse=True)
-    ]
 
 
 def pick_file(files: Sequence[Distribution]) -> Distribution:
@@ -175,18 +136,26 @@ def allowed_versions(
     return out
 
 
+@functools.lru_cache(maxsize=8192)
+def _pep508(text: str) -> Pep508 | None:
+    """Parsed once per distinct string: the prefetcher and the resolver both read them."""
+    from packaging.requirements import InvalidRequirement
+    from packaging.requirements import Requirement as Pep508
+
+    try:
+        return Pep508(text)
+    except InvalidRequirement:
+        return None
+
+
 def dependencies_of(
     metadata: Metadata, target: TargetEnvironment, extras: frozenset[str], parent: str
 ) -> list[Requirement]:
     """Requires-Dist entries whose markers hold for the target (and these extras)."""
-    from packaging.requirements import InvalidRequirement
-    from packaging.requirements import Requirement as Pep508
-
     out = []
     for text in metadata.requires_dist:
-        try:
-            parsed = Pep508(text)
-        except InvalidRequirement:
+        parsed = _pep508(text)
+        if parsed is None:
             log.warning("%s: ignoring an invalid Requires-Dist entry %r", parent, text)
             continue
         if parsed.marker is not None and not target.evaluate(parsed.marker, extras):

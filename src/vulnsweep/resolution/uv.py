@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,7 +36,8 @@ def resolve_with_uv(
     target: TargetEnvironment,
     pre: bool,
 ) -> Resolved:
-    uv = shutil.which("uv")
+    # On PATH, or installed beside this interpreter (`pip install uv` in the same venv).
+    uv = shutil.which("uv") or shutil.which("uv", path=os.path.dirname(sys.executable))
     if uv is None:
         raise UsageError("--resolver uv: no `uv` on PATH (install uv, or use the builtin resolver)")
     resolved = Resolved()

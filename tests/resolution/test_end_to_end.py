@@ -1,0 +1,244 @@
+"""Unpinned input through the whole CLI: resolve on the local index, audit on the local
+OSV server, report each transitive finding with the path that reached it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.servers.index import IndexFaults, IndexServer, Project
+from tests.servers.osv import OsvServer
+
+CASES = Path(__file__).resolve().parents[1] / "data" / "resolution"
+TARGET = ("--python-version", "3.11.7", "--platform", "linux")
+
+
+def audit(
+    index: IndexServer | str,
+    osv: OsvServer,
+    cache: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> tuple[int, str, str]:
+    url = index if isinstance(index, str) else index.url
+    proc = run_cli(
+        "--index-url", url, "--osv-url", osv.url, "--cache-dir", str(cache),
+        "--progress-spinner", "off", *TARGET, *args,
+        env=env, cwd=CASES,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def by_name(report: str) -> dict[str, dict]:  # type: ignore[type-arg]
+    return {d["name"]: d for d in json.loads(report)["dependencies"]}
+
+
+def test_transitive_findings_carry_their_path(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", "vulnerable.in", "-f", "json")
+    assert code == 1
+    deps = by_name(out)
+    recorded = json.loads((CASES / "vulnerable.pip.json").read_text())["install"]
+    assert {name: d["version"] for name, d in deps.items()} == recorded
+    found = {name: sorted(v["id"] for v in d["vulns"]) for name, d in deps.items() if d["vulns"]}
+    assert found == {
+        "requests": ["PYSEC-2023-74"],
+        "flask": ["PYSEC-2023-62"],
+        "urllib3": ["PYSEC-2023-192", "PYSEC-2023-212"],
+    }
+    assert deps["urllib3"]["dependency_path"] == ["requests", "urllib3"]
+    assert deps["urllib3"]["origins"] == ["vulnerable.in:3"]
+    assert deps["flask"]["dependency_path"] == ["flask"]
+    assert deps["markupsafe"]["dependency_paths"] == [
+        ["flask", "jinja2", "markupsafe"],
+        ["flask", "werkzeug", "markupsafe"],
+    ]
+    assert err.startswith("Found 4 known vulnerabilities in 3 packages\n")
+
+
+def test_columns_show_a_via_column(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, _ = audit(index_server, osv_server, cache_dir, "-r", "vulnerable.in")
+    assert code == 1
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert out.splitlines()[0].split() == [
+        "Name",
+        "Version",
+        "ID",
+        "Fix",
+        "Versions",
+        "Severity",
+        "Via",
+    ]
+    assert ["urllib3", "2.0.5", "PYSEC-2023-192", "1.26.17,2.0.6", "HIGH", "requests"] in rows
+    assert ["flask", "2.3.1", "PYSEC-2023-62", "2.2.5,2.3.2", "UNKNOWN", "(direct)"] in rows
+
+
+def test_a_warm_rerun_asks_the_index_nothing(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    first = audit(index_server, osv_server, cache_dir, "-r", "web.in", "-f", "json")
+    assert first[0] == 0
+    assert index_server.hits["simple"] == 32 and index_server.hits["metadata"] >= 32
+    index_server.reset()
+    second = audit(index_server, osv_server, cache_dir, "-r", "web.in", "-f", "json")
+    assert second[:2] == first[:2]
+    assert sum(index_server.hits.values()) == 0
+
+
+def test_no_deps_skips_what_is_not_pinned(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, _ = audit(
+        index_server, osv_server, cache_dir, "-r", "vulnerable.in", "-f", "json", "--no-deps"
+    )
+    assert code == 0
+    deps = by_name(out)
+    assert sorted(deps) == ["flask", "requests"]
+    assert deps["requests"]["skip_reason"] == (
+        "requirement 'requests<2.31' is not pinned with == or ===, and --no-deps turns "
+        "resolution off"
+    )
+    assert sum(index_server.hits.values()) == 0
+
+
+def test_conflicts_are_explained_and_exit_2(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", "conflict.in")
+    assert code == 2 and out == ""
+    assert err.startswith(
+        "vulnsweep: error: conflict.in: conflicting requirements for werkzeug: "
+        "conflict.in:3 requires werkzeug<2; flask 3.1.3 requires werkzeug>=3.1.0;"
+    )
+
+
+def test_an_unreachable_index_is_a_service_failure(osv_server: OsvServer, cache_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/simple"
+    code, out, err = audit(url, osv_server, cache_dir, "-r", "backtrack.in")
+    assert code == 3 and out == ""
+    assert err.startswith(f"vulnsweep: error: package index ({url}/flask/): ")
+    assert err.count("\n") == 1
+
+
+def test_transient_index_errors_are_retried(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    index_server.reset(IndexFaults(fail_first=3))
+    code, out, _ = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in", "-f", "json")
+    assert code == 0
+    recorded = json.loads((CASES / "backtrack.pip.json").read_text())["install"]
+    assert {name: d["version"] for name, d in by_name(out).items()} == recorded
+
+
+def test_an_index_without_pep_691_is_read_as_html(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    index_server.reset(IndexFaults(html_only=True))
+    code, out, _ = audit(index_server, osv_server, cache_dir, "-r", "libs.in", "-f", "json")
+    assert code == 0
+    recorded = json.loads((CASES / "libs.pip.json").read_text())["install"]
+    assert {name: d["version"] for name, d in by_name(out).items()} == recorded
+
+
+def test_json_api_stands_in_for_missing_core_metadata(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    index_server.reset(IndexFaults(no_metadata={"flask", "requests"}))
+    code, out, _ = audit(index_server, osv_server, cache_dir, "-r", "vulnerable.in", "-f", "json")
+    assert code == 1
+    recorded = json.loads((CASES / "vulnerable.pip.json").read_text())["install"]
+    assert {name: d["version"] for name, d in by_name(out).items()} == recorded
+    assert index_server.hits["pypi"] == 2
+
+
+def test_sdist_only_release_is_audited_but_its_dependencies_are_skipped(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    sdist_only = Project(
+        "legacy-tool",
+        [{"filename": "legacy-tool-0.3.tar.gz", "hashes": {"sha256": "00" * 32}}],
+        {},
+    )
+    requirements = tmp_path / "r.in"
+    requirements.write_text("legacy-tool\nrequests<2.31\n")
+    with IndexServer(extra={"legacy-tool": sdist_only}) as index:
+        code, out, _ = audit(index, osv_server, cache_dir, "-r", str(requirements), "-f", "json")
+    assert code == 1
+    entries = json.loads(out)["dependencies"]
+    audited = {d["name"]: d["version"] for d in entries if "skip_reason" not in d}
+    assert audited["legacy-tool"] == "0.3"
+    skipped = [d for d in entries if "skip_reason" in d]
+    assert skipped == [
+        {
+            "name": "legacy-tool",
+            "version": "0.3",
+            "skip_reason": "legacy-tool 0.3 is audited, but its dependencies are unknown: the "
+            "release has no wheel and the index offers no static metadata for it (vulnsweep "
+            "never builds sdists)",
+            "origins": [f"{requirements}:1"],
+        }
+    ]
+
+
+def test_credentials_are_used_and_never_shown(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    with IndexServer(auth=("alice", "s3cret-token")) as index:
+        with_auth = index.url.replace("http://", "http://alice:s3cret-token@")
+        code, out, err = audit(index, osv_server, cache_dir, "-r", "yanked.in")
+        assert code == 3
+        assert "HTTP 401" in err
+        code, out, err = audit(with_auth, osv_server, cache_dir, "-r", "yanked.in", "-v")
+        assert code == 1 and "urllib3 2.0.1" in out
+        assert "s3cret" not in out + err
+        wrong = index.url.replace("http://", "http://alice:wrong-pass@")
+        code, out, err = audit(wrong, osv_server, cache_dir, "-r", "backtrack.in", "--no-cache")
+        assert code == 3 and "wrong-pass" not in err and "****@127.0.0.1" in err
+        netrc = tmp_path / "netrc"
+        netrc.write_text("machine 127.0.0.1 login alice password s3cret-token\n")
+        netrc.chmod(0o600)
+        code, out, err = audit(
+            index, osv_server, cache_dir, "-r", "backtrack.in", "--no-cache",
+            env={"NETRC": str(netrc)},
+        )  # fmt: skip
+        assert code == 0, err
+    stored = b"".join(p.read_bytes() for p in cache_dir.rglob("*") if p.is_file())
+    assert b"s3cret" not in stored
+
+
+def test_pyproject_ranges_resolve_with_the_project_at_the_head_of_each_path(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "shop"\nversion = "1.0"\n'
+        'dependencies = ["requests<2.31", "flask==2.3.1"]\n'
+    )
+    code, out, _ = audit(index_server, osv_server, cache_dir, str(tmp_path), "-f", "json")
+    assert code == 1
+    deps = by_name(out)
+    assert deps["urllib3"]["dependency_path"] == ["shop", "requests", "urllib3"]
+    assert deps["flask"]["dependency_path"] == ["shop", "flask"]
+    assert deps["urllib3"]["origins"] == [f"{tmp_path / 'pyproject.toml'}:4"]
+
+
+@pytest.mark.parametrize("case", ["vulnerable", "backtrack", "yanked"])
+def test_uv_resolver_agrees_with_pip(
+    case: str, index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, err = audit(
+        index_server, osv_server, cache_dir, "-r", f"{case}.in", "-f", "json", "--resolver", "uv"
+    )
+    assert code in (0, 1), err
+    recorded = json.loads((CASES / f"{case}.pip.json").read_text())["install"]
+    assert {name: d["version"] for name, d in by_name(out).items()} == recorded
