@@ -21,6 +21,7 @@ run: install
 bench: install
 	$(PY) -m pip install -q -e '.[test,dev,bench]'
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.resolve
 	$(PY) -m benchmarks.soak
 
 soak: install

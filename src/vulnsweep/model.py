@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
 _CANONICAL_NAME = re.compile(r"[-_.]+")
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 
 @cache
@@ -74,7 +75,11 @@ class SkippedDependency:
 
     @cached_property
     def canonical_name(self) -> str:
-        return canonical_name(self.name)
+        """PEP 503 form of a project name; anything else (a file that could not be
+        read, a line that is no requirement) is kept as written."""
+        if _PROJECT_NAME.match(self.name):
+            return canonical_name(self.name)
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -242,3 +242,80 @@ def test_uv_resolver_agrees_with_pip(
     assert code in (0, 1), err
     recorded = json.loads((CASES / f"{case}.pip.json").read_text())["install"]
     assert {name: d["version"] for name, d in by_name(out).items()} == recorded
+
+
+def test_expired_pages_are_revalidated_with_their_etag(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    import sqlite3
+
+    first = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in", "-f", "json")
+    with sqlite3.connect(cache_dir / "cache.sqlite3") as db:
+        db.execute("UPDATE http SET expires = 0 WHERE url LIKE '%/simple/%'")
+    index_server.reset()
+    second = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in", "-f", "json")
+    assert second[:2] == first[:2]
+    # every page asked again, every one answered 304; metadata is immutable: not asked
+    assert index_server.hits["simple"] == index_server.hits["not_modified"] == 7
+    assert index_server.hits["metadata"] == 0
+
+
+def test_the_files_own_index_url_wins(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.in"
+    requirements.write_text(f"--index-url {index_server.url}\nrequests<2.31\n")
+    dead = "http://127.0.0.1:9/simple"
+    code, out, err = audit(dead, osv_server, cache_dir, "-r", str(requirements), "-f", "json")
+    assert code == 1, err
+    assert by_name(out)["requests"]["version"] == "2.30.0"
+
+
+def test_a_tree_walk_turns_one_impossible_file_into_a_skip(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "requirements.txt").write_text("flask>=3\nwerkzeug<2\n")
+    (tmp_path / "worker").mkdir()
+    (tmp_path / "worker" / "requirements.txt").write_text("requests<2.31\n")
+    (tmp_path / "worker" / "constraints.txt").write_text("urllib3<2\n")
+    code, out, _ = audit(index_server, osv_server, cache_dir, str(tmp_path), "-R", "-f", "json")
+    assert code == 1
+    entries = json.loads(out)["dependencies"]
+    skipped = [d for d in entries if "skip_reason" in d]
+    api = str(tmp_path / "api" / "requirements.txt")
+    constraints = str(tmp_path / "worker" / "constraints.txt")
+    assert [(d["name"], d["origins"]) for d in skipped] == [
+        ("urllib3", [f"{constraints}:1"]),
+        (api, [api]),
+    ]
+    assert skipped[0]["skip_reason"] == (
+        "requirement 'urllib3<2' is not pinned with == or ===, and a constraints file is "
+        "not resolved on its own"
+    )
+    assert skipped[1]["skip_reason"].startswith(
+        "cannot be resolved: conflicting requirements for werkzeug: "
+    )
+    audited = {d["name"]: d["version"] for d in entries if "skip_reason" not in d}
+    # the constraints file found in the tree limits nothing it was not asked to
+    assert audited["requests"] == "2.30.0" and audited["urllib3"] == "2.8.0"
+
+
+def test_markdown_and_sarif_show_the_path(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    _, markdown, _ = audit(
+        index_server, osv_server, cache_dir, "-r", "vulnerable.in", "-f", "markdown"
+    )
+    header = markdown.splitlines()[0]
+    assert header.endswith(" | Via")
+    assert any(
+        line.startswith("[urllib3]") and line.endswith(" | requests")
+        for line in markdown.splitlines()
+    )
+    _, sarif, _ = audit(index_server, osv_server, cache_dir, "-r", "vulnerable.in", "-f", "sarif")
+    results = json.loads(sarif)["runs"][0]["results"]
+    urllib3 = [r for r in results if r["message"]["text"].startswith("urllib3 2.0.5")]
+    assert len(urllib3) == 2
+    assert all(r["properties"]["dependencyPath"] == ["requests", "urllib3"] for r in urllib3)
+    assert all(r["message"]["text"].endswith(" Pulled in via requests.") for r in urllib3)

@@ -154,6 +154,8 @@ class IndexServer:
         etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         headers = {"ETag": etag, "Cache-Control": "max-age=600, public"}
         if request.headers.get("If-None-Match") == etag:
+            with self._lock:
+                self.hits["not_modified"] += 1
             return web.Response(status=304, headers=headers)
         return web.Response(body=body, content_type=content_type, headers=headers)
 

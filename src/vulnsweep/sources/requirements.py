@@ -124,11 +124,13 @@ class RequirementsSource:
         require_hashes: bool = False,
         marker_environment: dict[str, str] | None = None,
         resolve: bool = False,
+        unresolved: str = "--no-deps turns resolution off",
     ) -> None:
         self.paths = list(paths)
         self.require_hashes = require_hashes
         self.marker_environment = marker_environment
         self.resolve = resolve  # unpinned requirements: resolve the set, don't skip
+        self.unresolved = unresolved  # why an unpinned line is skipped otherwise
 
     def collect(self) -> Iterator[Collected]:
         state = _FileState(require_hashes=self.require_hashes)
@@ -405,7 +407,7 @@ class RequirementsSource:
                     name=entry.name,
                     origins=(entry.origin,),
                     reason=f"requirement {entry.text!r} is not pinned with == or ===, and "
-                    "--no-deps turns resolution off",
+                    f"{self.unresolved}",
                 )
                 continue
             if state.require_hashes and not entry.hashes:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from vulnsweep.errors import InputError, UsageError
 from vulnsweep.sources import ChainSource, DependencySource, TolerantSource
@@ -175,8 +176,15 @@ def _file_source(
         [str(path)],
         require_hashes=options.require_hashes,
         marker_environment=options.marker_environment,
-        resolve=options.resolve,
+        **_resolution_for(path, options),
     )
+
+
+def _resolution_for(path: Path, options: InputOptions) -> dict[str, Any]:
+    if path.name.lower().startswith("constraints"):
+        # A constraints file found in a tree limits versions; it asks for nothing.
+        return {"resolve": False, "unresolved": "a constraints file is not resolved on its own"}
+    return {"resolve": options.resolve}
 
 
 def _project_source(
