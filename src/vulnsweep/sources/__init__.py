@@ -85,7 +85,9 @@ def deduplicate(
     the same pin thousands of times. Requirement sets that need resolving are set
     aside in `requests`."""
     first: dict[tuple[str, str], Dependency] = {}
-    more: dict[tuple[str, str], list[Origin]] = {}
+    # Further origins as plain (path, line) tuples: hashing those is C-fast, and a
+    # tree repeats each pin thousands of times.
+    more: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
     more_paths: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     skipped: list[SkippedDependency] = []
     keys: dict[tuple[str, str], tuple[str, str]] = {}  # as written -> normalised
@@ -98,9 +100,9 @@ def deduplicate(
                 if key not in first:
                     first[key] = Dependency(name, version, (Origin(path, line),))
                 elif key in more:
-                    more[key].append(Origin(path, line))
+                    more[key].append((path, line))
                 else:
-                    more[key] = [Origin(path, line)]
+                    more[key] = [(path, line)]
             continue
         if type(item) is SkippedDependency:
             skipped.append(item)
@@ -115,7 +117,7 @@ def deduplicate(
         if key not in first:
             first[key] = item
             continue
-        more.setdefault(key, []).extend(item.origins)
+        more.setdefault(key, []).extend((o.path, o.line) for o in item.origins)
         if item.paths:
             more_paths.setdefault(key, []).extend(item.paths)
     merged = []
@@ -124,7 +126,8 @@ def deduplicate(
         if extra is None:
             merged.append(dep)
         else:
-            origins = tuple(dict.fromkeys((*dep.origins, *extra)))
+            seen = dict.fromkeys([(o.path, o.line) for o in dep.origins] + extra)
+            origins = tuple(Origin(path, line) for path, line in seen)
             paths = tuple(dict.fromkeys((*dep.paths, *more_paths.get(key, ()))))
             merged.append(Dependency(dep.name, dep.version, origins, paths))
     return merged, skipped

@@ -106,12 +106,14 @@ class _FileState:
         field(default_factory=list)
     )
     constraints: dict[str, _Entry] = field(default_factory=dict)
-    constraint_lines: list[RequirementLine] = field(default_factory=list)  # for resolving
+    # Every constraint as (text, path, line), should the file need resolving.
+    constraint_lines: list[tuple[str, str, int | None]] = field(default_factory=list)
     skipped: list[SkippedDependency] = field(default_factory=list)
     require_hashes: bool = False
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     pre: bool = False
+    unpinned: bool = False  # some requirement is not an exact pin
 
 
 class RequirementsSource:
@@ -206,12 +208,16 @@ class RequirementsSource:
                 if simple is not None:
                     if constraint:
                         name = simple["name"]
-                        origin = Origin(path, number)
-                        state.constraints.setdefault(
-                            canonical_name(name),
-                            _Entry(origin, raw, [], name=name, pinned_version=simple["version"]),
-                        )
-                        state.constraint_lines.append(RequirementLine(raw.strip(), origin))
+                        key = canonical_name(name)
+                        if key not in state.constraints:
+                            state.constraints[key] = _Entry(
+                                Origin(path, number),
+                                raw,
+                                [],
+                                name=name,
+                                pinned_version=simple["version"],
+                            )
+                        state.constraint_lines.append((raw.strip(), path, number))
                     else:
                         name, _, version = simple.group("name", "op", "version")
                         target.append((name, version, path, number))
@@ -266,7 +272,7 @@ class RequirementsSource:
             )
             if constraint:
                 state.constraints.setdefault(canonical_name(entry.name), entry)
-                state.constraint_lines.append(RequirementLine(text, origin))
+                state.constraint_lines.append((text, path, line.number))
             else:
                 state.requirements.append(entry)
             return
@@ -292,8 +298,9 @@ class RequirementsSource:
         if constraint:
             if entry.pinned_version is not None:
                 state.constraints.setdefault(canonical_name(entry.name), entry)
-            state.constraint_lines.append(RequirementLine(entry.text, entry.origin))
+            state.constraint_lines.append((entry.text, entry.origin.path, entry.origin.line))
         else:
+            state.unpinned = state.unpinned or entry.pinned_version is None
             state.requirements.append(entry)
 
     def _parse_option(
@@ -370,9 +377,15 @@ class RequirementsSource:
     # -- settling ----------------------------------------------------------------
 
     def _settle(self, state: _FileState) -> Iterator[Collected]:
-        if self.resolve and any(
-            type(e) is _Entry and e.pinned_version is None and not self._constraint_pin(e, state)
-            for e in state.requirements
+        if (
+            self.resolve
+            and state.unpinned
+            and any(
+                type(e) is _Entry
+                and e.pinned_version is None
+                and not self._constraint_pin(e, state)
+                for e in state.requirements
+            )
         ):
             yield self._resolution_request(state)
             return
@@ -449,7 +462,10 @@ class RequirementsSource:
         return ResolutionRequest(
             label=", ".join("<stdin>" if p == STDIN else p for p in self.paths),
             requirements=tuple(lines),
-            constraints=tuple(state.constraint_lines),
+            constraints=tuple(
+                RequirementLine(text, Origin(path, number))
+                for text, path, number in state.constraint_lines
+            ),
             index_url=state.index_url,
             extra_index_urls=tuple(state.extra_index_urls),
             pre=state.pre,
