@@ -105,6 +105,7 @@ def _audit_command(argv: Sequence[str]) -> int:
             require_hashes=args.require_hashes,
             python_version=args.python_version,
             platform=args.platform,
+            marker_file=args.marker_environment,
             resolve=not args.no_deps,
         )
     )
@@ -206,11 +207,10 @@ def _resolve(
     pins that needed no resolving."""
     from vulnsweep.resolution.target import TargetEnvironment
     from vulnsweep.sources import deduplicate
-    from vulnsweep.sources.select import target_environment
+    from vulnsweep.sources.select import platform_of, target_environment
 
-    target = TargetEnvironment(
-        target_environment(args.python_version, args.platform), args.platform
-    )
+    markers = target_environment(args.python_version, args.platform, args.marker_environment)
+    target = TargetEnvironment(markers, args.platform or platform_of(markers))
     if args.resolver == "uv":
         from vulnsweep.resolution.uv import resolve_with_uv
 

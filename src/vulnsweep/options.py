@@ -149,6 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="evaluate environment markers for this platform",
     )
     inputs.add_argument(
+        "--marker-environment",
+        metavar="FILE",
+        help="a JSON object of PEP 508 marker values describing the target environment "
+        "(e.g. packaging.markers.default_environment() saved on the production host)",
+    )
+    inputs.add_argument(
         "--require-hashes", action="store_true", help="fail when a requirement has no --hash"
     )
     inputs.add_argument(

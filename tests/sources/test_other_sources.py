@@ -18,6 +18,7 @@ from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.environment import EnvironmentSource, interpreter_site_dirs
 from vulnsweep.sources.pyproject import ProjectSelection, PyprojectSource
+from vulnsweep.sources.requirements import RequirementsSource
 from vulnsweep.sources.sbom import SbomSource, parse_pypi_purl
 from vulnsweep.sources.select import InputOptions, build_sources, target_environment
 from vulnsweep.sources.tree import walk
@@ -139,6 +140,40 @@ def test_marker_target_environment(tmp_path: Path) -> None:
     assert deps == []
     with pytest.raises(UsageError):
         target_environment("three", None)
+
+
+def test_a_full_marker_environment_from_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text(
+        "pywin32==306 ; sys_platform == 'win32'\n"
+        "uvloop==0.19.0 ; sys_platform != 'win32'\n"
+        "graviton==1.0 ; platform_machine == 'aarch64' and python_version >= '3.12'\n"
+    )
+    arm = tmp_path / "arm.json"
+    arm.write_text(
+        json.dumps(
+            {
+                "sys_platform": "linux",
+                "platform_machine": "aarch64",
+                "python_version": "3.12",
+                "python_full_version": "3.12.4",
+            }
+        )
+    )
+    env = target_environment(None, None, str(arm))
+    deps, _ = collect(RequirementsSource([str(path)], marker_environment=env))
+    assert [(d.name, d.version) for d in deps] == [("uvloop", "0.19.0"), ("graviton", "1.0")]
+    # --python-version applies on top of the file
+    env = target_environment("3.11", None, str(arm))
+    deps, _ = collect(RequirementsSource([str(path)], marker_environment=env))
+    assert [d.name for d in deps] == ["uvloop"]
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"sys_platform": "linux", "python_versoin": "3.12"}')
+    with pytest.raises(InputError, match="unknown marker variables: python_versoin"):
+        target_environment(None, None, str(bad))
+    bad.write_text('["linux"]')
+    with pytest.raises(InputError, match="must be a JSON object"):
+        target_environment(None, None, str(bad))
 
 
 # -- environments -------------------------------------------------------------------

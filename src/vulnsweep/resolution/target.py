@@ -76,7 +76,8 @@ class TargetEnvironment:
                 if self.platform in _PLATFORM_TAGS
                 else list(tags.platform_tags())
             )
-            if _platform.machine() in ("aarch64", "arm64") and self.platform == "linux":
+            machine = self.marker_values.get("platform_machine") or _platform.machine()
+            if machine in ("aarch64", "arm64") and self.platform == "linux":
                 platforms = [p.replace("x86_64", "aarch64") for p in platforms]
             ordered = [
                 *tags.cpython_tags(version, abis=[abi, "abi3", "none"], platforms=platforms),
