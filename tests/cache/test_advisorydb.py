@@ -28,6 +28,8 @@ def zip_stats() -> tuple[int, int]:
         for member in archive.namelist():
             record = json.loads(archive.read(member))
             count += 1
+            if record.get("withdrawn"):
+                continue  # never matched, so not counted as a package with advisories
             for entry in record["affected"]:
                 names.add(entry["package"]["name"].lower().replace("_", "-").replace(".", "-"))
     return count, len(names)
@@ -43,7 +45,7 @@ def built_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_import_of_the_real_export(built_db: Path) -> None:
     info = advisorydb.info(built_db)
     records, packages = zip_stats()
-    assert (info.records, info.packages) == (records, packages) == (2661, 664)
+    assert (info.records, info.packages) == (records, packages) == (2661, 660)
     assert info.source == "test"
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from vulnsweep.model import canonical_name
-from vulnsweep.services.matching import AffectedPackage, compile_affected, parse
+from vulnsweep.model import canonical_name, parsed_version_key
+from vulnsweep.services.matching import AffectedPackage, compile_affected, parse, sort_key
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ZIP = REPO.parent / "shared" / "data" / "osv-pypi-2024-10.zip"
@@ -82,10 +82,12 @@ class OsvDatabase:
         hit = self._memo.get(key)
         if hit is None:
             parsed = parse(version)
+            exact = parsed_version_key(parsed) if parsed is not None else version.strip()
+            ordered = sort_key(parsed) if parsed is not None else None
             hit = sorted(
                 record_id
                 for record_id, entries in self.by_package.get(key[0], ())
-                if any(e.affects(version, parsed) for e in entries)
+                if any(e.affects_key(exact, ordered) for e in entries)
             )
             self._memo[key] = hit
         return hit

@@ -103,3 +103,60 @@ def test_sorted_boundaries_match_interval_semantics(bounds: list[str], probe: st
     ]
     shuffled = list(reversed(events))  # the spec sorts events; input order must not matter
     assert affects(rec(shuffled), probe) is brute_force(intervals, probe)
+
+
+# -- property: sort keys order versions exactly as packaging does ---------------------
+
+pep440 = st.builds(
+    lambda epoch, release, pre, post, dev, local: (
+        (f"{epoch}!" if epoch else "")
+        + ".".join(map(str, release))
+        + (f"{pre[0]}{pre[1]}" if pre else "")
+        + (f".post{post}" if post is not None else "")
+        + (f".dev{dev}" if dev is not None else "")
+        + (f"+{local}" if local else "")
+    ),
+    st.integers(0, 2),
+    st.lists(st.integers(0, 3), min_size=1, max_size=4),
+    st.none() | st.tuples(st.sampled_from(["a", "b", "rc"]), st.integers(0, 2)),
+    st.none() | st.integers(0, 2),
+    st.none() | st.integers(0, 2),
+    st.none() | st.sampled_from(["1", "ubuntu", "1.abc", "abc.2", "2.0", "Z9"]),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(pep440, pep440)
+def test_sort_keys_order_like_pep440(a: str, b: str) -> None:
+    from vulnsweep.services.matching import sort_key
+
+    va, vb = Version(a), Version(b)
+    ka, kb = sort_key(va), sort_key(vb)
+    assert (ka < kb) is (va < vb)
+    assert (ka == kb) is (va == vb)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pep440, min_size=1, max_size=6), pep440)
+def test_stored_ranges_answer_like_fresh_ones(bounds: list[str], probe: str) -> None:
+    """A range as the offline database stores it (JSON round trip) answers alike."""
+    import orjson
+
+    from vulnsweep.services.matching import Range, compile_ranges, sort_key
+
+    ordered = sorted(bounds, key=Version)
+    events = [{"introduced" if i % 2 == 0 else "fixed": b} for i, b in enumerate(ordered)]
+    (fresh,) = compile_ranges("T", [{"type": "ECOSYSTEM", "events": events[::-1]}])
+    stored = Range.from_json(orjson.loads(orjson.dumps(fresh.as_json())))
+    key = sort_key(Version(probe))
+    assert stored.contains(key) is fresh.contains(key)
+    intervals = [
+        # "introduced": "0" is the spec's "from the very first version" (dev releases too)
+        (
+            None if ordered[i] == "0" else ordered[i],
+            ordered[i + 1] if i + 1 < len(ordered) else None,
+        )
+        for i in range(0, len(ordered), 2)
+    ]
+    if len({Version(b) for b in bounds}) == len(bounds):
+        assert fresh.contains(key) is brute_force(intervals, probe)

@@ -28,7 +28,7 @@ from vulnsweep.model import canonical_name, version_key
 log = logging.getLogger(__name__)
 
 DB_NAME = "advisories.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # one advisory; real ones are a few KB
 MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
 MAX_RATIO = 200  # compressed JSON is ~10x; far beyond that is a bomb
@@ -42,7 +42,8 @@ CREATE TABLE records (
 ) WITHOUT ROWID;
 CREATE TABLE affected (
     name TEXT NOT NULL, id TEXT NOT NULL,
-    entries BLOB NOT NULL,  -- JSON [{"v": [version keys], "r": [raw ECOSYSTEM ranges]}]
+    entries BLOB NOT NULL,  -- JSON [{"v": [version keys], "r": [compiled ranges]}];
+                            -- rows exist for records that are not withdrawn only
     PRIMARY KEY (name, id)
 ) WITHOUT ROWID;
 """
@@ -193,6 +194,8 @@ def upsert(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
 def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     import orjson
 
+    from vulnsweep.services.matching import compile_ranges
+
     ids = [r["id"] for r in batch]
     conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])
     conn.executemany(
@@ -211,6 +214,8 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     )
     rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for record in batch:
+        if record.get("withdrawn"):
+            continue  # never matched: kept in `records` only, for `db info` and syncs
         for entry in record.get("affected") or ():
             if not isinstance(entry, dict):
                 continue
@@ -223,11 +228,9 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
                 "v": sorted(
                     {version_key(v) for v in entry.get("versions") or () if isinstance(v, str)}
                 ),
-                "r": [
-                    r
-                    for r in entry.get("ranges") or ()
-                    if isinstance(r, dict) and r.get("type") == "ECOSYSTEM"
-                ],
+                # ECOSYSTEM ranges compiled to sortable version keys: an audit
+                # compares lists instead of parsing versions.
+                "r": [r.as_json() for r in compile_ranges(record["id"], entry.get("ranges") or ())],
             }
             rows.setdefault((canonical_name(str(package["name"])), record["id"]), []).append(
                 compact

@@ -30,27 +30,74 @@ def parse(text: str) -> Version | None:
         return None
 
 
-@dataclass(frozen=True)
+# A version as a plain list that sorts exactly as packaging's Version does (epoch,
+# release without trailing zeros, pre, post, dev, local), so ranges can be stored
+# pre-compiled in the offline database and compared without parsing anything.
+_PRE_RANK = {"a": 0, "b": 1, "rc": 2}
+_NO_DEV = 1 << 53  # a release without .devN sorts after all of its dev releases
+SortKey = list[Any]
+
+
+def sort_key(version: Version) -> SortKey:
+    release = list(version.release)
+    while release and release[-1] == 0:
+        release.pop()
+    if version.pre is not None:
+        pre = [_PRE_RANK[version.pre[0]], version.pre[1]]
+    elif version.post is None and version.dev is not None:
+        pre = [-1, 0]  # 1.0.dev0 sorts before 1.0a1
+    else:
+        pre = [3, 0]
+    local = (
+        [[1, int(p), ""] if p.isdigit() else [0, 0, p] for p in version.local.split(".")]
+        if version.local is not None
+        else []
+    )
+    return [
+        version.epoch,
+        release,
+        pre,
+        -1 if version.post is None else version.post,
+        _NO_DEV if version.dev is None else version.dev,
+        local,
+    ]
+
+
+INTRODUCED, FIXED, LAST_AFFECTED = 0, 1, 2
+_EVENT_CODES = {"introduced": INTRODUCED, "fixed": FIXED, "last_affected": LAST_AFFECTED}
+
+
 class Range:
-    """One ECOSYSTEM range, events pre-parsed and sorted by the spec's order."""
+    """One ECOSYSTEM range: events as [code, sort key or None ("0")] in the spec's
+    order, limits as sort keys (None = "*")."""
 
-    events: tuple[tuple[str, Version | None], ...]  # kind, version (None = "0")
-    limits: tuple[Version | None, ...]  # None = "*"
+    __slots__ = ("events", "limits")
 
-    def contains(self, version: Version) -> bool:
-        if self.limits and not any(limit is None or version < limit for limit in self.limits):
+    def __init__(self, events: list[list[Any]], limits: list[SortKey | None]) -> None:
+        self.events = events
+        self.limits = limits
+
+    def contains(self, key: SortKey) -> bool:
+        if self.limits and not any(limit is None or key < limit for limit in self.limits):
             return False
         affected = False
-        for kind, at in self.events:
-            if kind == "introduced":
-                if at is None or version >= at:
+        for code, at in self.events:
+            if code == INTRODUCED:
+                if at is None or key >= at:
                     affected = True
-            elif kind == "fixed":
-                if at is not None and version >= at:
+            elif code == FIXED:
+                if at is not None and key >= at:
                     affected = False
-            elif kind == "last_affected" and at is not None and version > at:
+            elif at is not None and key > at:  # LAST_AFFECTED
                 affected = False
         return affected
+
+    def as_json(self) -> list[Any]:
+        return [self.events, self.limits]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Range:
+        return cls(data[0], data[1])
 
 
 @dataclass(frozen=True)
@@ -60,8 +107,9 @@ class AffectedPackage:
     versions: frozenset[str]  # version_key()s: PEP 440-equal versions compare equal
     ranges: tuple[Range, ...]
 
-    def affects_key(self, key: str, version: Version | None) -> bool:
-        """As `affects`, with the version's key already computed by the caller."""
+    def affects_key(self, key: str, version: SortKey | None) -> bool:
+        """`key` is the version's version_key(), `version` its sort_key() (None when it
+        is not PEP 440: then only the `versions` list can match it, as a string)."""
         if key in self.versions:
             return True
         return version is not None and any(r.contains(version) for r in self.ranges)
@@ -69,9 +117,7 @@ class AffectedPackage:
     def affects(self, version_text: str, version: Version | None) -> bool:
         if version is None:
             return version_text.strip() in self.versions
-        if parsed_version_key(version) in self.versions:
-            return True
-        return any(r.contains(version) for r in self.ranges)
+        return self.affects_key(parsed_version_key(version), sort_key(version))
 
 
 def compile_affected(record: Mapping[str, Any]) -> dict[str, list[AffectedPackage]]:
@@ -104,8 +150,8 @@ def compile_ranges(record_id: str, raws: Any) -> tuple[Range, ...]:
 def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
     if not isinstance(raw, Mapping) or raw.get("type") != "ECOSYSTEM":
         return None
-    events: list[tuple[str, Version | None]] = []
-    limits: list[Version | None] = []
+    events: list[list[Any]] = []
+    limits: list[SortKey | None] = []
     for event in raw.get("events") or ():
         if not isinstance(event, Mapping) or len(event) != 1:
             log.warning("%s: malformed range event %r skipped", record.get("id"), event)
@@ -117,7 +163,7 @@ def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
             log.warning("%s: malformed range event %r skipped", record.get("id"), event)
             continue
         if (kind == "introduced" and text == "0") or (kind == "limit" and text == "*"):
-            version = None
+            key = None
         else:
             version = parse(text)
             if version is None:
@@ -128,19 +174,16 @@ def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
                     text,
                 )
                 continue
+            key = sort_key(version)
         if kind == "limit":
-            limits.append(version)
+            limits.append(key)
         else:
-            events.append((kind, version))
+            events.append([_EVENT_CODES[kind], key])
     if not events:
         return None
-    events.sort(key=_event_order)
-    return Range(tuple(events), tuple(limits))
-
-
-def _event_order(event: tuple[str, Version | None]) -> tuple[int, Version | None]:
-    _kind, version = event
-    return (0, None) if version is None else (1, version)  # type: ignore[return-value]
+    # The spec's order: by version, "0" first; ties keep the given order (stable sort).
+    events.sort(key=lambda event: (event[1] is not None, event[1] or []))
+    return Range(events, limits)
 
 
 def record_affects(compiled: Iterable[AffectedPackage], version_text: str) -> bool:

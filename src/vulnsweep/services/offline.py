@@ -19,7 +19,7 @@ from vulnsweep.cache import advisorydb
 from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.matching import AffectedPackage, compile_ranges, parse
+from vulnsweep.services.matching import AffectedPackage, Range, parse, sort_key
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class OfflineService:
                 text = dep.version
                 parsed = parse(text)
                 key = parsed_version_key(parsed) if parsed is not None else text.strip()
+                ordered = sort_key(parsed) if parsed is not None else None
                 hits = []
                 for record_id, raw in candidates.get(dep.canonical_name, ()):
                     entries = compiled.get((dep.canonical_name, record_id))
@@ -53,7 +54,7 @@ class OfflineService:
                         entries = compiled[(dep.canonical_name, record_id)] = _compile(
                             record_id, raw
                         )
-                    if any(e.affects_key(key, parsed) for e in entries):
+                    if any(e.affects_key(key, ordered) for e in entries):
                         hits.append(record_id)
                 matched[dep.key] = hits
             records = self._records(conn, sorted({i for ids in matched.values() for i in ids}))
@@ -91,8 +92,7 @@ class OfflineService:
             chunk = names[start : start + _CHUNK]
             marks = ",".join("?" for _ in chunk)
             for name, record_id, entries in conn.execute(
-                f"SELECT a.name, a.id, a.entries FROM affected a JOIN records r ON r.id = a.id "
-                f"WHERE r.withdrawn = 0 AND a.name IN ({marks})",
+                f"SELECT name, id, entries FROM affected WHERE name IN ({marks})",
                 chunk,
             ):
                 out.setdefault(name, []).append((record_id, entries))
@@ -125,7 +125,7 @@ class OfflineService:
 def _compile(record_id: str, raw: bytes) -> list[AffectedPackage]:
     return [
         AffectedPackage(
-            frozenset(entry.get("v") or ()), compile_ranges(record_id, entry.get("r") or ())
+            frozenset(entry.get("v") or ()), tuple(Range.from_json(r) for r in entry.get("r") or ())
         )
         for entry in orjson.loads(raw)
     ]
