@@ -40,12 +40,18 @@ CREATE TABLE records (
     body BLOB NOT NULL,  -- the record as published
     slim BLOB NOT NULL   -- without `versions` lists and references: what audits read
 ) WITHOUT ROWID;
+-- The match index, for records that are not withdrawn: per (package, advisory) the
+-- ECOSYSTEM ranges compiled to sort keys, and every listed version by version_key().
 CREATE TABLE affected (
     name TEXT NOT NULL, id TEXT NOT NULL,
-    entries BLOB NOT NULL,  -- JSON [{"v": [version keys], "r": [compiled ranges]}];
-                            -- rows exist for records that are not withdrawn only
+    ranges BLOB NOT NULL,  -- JSON [compiled range, ...] over all of the record's entries
     PRIMARY KEY (name, id)
 ) WITHOUT ROWID;
+CREATE TABLE affected_versions (
+    name TEXT NOT NULL, version TEXT NOT NULL, id TEXT NOT NULL,
+    PRIMARY KEY (name, version, id)
+) WITHOUT ROWID;
+CREATE INDEX affected_versions_by_id ON affected_versions (id);
 """
 
 
@@ -198,6 +204,7 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
 
     ids = [r["id"] for r in batch]
     conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])
+    conn.executemany("DELETE FROM affected_versions WHERE id = ?", [(i,) for i in ids])
     conn.executemany(
         "INSERT OR REPLACE INTO records (id, modified, withdrawn, body, slim) "
         "VALUES (?, ?, ?, ?, ?)",
@@ -212,7 +219,8 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
             for r in batch
         ],
     )
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    ranges: dict[tuple[str, str], list[Any]] = {}
+    versions: set[tuple[str, str, str]] = set()
     for record in batch:
         if record.get("withdrawn"):
             continue  # never matched: kept in `records` only, for `db info` and syncs
@@ -222,22 +230,24 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
             package = entry.get("package") or {}
             if package.get("ecosystem") != "PyPI" or not package.get("name"):
                 continue
-            # Pre-normalised here, once, so an offline audit never re-parses the long
-            # `versions` lists (hundreds of entries for popular projects).
-            compact = {
-                "v": sorted(
-                    {version_key(v) for v in entry.get("versions") or () if isinstance(v, str)}
-                ),
-                # ECOSYSTEM ranges compiled to sortable version keys: an audit
-                # compares lists instead of parsing versions.
-                "r": [r.as_json() for r in compile_ranges(record["id"], entry.get("ranges") or ())],
-            }
-            rows.setdefault((canonical_name(str(package["name"])), record["id"]), []).append(
-                compact
+            name = canonical_name(str(package["name"]))
+            # Normalised and compiled here, once: an audit looks versions up in an
+            # index and compares sort keys instead of parsing anything.
+            ranges.setdefault((name, record["id"]), []).extend(
+                r.as_json() for r in compile_ranges(record["id"], entry.get("ranges") or ())
+            )
+            versions.update(
+                (name, version_key(v), record["id"])
+                for v in entry.get("versions") or ()
+                if isinstance(v, str)
             )
     conn.executemany(
-        "INSERT OR REPLACE INTO affected (name, id, entries) VALUES (?, ?, ?)",
-        [(name, rid, orjson.dumps(entries)) for (name, rid), entries in sorted(rows.items())],
+        "INSERT OR REPLACE INTO affected (name, id, ranges) VALUES (?, ?, ?)",
+        [(name, rid, orjson.dumps(found)) for (name, rid), found in sorted(ranges.items())],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO affected_versions (name, version, id) VALUES (?, ?, ?)",
+        sorted(versions),
     )
     return len(batch)
 

@@ -19,7 +19,7 @@ from vulnsweep.cache import advisorydb
 from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.matching import AffectedPackage, Range, parse, sort_key
+from vulnsweep.services.matching import Range, SortKey, parse, sort_key
 
 log = logging.getLogger(__name__)
 
@@ -39,24 +39,23 @@ class OfflineService:
         conn = advisorydb.connect(self.path)
         try:
             self._warn_if_old(conn)
-            candidates = self._candidates(conn, sorted({d.canonical_name for d in dependencies}))
-            matched: dict[Key, list[str]] = {}
-            compiled: dict[tuple[str, str], list[AffectedPackage]] = {}
+            exact: list[tuple[Dependency, str, SortKey | None]] = []
             for dep in dependencies:
-                text = dep.version
-                parsed = parse(text)
-                key = parsed_version_key(parsed) if parsed is not None else text.strip()
-                ordered = sort_key(parsed) if parsed is not None else None
-                hits = []
-                for record_id, raw in candidates.get(dep.canonical_name, ()):
-                    entries = compiled.get((dep.canonical_name, record_id))
-                    if entries is None:
-                        entries = compiled[(dep.canonical_name, record_id)] = _compile(
-                            record_id, raw
-                        )
-                    if any(e.affects_key(key, ordered) for e in entries):
-                        hits.append(record_id)
-                matched[dep.key] = hits
+                parsed = parse(dep.version)
+                if parsed is None:  # not PEP 440: only the versions lists can name it
+                    exact.append((dep, dep.version.strip(), None))
+                else:
+                    exact.append((dep, parsed_version_key(parsed), sort_key(parsed)))
+            listed = self._listed(conn, {(d.canonical_name, k) for d, k, _ in exact})
+            ranges = self._ranges(conn, sorted({d.canonical_name for d in dependencies}))
+            matched: dict[Key, list[str]] = {}
+            for dep, key, ordered in exact:
+                hits = set(listed.get((dep.canonical_name, key), ()))
+                if ordered is not None:
+                    for record_id, compiled in ranges.get(dep.canonical_name, ()):
+                        if record_id not in hits and any(r.contains(ordered) for r in compiled):
+                            hits.add(record_id)
+                matched[dep.key] = sorted(hits)
             records = self._records(conn, sorted({i for ids in matched.values() for i in ids}))
         finally:
             conn.close()
@@ -83,19 +82,34 @@ class OfflineService:
                 self.max_age_days,
             )
 
-    def _candidates(
+    def _listed(
+        self, conn: sqlite3.Connection, wanted: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[str]]:
+        """Advisories whose `versions` lists name each (package, version key)."""
+        conn.execute("CREATE TEMP TABLE wanted (name TEXT, version TEXT)")
+        conn.executemany("INSERT INTO wanted VALUES (?, ?)", wanted)
+        out: dict[tuple[str, str], list[str]] = {}
+        for name, version, record_id in conn.execute(
+            "SELECT w.name, w.version, a.id FROM wanted w JOIN affected_versions a "
+            "ON a.name = w.name AND a.version = w.version"
+        ):
+            out.setdefault((name, version), []).append(record_id)
+        return out
+
+    def _ranges(
         self, conn: sqlite3.Connection, names: list[str]
-    ) -> dict[str, list[tuple[str, bytes]]]:
-        """Per package: (advisory id, pre-normalised affected entries), withdrawn excluded."""
-        out: dict[str, list[tuple[str, bytes]]] = {}
+    ) -> dict[str, list[tuple[str, list[Range]]]]:
+        """Per package: (advisory id, its compiled ranges)."""
+        out: dict[str, list[tuple[str, list[Range]]]] = {}
         for start in range(0, len(names), _CHUNK):
             chunk = names[start : start + _CHUNK]
             marks = ",".join("?" for _ in chunk)
-            for name, record_id, entries in conn.execute(
-                f"SELECT name, id, entries FROM affected WHERE name IN ({marks})",
-                chunk,
+            for name, record_id, raw in conn.execute(
+                f"SELECT name, id, ranges FROM affected WHERE name IN ({marks})", chunk
             ):
-                out.setdefault(name, []).append((record_id, entries))
+                compiled = [Range.from_json(r) for r in orjson.loads(raw)]
+                if compiled:
+                    out.setdefault(name, []).append((record_id, compiled))
         return out
 
     def _records(self, conn: sqlite3.Connection, ids: list[str]) -> dict[str, Any]:
@@ -120,12 +134,3 @@ class OfflineService:
 
     def persist(self) -> None:
         pass
-
-
-def _compile(record_id: str, raw: bytes) -> list[AffectedPackage]:
-    return [
-        AffectedPackage(
-            frozenset(entry.get("v") or ()), tuple(Range.from_json(r) for r in entry.get("r") or ())
-        )
-        for entry in orjson.loads(raw)
-    ]
