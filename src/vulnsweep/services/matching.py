@@ -64,6 +64,25 @@ def sort_key(version: Version) -> SortKey:
 
 
 INTRODUCED, FIXED, LAST_AFFECTED = 0, 1, 2
+
+
+def range_contains(events: list[list[Any]], limits: list[Any], key: SortKey) -> bool:
+    """The spec's evaluation of one range, on compiled events (see Range)."""
+    if limits and not any(limit is None or key < limit for limit in limits):
+        return False
+    affected = False
+    for code, at in events:
+        if code == INTRODUCED:
+            if at is None or key >= at:
+                affected = True
+        elif code == FIXED:
+            if at is not None and key >= at:
+                affected = False
+        elif at is not None and key > at:  # LAST_AFFECTED
+            affected = False
+    return affected
+
+
 _EVENT_CODES = {"introduced": INTRODUCED, "fixed": FIXED, "last_affected": LAST_AFFECTED}
 
 
@@ -78,19 +97,7 @@ class Range:
         self.limits = limits
 
     def contains(self, key: SortKey) -> bool:
-        if self.limits and not any(limit is None or key < limit for limit in self.limits):
-            return False
-        affected = False
-        for code, at in self.events:
-            if code == INTRODUCED:
-                if at is None or key >= at:
-                    affected = True
-            elif code == FIXED:
-                if at is not None and key >= at:
-                    affected = False
-            elif at is not None and key > at:  # LAST_AFFECTED
-                affected = False
-        return affected
+        return range_contains(self.events, self.limits, key)
 
     def as_json(self) -> list[Any]:
         return [self.events, self.limits]

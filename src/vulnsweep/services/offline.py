@@ -19,7 +19,7 @@ from vulnsweep.cache import advisorydb
 from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.matching import Range, SortKey, parse, sort_key
+from vulnsweep.services.matching import SortKey, parse, range_contains, sort_key
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ class OfflineService:
                 hits = set(listed.get((dep.canonical_name, key), ()))
                 if ordered is not None:
                     for record_id, compiled in ranges.get(dep.canonical_name, ()):
-                        if record_id not in hits and any(r.contains(ordered) for r in compiled):
+                        if record_id not in hits and any(
+                            range_contains(events, limits, ordered) for events, limits in compiled
+                        ):
                             hits.add(record_id)
                 matched[dep.key] = sorted(hits)
             records = self._records(conn, sorted({i for ids in matched.values() for i in ids}))
@@ -98,16 +100,16 @@ class OfflineService:
 
     def _ranges(
         self, conn: sqlite3.Connection, names: list[str]
-    ) -> dict[str, list[tuple[str, list[Range]]]]:
-        """Per package: (advisory id, its compiled ranges)."""
-        out: dict[str, list[tuple[str, list[Range]]]] = {}
+    ) -> dict[str, list[tuple[str, list[Any]]]]:
+        """Per package: (advisory id, its compiled ranges as stored: [events, limits])."""
+        out: dict[str, list[tuple[str, list[Any]]]] = {}
         for start in range(0, len(names), _CHUNK):
             chunk = names[start : start + _CHUNK]
             marks = ",".join("?" for _ in chunk)
             for name, record_id, raw in conn.execute(
                 f"SELECT name, id, ranges FROM affected WHERE name IN ({marks})", chunk
             ):
-                compiled = [Range.from_json(r) for r in orjson.loads(raw)]
+                compiled = orjson.loads(raw)
                 if compiled:
                     out.setdefault(name, []).append((record_id, compiled))
         return out
