@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.servers.background import BackgroundServer
 from vulnsweep.model import canonical_name
 
 INDEX_DATA = Path(__file__).resolve().parents[1] / "data" / "index"
@@ -48,7 +49,7 @@ class IndexFaults:
     html_only: bool = False  # behave like an index without PEP 691
 
 
-class IndexServer:
+class IndexServer(BackgroundServer):
     def __init__(
         self,
         directory: Path = INDEX_DATA,
@@ -56,16 +57,13 @@ class IndexServer:
         extra: dict[str, Project] | None = None,
         auth: tuple[str, str] | None = None,
     ) -> None:
+        super().__init__()
         self.projects = {p.stem: Project.load(p) for p in sorted(directory.glob("*.json"))}
         self.projects.update(extra or {})
         self.auth = auth
         self.faults = IndexFaults()
         self.hits: Counter[str] = Counter()
         self.paths: list[str] = []
-        self.port = 0
-        self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
@@ -197,44 +195,6 @@ class IndexServer:
                     }
                 )
         return web.Response(status=404, text="no such release")
-
-    # -- running --------------------------------------------------------------------
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def __enter__(self) -> IndexServer:
-        ready = threading.Event()
-
-        def serve() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start())
-            ready.set()
-            self._loop.run_forever()
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(30)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
 
 
 def _version_of(filename: str) -> str:

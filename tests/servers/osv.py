@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import random
-import threading
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.servers.background import BackgroundServer
 from vulnsweep.model import canonical_name, parsed_version_key
 from vulnsweep.services.matching import AffectedPackage, compile_affected, parse, sort_key
 
@@ -93,7 +93,7 @@ class OsvDatabase:
         return hit
 
 
-class OsvServer:
+class OsvServer(BackgroundServer):
     """Run with `with OsvServer(db) as server:` (a thread) or `await server.start()`."""
 
     def __init__(
@@ -104,6 +104,7 @@ class OsvServer:
         faults: Faults | None = None,
         ssl_context: Any = None,
     ):
+        super().__init__()
         self.db = db
         self.page_size = page_size  # 0: never paginate
         self.pypi_max_age = 0  # seconds of freshness the PyPI routes announce
@@ -114,11 +115,6 @@ class OsvServer:
         self._faulted: Counter[tuple[str, str, int]] = Counter()
         self.ssl_context = ssl_context
         self._rng = random.Random(self.faults.seed)
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._closing: asyncio.Event | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
@@ -307,52 +303,6 @@ class OsvServer:
             )
         page = {"meta": {"api-version": "1.1"}, "name": name, "files": [], "versions": []}
         return web.json_response(page, content_type="application/vnd.pypi.simple.v1+json")
-
-    # -- running ----------------------------------------------------------------
-
-    async def start(self, port: int = 0) -> None:
-        self._closing = asyncio.Event()
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=self.ssl_context)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-
-    async def stop(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def __enter__(self) -> OsvServer:
-        ready = threading.Event()
-
-        def serve() -> None:
-            try:
-                import uvloop
-
-                self._loop = uvloop.new_event_loop()
-            except ImportError:
-                self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.start())
-            ready.set()
-            self._loop.run_forever()
-            self._loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            asyncio.run_coroutine_threadsafe(self.stop(), self._loop).result(30)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
 
 
 def _kind(path: str) -> str:
