@@ -224,13 +224,21 @@ class AuditResult:
 
 
 @cache
-def version_key(version: str) -> str:
-    """A string equal for PEP 440-equal versions (1.0 == 1.0.0); raw text otherwise."""
+def parse_version(text: str) -> Version | None:
+    """PEP 440 parse, once per distinct string for the whole run; None if invalid."""
     from packaging.version import InvalidVersion, Version
 
     try:
-        parsed = Version(version)
+        return Version(text)
     except InvalidVersion:
+        return None
+
+
+@cache
+def version_key(version: str) -> str:
+    """A string equal for PEP 440-equal versions (1.0 == 1.0.0); raw text otherwise."""
+    parsed = parse_version(version)
+    if parsed is None:
         return version.strip()
     return parsed_version_key(parsed)
 

@@ -196,8 +196,8 @@ async def _resolve_one(
     import anyio.to_thread
 
     target = settings.target
-    roots, skipped = _roots(request.requirements, target)
-    constraints, more_skipped = _roots(request.constraints, target)
+    roots, skipped = root_requirements(request.requirements, target)
+    constraints, more_skipped = root_requirements(request.constraints, target)
     resolved.skipped.extend(skipped + more_skipped)
     if not roots:
         return
@@ -232,7 +232,7 @@ async def _resolve_one(
         error = ResolutionError(request.label, explain(exc.causes, view))
         if not request.tolerant:
             raise error from None
-        resolved.skipped.append(_as_skip(request, error))
+        resolved.skipped.append(as_skip(request, error))
         return
     except ResolutionTooDeep:
         error = ResolutionError(
@@ -240,7 +240,7 @@ async def _resolve_one(
         )
         if not request.tolerant:
             raise error from None
-        resolved.skipped.append(_as_skip(request, error))
+        resolved.skipped.append(as_skip(request, error))
         return
     resolved.dependencies.extend(_dependencies(result, roots, request.project))
     origins = {r.name: r.origin for r in roots if r.origin is not None}
@@ -255,7 +255,7 @@ async def _resolve_one(
         )
 
 
-def _roots(
+def root_requirements(
     lines: Sequence[RequirementLine], target: TargetEnvironment
 ) -> tuple[list[Requirement], list[SkippedDependency]]:
     from packaging.requirements import InvalidRequirement
@@ -318,7 +318,7 @@ def explain(causes: Collection[Any], view: IndexView) -> str:
     return f"conflicting requirements for {', '.join(names)}: " + "; ".join(parts)
 
 
-def _as_skip(request: ResolutionRequest, error: ResolutionError) -> SkippedDependency:
+def as_skip(request: ResolutionRequest, error: ResolutionError) -> SkippedDependency:
     return SkippedDependency(
         name=request.project or request.label,
         reason=f"cannot be resolved: {error.message}",

@@ -17,7 +17,7 @@ from pathlib import Path
 from vulnsweep.errors import UsageError
 from vulnsweep.model import Dependency, Origin, ResolutionRequest, canonical_name
 from vulnsweep.redact import redact_text
-from vulnsweep.resolution import ResolutionError, Resolved, _as_skip, _roots
+from vulnsweep.resolution import ResolutionError, Resolved, as_skip, root_requirements
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import Requirement
 from vulnsweep.resolution.target import TargetEnvironment
@@ -55,8 +55,8 @@ def _resolve_one(
     pre: bool,
     resolved: Resolved,
 ) -> None:
-    roots, skipped = _roots(request.requirements, target)
-    constraints, more_skipped = _roots(request.constraints, target)
+    roots, skipped = root_requirements(request.requirements, target)
+    constraints, more_skipped = root_requirements(request.constraints, target)
     resolved.skipped.extend(skipped + more_skipped)
     if not roots:
         return
@@ -87,7 +87,7 @@ def _resolve_one(
         error = ResolutionError(request.label, f"uv pip compile failed: {message}")
         if not request.tolerant:
             raise error
-        resolved.skipped.append(_as_skip(request, error))
+        resolved.skipped.append(as_skip(request, error))
         return
     resolved.dependencies.extend(_from_compiled(result.stdout, roots, request.project))
 

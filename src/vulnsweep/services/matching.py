@@ -9,25 +9,19 @@ PEP 440 are only matched as exact strings.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from vulnsweep.model import canonical_name, parsed_version_key, version_key
+from vulnsweep.model import canonical_name, parse_version, parsed_version_key, version_key
 
 log = logging.getLogger(__name__)
 
 
-@functools.lru_cache(maxsize=65536)
-def parse(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
+parse = parse_version  # one cache of parsed versions for the whole run
 
 
 # A version as a plain list that sorts exactly as packaging's Version does (epoch,
