@@ -141,6 +141,8 @@ async def resolve_async(
             prefetches.cancel_scope.cancel()
     finally:
         resolved.requests_sent = http.requests_sent
+        for index in indexes.values():
+            await index.cancel_pending()
         await http.aclose()
         for index in indexes.values():
             await anyio.to_thread.run_sync(index.persist)

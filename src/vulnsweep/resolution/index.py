@@ -9,7 +9,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from html.parser import HTMLParser
@@ -65,6 +65,14 @@ class Metadata:
     requires_dist: tuple[str, ...]
     requires_python: str | None
     source: str  # where it came from, for reasons and logs
+
+
+def _started(coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+    """A shared fetch. Its failure is re-raised to every awaiter; one that only a
+    cancelled prefetch wanted is read here, so it is not reported as never retrieved."""
+    future = asyncio.ensure_future(coroutine)
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 def strip_credentials(url: str) -> str:
@@ -131,7 +139,7 @@ class PackageIndex:
         key = canonical_name(name)
         future = self._pages.get(key)
         if future is None:
-            future = self._pages[key] = asyncio.ensure_future(self._project(key))
+            future = self._pages[key] = _started(self._project(key))
         return await asyncio.shield(future)
 
     async def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
@@ -149,8 +157,17 @@ class PackageIndex:
         key = f"{dist.project}=={dist.version}@{dist.filename}"
         future = self._metadata.get(key)
         if future is None:
-            future = self._metadata[key] = asyncio.ensure_future(self._metadata_for(dist))
+            future = self._metadata[key] = _started(self._metadata_for(dist))
         return await asyncio.shield(future)
+
+    async def cancel_pending(self) -> None:
+        """Stop fetches nobody waits for any more (prefetches the resolver outran)."""
+        futures: list[asyncio.Future[Any]] = [*self._pages.values(), *self._metadata.values()]
+        pending = [f for f in futures if not f.done()]
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     def persist(self) -> None:
         for source, entries in self._new.items():
