@@ -82,6 +82,8 @@ def _audit_command(argv: Sequence[str]) -> int:
     configure_logging(args.verbose)
     if args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.no_deps and args.resolve_pins:
+        parser.error("--resolve-pins resolves dependencies, --no-deps forbids it: pick one")
     from vulnsweep.audit import audit, collect
     from vulnsweep.sources.select import InputOptions, build_sources
 
@@ -107,6 +109,7 @@ def _audit_command(argv: Sequence[str]) -> int:
             platform=args.platform,
             marker_file=args.marker_environment,
             resolve=not args.no_deps,
+            resolve_pins=args.resolve_pins,
         )
     )
     requests: list[ResolutionRequest] = []

@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="another index to resolve from (repeatable); credentials are never printed",
     )
     resolution.add_argument(
+        "--resolve-pins",
+        action="store_true",
+        help="resolve fully pinned requirement files and projects too, so the dependencies "
+        "their pins pull in are audited (what pip-audit does without --no-deps)",
+    )
+    resolution.add_argument(
         "--pre",
         action="store_true",
         help="let the resolver pick pre-releases (as pip --pre)",

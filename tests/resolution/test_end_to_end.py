@@ -319,3 +319,32 @@ def test_markdown_and_sarif_show_the_path(
     assert len(urllib3) == 2
     assert all(r["properties"]["dependencyPath"] == ["requests", "urllib3"] for r in urllib3)
     assert all(r["message"]["text"].endswith(" Pulled in via requests.") for r in urllib3)
+
+
+def test_resolve_pins_follows_what_a_hand_written_pin_list_pulls_in(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("flask==2.3.1\n")
+    code, out, _ = audit(index_server, osv_server, cache_dir, "-r", str(requirements), "-f", "json")
+    assert code == 1 and sorted(by_name(out)) == ["flask"]
+    assert sum(index_server.hits.values()) == 0  # a pinned file needs no index
+    code, out, _ = audit(
+        index_server, osv_server, cache_dir, "-r", str(requirements), "-f", "json",
+        "--resolve-pins",
+    )  # fmt: skip
+    assert code == 1
+    deps = by_name(out)
+    assert {name: d["version"] for name, d in deps.items()} == {
+        "flask": "2.3.1",
+        "werkzeug": "3.1.8",
+        "jinja2": "3.1.6",
+        "markupsafe": "3.0.3",
+        "itsdangerous": "2.2.0",
+        "click": "8.5.0",
+        "blinker": "1.9.0",
+    }
+    assert deps["werkzeug"]["dependency_path"] == ["flask", "werkzeug"]
+    assert deps["werkzeug"]["origins"] == [f"{requirements}:1"]
+    proc = run_cli("-r", str(requirements), "--resolve-pins", "--no-deps")
+    assert proc.returncode == 2 and "pick one" in proc.stderr

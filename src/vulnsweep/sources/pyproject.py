@@ -50,11 +50,13 @@ class PyprojectSource:
         selection: ProjectSelection | None = None,
         marker_environment: dict[str, str] | None = None,
         resolve: bool = False,
+        resolve_pins: bool = False,
     ) -> None:
         self.path = path
         self.selection = selection or ProjectSelection()
         self.marker_environment = marker_environment
         self.resolve = resolve
+        self.resolve_pins = resolve and resolve_pins
 
     def collect(self) -> Iterator[Collected]:
         display = str(self.path)
@@ -100,7 +102,7 @@ class PyprojectSource:
                 needs_resolution = True
                 continue
             pins.append(pin)
-        if needs_resolution:
+        if needs_resolution or (self.resolve_pins and wanted):
             # Something is a range: resolve the whole set, as installing the project would.
             yield from (p for p in pins if type(p) is not Dependency)
             yield ResolutionRequest(

@@ -127,12 +127,16 @@ class RequirementsSource:
         marker_environment: dict[str, str] | None = None,
         resolve: bool = False,
         unresolved: str = "--no-deps turns resolution off",
+        resolve_pins: bool = False,
     ) -> None:
         self.paths = list(paths)
         self.require_hashes = require_hashes
         self.marker_environment = marker_environment
         self.resolve = resolve  # unpinned requirements: resolve the set, don't skip
         self.unresolved = unresolved  # why an unpinned line is skipped otherwise
+        # Resolve even when every line is pinned: a hand-written pin list rarely pins
+        # what its packages depend on (pip-audit's default without --no-deps).
+        self.resolve_pins = resolve and resolve_pins
 
     def collect(self) -> Iterator[Collected]:
         state = _FileState(require_hashes=self.require_hashes)
@@ -377,6 +381,9 @@ class RequirementsSource:
     # -- settling ----------------------------------------------------------------
 
     def _settle(self, state: _FileState) -> Iterator[Collected]:
+        if self.resolve_pins and state.requirements:
+            yield self._resolution_request(state)
+            return
         if (
             self.resolve
             and state.unpinned

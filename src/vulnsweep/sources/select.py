@@ -45,6 +45,7 @@ class InputOptions:
     platform: str | None = None
     marker_file: str | None = None
     resolve: bool = True  # unpinned requirements are resolved (off with --no-deps)
+    resolve_pins: bool = False  # fully pinned sets are resolved too (--resolve-pins)
     marker_environment: dict[str, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -167,6 +168,7 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
                 require_hashes=options.require_hashes,
                 marker_environment=options.marker_environment,
                 resolve=options.resolve,
+                resolve_pins=options.resolve_pins,
             ),
         )
     for sbom in options.sboms:
@@ -226,6 +228,7 @@ def _file_source(
             ),
             marker_environment=options.marker_environment,
             resolve=options.resolve,
+            resolve_pins=options.resolve_pins,
         )
     from vulnsweep.sources.requirements import RequirementsSource
 
@@ -241,7 +244,7 @@ def _resolution_for(path: Path, options: InputOptions) -> dict[str, Any]:
     if path.name.lower().startswith("constraints"):
         # A constraints file found in a tree limits versions; it asks for nothing.
         return {"resolve": False, "unresolved": "a constraints file is not resolved on its own"}
-    return {"resolve": options.resolve}
+    return {"resolve": options.resolve, "resolve_pins": options.resolve_pins}
 
 
 def _project_source(
