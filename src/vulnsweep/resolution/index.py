@@ -115,6 +115,8 @@ class PackageIndex:
     """Every page and metadata file is requested at most once per run, however many
     resolver branches or prefetches ask for it at the same time."""
 
+    max_bytes = 128 * 1024**2  # the largest page PyPI serves is a few tens of MB
+
     def __init__(
         self,
         http: LazyHttp,
@@ -198,7 +200,9 @@ class PackageIndex:
             return _unpack(stored.body)
         self.requests += 1
         http = await self.http.client()
-        result = await http.get_document(url, stored.etag if page and stored else None)
+        result = await http.get_document(
+            url, stored.etag if page and stored else None, max_bytes=self.max_bytes
+        )
         if result.status == 404:
             return None, None
         if result.status == 304 and stored is not None:

@@ -180,10 +180,13 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
-    async def get_document(self, url: str, etag: str | None) -> HttpResult:
-        """Like get_revalidated, but `data` is the raw body (any content type)."""
+    async def get_document(
+        self, url: str, etag: str | None, *, max_bytes: int = 128 * 1024**2
+    ) -> HttpResult:
+        """Like get_revalidated, but `data` is the raw body (any content type), and a
+        body larger than `max_bytes` is refused instead of held in memory."""
         result = await self._request(
-            "GET", url, None, None, True, None, raw=True, etag=etag, meta=True
+            "GET", url, None, None, True, None, raw=True, etag=etag, meta=True, limit=max_bytes
         )
         assert isinstance(result, HttpResult)
         return result
@@ -248,6 +251,7 @@ class HttpClient:
         raw: bool = False,
         etag: str | None = None,
         meta: bool = False,
+        limit: int | None = None,
     ) -> Any:
         import asyncio
 
@@ -278,7 +282,11 @@ class HttpClient:
                     headers=headers,
                     **({"timeout": timeout} if timeout is not None else {}),
                 ) as response:
-                    payload = await response.read()
+                    payload = (
+                        await response.read()
+                        if limit is None
+                        else await self._read_capped(response, url, limit)
+                    )
                     if raw and response.status == 200:
                         if meta:
                             return HttpResult(
@@ -336,6 +344,19 @@ class HttpClient:
             redact_url(url),
             f"{redact_text(last_error)} (gave up after {attempt} attempts)",
         )
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+        too_big = ServiceError(
+            self.service, redact_url(url), f"response larger than {limit} bytes refused"
+        )
+        if response.content_length is not None and response.content_length > limit:
+            raise too_big
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > limit:
+                raise too_big
+        return bytes(body)
 
     def _interpret(
         self, status: int, headers: Any, payload: bytes, url: str, missing_ok: bool
