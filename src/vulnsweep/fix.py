@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from vulnsweep.errors import InputError
-from vulnsweep.model import AuditResult, Dependency, Vulnerability
+from vulnsweep.model import AuditResult, Dependency, Vulnerability, canonical_name
 
 MAX_ROUNDS = 10
 # Answers the advisories of candidate pins (the audit's own service, cache and all).
@@ -128,12 +128,18 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
     for fix in fixes:
         if fix.new_version is None:
             continue
+        resolved = bool(fix.dependency.paths)
         for origin in fix.dependency.origins:
             path = Path(origin.path)
             if origin.line is None or not path.is_file() or _not_rewritable(path):
                 continue
+            if resolved and not _pins(path, origin.line, fix.dependency.name):
+                continue  # the line that pulled it in, not a pin of it
             edits.setdefault(path, []).append((origin.line, fix))
             fix.files.append(str(origin))
+        if resolved and not fix.files:
+            fix.skip_reason = _advice(fix)
+            fix.new_version = None
     needed = sorted(
         {
             (f.dependency.canonical_name, f.new_version or "")
@@ -152,6 +158,46 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
         if after != before:
             rewrites.append(Rewrite(path, before, after))
     return rewrites
+
+
+def _spelled(name: str) -> str:
+    """A regex for a project name in any of its PEP 503-equal spellings (a canonical
+    name is only letters, digits and single hyphens)."""
+    return canonical_name(name).replace("-", "[-_.]+")
+
+
+def _pin_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(_PIN.format(name=_spelled(name)), re.IGNORECASE)
+
+
+def _line(path: Path, number: int) -> str:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _pins(path: Path, number: int, name: str) -> bool:
+    return _pin_pattern(name).search(_line(path, number)) is not None
+
+
+def _advice(fix: Fix) -> str:
+    """What to change by hand when resolution, not a pinning line, chose the version."""
+    dep, target = fix.dependency, fix.new_version
+    declared = re.compile(
+        rf"(^|[\"'\s,\[]){_spelled(dep.name)}\s*(\[[^\]]*\])?\s*([<>=!~;@\"',]|$)",
+        re.IGNORECASE,
+    )
+    for origin in dep.origins:
+        if origin.line is not None and declared.search(_line(Path(origin.path), origin.line)):
+            return (
+                f"resolved from a version range, not pinned: require "
+                f"{dep.canonical_name}>={target} at {origin}"
+            )
+    parents = dep.paths[0][:-1]
+    via = " -> ".join(parents) or "another requirement"
+    return (
+        f"a dependency of {via}: require {dep.canonical_name}>={target} (a constraints "
+        f"file will do) or upgrade {parents[-1] if parents else 'what pulls it in'}"
+    )
 
 
 def _not_rewritable(path: Path) -> bool:
@@ -174,13 +220,7 @@ def _edit(
     index = number - 1
     if index >= len(lines):
         raise InputError(str(path), "the pinning line moved while vulnsweep ran", number)
-    name = (
-        re.escape(fix.dependency.name)
-        .replace(r"\-", "[-_.]")
-        .replace(r"\_", "[-_.]")
-        .replace(r"\.", "[-_.]")
-    )
-    pattern = re.compile(_PIN.format(name=name), re.IGNORECASE)
+    pattern = _pin_pattern(fix.dependency.name)
     line = lines[index]
     match = pattern.search(line)
     if match is None:

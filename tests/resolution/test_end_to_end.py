@@ -348,3 +348,23 @@ def test_resolve_pins_follows_what_a_hand_written_pin_list_pulls_in(
     assert deps["werkzeug"]["origins"] == [f"{requirements}:1"]
     proc = run_cli("-r", str(requirements), "--resolve-pins", "--no-deps")
     assert proc.returncode == 2 and "pick one" in proc.stderr
+
+
+def test_fix_rewrites_pins_and_advises_on_what_resolution_chose(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "constraints.txt").write_text("urllib3<2.0.6\n")
+    requirements = tmp_path / "requirements.in"
+    requirements.write_text("-c constraints.txt\nrequests<2.31\nflask==2.3.1  # web\n")
+    code, _, err = audit(index_server, osv_server, cache_dir, "-r", str(requirements), "--fix")
+    assert code == 1, err
+    assert requirements.read_text() == "-c constraints.txt\nrequests<2.31\nflask==2.3.2  # web\n"
+    assert f"Fixed flask: 2.3.1 -> 2.3.2 in {requirements}:3\n" in err
+    assert (
+        "Cannot fix requests 2.30.0: resolved from a version range, not pinned: require "
+        f"requests>=2.31.0 at {requirements}:2\n"
+    ) in err
+    assert (
+        "Cannot fix urllib3 2.0.5: a dependency of requests: require urllib3>=2.0.7 (a "
+        "constraints file will do) or upgrade requests\n"
+    ) in err
