@@ -260,6 +260,21 @@ def main(argv: list[str] | None = None) -> int:
                 env=env,
             )
             measures.append(wide)
+        by_package = run_series(
+            Measure("vulnsweep cold --hydrate packages"),
+            args.repeat,
+            lambda rep: [
+                *vulnsweep,
+                "--hydrate",
+                "packages",
+                "--cache-dir",
+                str(work / f"pkg-{rep}"),
+            ],
+            pip_audit_like,
+            work,
+            env=env,
+        )
+        measures.append(by_package)
 
         offline_dir = work / "offline"
         import_runs = []
@@ -440,6 +455,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio(
         wide, uv_cold, f"vulnsweep cold c={args.wide_concurrency} / uv audit cold", "(informative)"
     )
+    ratio(by_package, uv_cold, "vulnsweep cold --hydrate packages / uv cold", "(informative)")
     ratio(offline, warm, "vulnsweep offline / vulnsweep warm", "<= 1x")
     ratio(cold, offline, "vulnsweep cold / vulnsweep offline", ">= 20x")
     print(

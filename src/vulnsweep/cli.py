@@ -71,6 +71,7 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
         timeouts=timeouts,
         batch_read_timeout=timeout if timeout is not None else BATCH_READ_TIMEOUT,
         deadline=args.deadline,
+        hydrate=args.hydrate,
     )
 
 

@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="PyPI base URL for -s pypi (default https://pypi.org)",
     )
     service.add_argument(
+        "--hydrate",
+        choices=("ids", "packages"),
+        default=_env("VULNSWEEP_HYDRATE", default="ids"),
+        help="how OSV advisories are fetched after querybatch: ids (default: each once from "
+        "/v1/vulns/{id}) or packages (one /v1/query per pin with 2+ new advisories: fewer "
+        "round trips, some records transferred twice)",
+    )
+    service.add_argument(
         "--check-status",
         action="store_true",
         help="also report archived/quarantined/deprecated projects (PEP 792) and yanked "

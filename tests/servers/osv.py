@@ -44,6 +44,7 @@ class Faults:
     fail_paths: set[str] = field(default_factory=set)  # always 500 for these paths
     missing_ids: set[str] = field(default_factory=set)  # /v1/vulns 404 although matched
     slow_ids: dict[str, float] = field(default_factory=dict)  # /v1/vulns/{id} extra delay
+    query_drops: set[str] = field(default_factory=set)  # /v1/query leaves these records out
     repeat_token: bool = False  # a page token that never ends
     seed: int = 0
     # Transient means transient: after this many faults the same request is served
@@ -233,8 +234,16 @@ class OsvServer(BackgroundServer):
         body = await request.json()
         package = body.get("package") or {}
         ids = self.db.match(package.get("name", ""), body.get("version", ""))
-        vulns = [self.db.records[i] for i in ids]
-        return _json({"vulns": vulns} if vulns else {})
+        ids = [i for i in ids if i not in self.faults.query_drops]
+        answer: dict[str, Any] = {}
+        if self.page_size:  # paginated like querybatch: a token for the rest
+            start = _decode_token(body.get("page_token"))
+            if start + self.page_size < len(ids):
+                answer["next_page_token"] = _encode_token(start + self.page_size)
+            ids = ids[start : start + self.page_size]
+        if ids:
+            answer["vulns"] = [self.db.records[i] for i in ids]
+        return _json(answer)
 
     async def _vuln(self, request: web.Request) -> web.Response:
         record_id = request.match_info["id"]

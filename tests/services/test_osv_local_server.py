@@ -122,3 +122,40 @@ def test_warm_run_makes_no_request(osv_server: OsvServer, tmp_path: Path) -> Non
         for d in DEPS
     } == EXPECTED
     assert sum(osv_server.hits.values()) == 0
+
+
+# -- --hydrate packages: one /v1/query per pin with two or more new advisories -------
+
+
+def test_hydrating_by_package_gives_the_same_answer_in_fewer_requests(
+    osv_server: OsvServer,
+) -> None:
+    answer = query(osv_server, hydrate="packages")
+    assert answer.failures == {}
+    assert findings(answer) == EXPECTED
+    # werkzeug (4) and urllib3 (7) come by /v1/query, flask's and jinja2's one by id
+    assert osv_server.hits == {"querybatch": 1, "query": 2, "vulns": 2}
+
+
+def test_hydrating_by_package_follows_query_pagination(osv_server: OsvServer) -> None:
+    osv_server.reset(page_size=2)
+    answer = query(osv_server, hydrate="packages")
+    assert findings(answer) == EXPECTED
+    # urllib3's 7 records at 2 a page: 4 pages; werkzeug's 4: 2 pages
+    assert osv_server.hits["query"] == 6 and osv_server.hits["vulns"] == 2
+
+
+def test_records_a_query_leaves_out_are_fetched_by_id(osv_server: OsvServer) -> None:
+    osv_server.reset(Faults(query_drops={"PYSEC-2023-212", "PYSEC-2022-203"}))
+    answer = query(osv_server, hydrate="packages")
+    assert answer.failures == {}
+    assert findings(answer) == EXPECTED
+    assert osv_server.hits == {"querybatch": 1, "query": 2, "vulns": 4}
+
+
+def test_a_failing_query_falls_back_to_ids(osv_server: OsvServer) -> None:
+    osv_server.reset(Faults(fail_paths={"/v1/query"}))
+    answer = query(osv_server, hydrate="packages")
+    assert answer.failures == {}
+    assert findings(answer) == EXPECTED
+    assert osv_server.hits["vulns"] == 2 + 4 + 7

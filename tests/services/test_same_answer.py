@@ -76,11 +76,13 @@ def test_offline_osv_and_pypi_agree_on_real_data(
     deps = corpus(osv_db)
     offline = answers(OfflineService(offline_db), deps)
     online = answers(OsvService(osv_server.url, retry=FAST), deps)
+    by_package = answers(OsvService(osv_server.url, retry=FAST, hydrate="packages"), deps)
     pypi = answers(PypiService(osv_server.url, retry=FAST), deps)
     assert len(offline) == len(deps) >= 1000
     vulnerable = sum(1 for v in offline.values() if v)
     assert vulnerable > 300  # the corpus really exercises matching
     assert offline == online
+    assert offline == by_package
     assert offline == pypi
 
 

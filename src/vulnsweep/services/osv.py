@@ -1,6 +1,9 @@
 """OSV client: every uncached pin goes into /v1/querybatch (<=1000 queries a request,
 several requests in flight, per-query pagination), then each unique advisory is fetched
-once from /v1/vulns/{id}, unless the cache holds it with the same `modified` stamp."""
+once from /v1/vulns/{id}, unless the cache holds it with the same `modified` stamp.
+
+`hydrate="packages"` trades bytes for round trips: a pin with two or more advisories
+not yet asked for gets them all from one /v1/query; the rest still come by id."""
 
 from __future__ import annotations
 
@@ -63,6 +66,11 @@ class OsvBatchResponse(TypedDict):
     results: list[OsvBatchResult]
 
 
+class OsvQueryResponse(TypedDict, total=False):
+    vulns: list[dict[str, Any]]  # full records
+    next_page_token: str
+
+
 def normalize_base_url(url: str) -> str:
     """Accept pip-audit's `https://api.osv.dev/v1/query` as well as a bare base URL."""
     parts = urlsplit(url.strip())
@@ -105,6 +113,7 @@ class OsvService:
         retry: RetryPolicy | None = None,
         max_batch: int = MAX_QUERIES_PER_BATCH,
         deadline: float | None = None,
+        hydrate: str = "ids",
     ) -> None:
         self.base_url = normalize_base_url(base_url)
         self.deadline = deadline
@@ -116,6 +125,9 @@ class OsvService:
         self.batch_read_timeout = batch_read_timeout
         self.retry = retry or RetryPolicy()
         self.max_batch = max(1, min(max_batch, MAX_QUERIES_PER_BATCH))
+        if hydrate not in ("ids", "packages"):
+            raise UsageError(f"--hydrate must be ids or packages, got {hydrate!r}")
+        self.hydrate = hydrate
         self.requests_sent = 0
         self._records: dict[str, OsvRecord] = {}
         self._new_queries: list[tuple[Key, list[VulnRef]]] = []
@@ -281,7 +293,8 @@ class OsvService:
             for record_id in missing:
                 self._waiting.setdefault(record_id, []).append(dep.key)
         if fresh:
-            await self._schedule_records(fresh, dict(r for rs in refs for r in rs))
+            wanted = {d.key: [i for i, _ in r] for d, r in zip(chunk, refs)}
+            await self._schedule_records(fresh, dict(r for rs in refs for r in rs), chunk, wanted)
 
     def _fail_queries(self, deps: Sequence[Dependency], error: ServiceError) -> None:
         self._answer.errors.append(error)
@@ -289,7 +302,13 @@ class OsvService:
             self._answer.failures[dep.key] = f"OSV query failed: {error.message}"
         self._progress.queries_done(len(deps))
 
-    async def _schedule_records(self, ids: list[str], modified: dict[str, str]) -> None:
+    async def _schedule_records(
+        self,
+        ids: list[str],
+        modified: dict[str, str],
+        chunk: Sequence[Dependency],
+        wanted: dict[Key, list[str]],
+    ) -> None:
         import anyio
 
         stored = await anyio.to_thread.run_sync(self.cache.get_records, self.source, ids)
@@ -302,8 +321,62 @@ class OsvService:
             else:
                 to_fetch.append(record_id)
         self._progress.add_records(len(to_fetch))
+        if self.hydrate == "packages":
+            to_fetch = self._by_package(chunk, wanted, to_fetch)
         for record_id in to_fetch:
             self._tg.start_soon(self._fetch_record, record_id)
+
+    def _by_package(
+        self, chunk: Sequence[Dependency], wanted: dict[Key, list[str]], to_fetch: list[str]
+    ) -> list[str]:
+        """Claim for one /v1/query each the pins that need two or more of these records
+        (most first); returns the records still to fetch one by one."""
+        left = set(to_fetch)
+        for dep in sorted(chunk, key=lambda d: -len(wanted.get(d.key, ()))):
+            claimed = [i for i in wanted.get(dep.key, ()) if i in left]
+            if len(claimed) >= 2:
+                left.difference_update(claimed)
+                self._tg.start_soon(self._fetch_package, dep, claimed)
+        return [i for i in to_fetch if i in left]
+
+    async def _fetch_package(self, dep: Dependency, claimed: list[str]) -> None:
+        """Every record of one pin from /v1/query (paginated); any claimed record the
+        answer lacks is fetched by id after all."""
+        url = f"{self.base_url}/v1/query"
+        query: OsvQuery = {
+            "package": {"name": dep.canonical_name, "ecosystem": "PyPI"},
+            "version": query_version(dep),
+        }
+        found: dict[str, dict[str, Any]] = {}
+        seen_tokens: set[str] = set()
+        try:
+            for _ in range(MAX_PAGES):
+                async with self._record_limit:
+                    page: OsvQueryResponse = await self._http.post_json(
+                        url, query, validate=_query_response
+                    )
+                for record in page.get("vulns") or ():
+                    found[record["id"]] = record
+                token = page.get("next_page_token")
+                if not token or token in seen_tokens:
+                    break
+                seen_tokens.add(token)
+                query = {**query, "page_token": token}
+        except ServiceError as exc:
+            log.debug("%s: /v1/query failed (%s); fetching its records by id", dep, exc.message)
+            found = {}
+        for record_id in claimed:
+            full = found.get(record_id)
+            if full is None:
+                self._tg.start_soon(self._fetch_record, record_id)
+                continue
+            self._progress.record_done()
+            self._store(record_id, full)
+
+    def _store(self, record_id: str, record: dict[str, Any]) -> None:
+        self._records[record_id] = record  # type: ignore[assignment]
+        self._arrived(record_id)
+        self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
 
     async def _fetch_record(self, record_id: str) -> None:
         url = f"{self.base_url}/v1/vulns/{quote(record_id, safe='')}"
@@ -324,9 +397,7 @@ class OsvService:
             return
         finally:
             self._progress.record_done()
-        self._records[record_id] = record
-        self._arrived(record_id)
-        self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
+        self._store(record_id, record)
 
     def _arrived(self, record_id: str) -> None:
         for key in self._waiting.pop(record_id, ()):
@@ -387,6 +458,17 @@ def _batch_results(response: Any, expected: int) -> list[OsvBatchResult]:
                 raise _BadResponse("querybatch result has a vuln without an id")
             vuln.setdefault("modified", "")
     return results
+
+
+def _query_response(data: Any) -> OsvQueryResponse:
+    if not isinstance(data, dict):
+        raise _BadResponse("query response is not an object")
+    vulns = data.get("vulns") or []
+    if not isinstance(vulns, list) or not all(
+        isinstance(v, dict) and isinstance(v.get("id"), str) for v in vulns
+    ):
+        raise _BadResponse("query response has a vuln without an id")
+    return data  # type: ignore[return-value]
 
 
 def _check_record(data: Any, record_id: str) -> OsvRecord:
