@@ -243,38 +243,27 @@ def main(argv: list[str] | None = None) -> int:
             f"  vulnsweep cold made {requests_cold} requests "
             f"({server.hits['querybatch']} querybatch, {server.hits['vulns']} vulns)"
         )
-        wide = None
-        if args.wide_concurrency:
-            wide = run_series(
-                Measure(f"vulnsweep cold c={args.wide_concurrency}"),
+
+        def cold_variant(label: str, *extra: str) -> Measure:
+            """Another cold run (empty cache each time) with extra flags."""
+            tag = label.replace(" ", "-").replace("=", "")
+            measure = run_series(
+                Measure(f"vulnsweep cold {label}"),
                 args.repeat,
-                lambda rep: [
-                    *vulnsweep,
-                    "--concurrency",
-                    str(args.wide_concurrency),
-                    "--cache-dir",
-                    str(work / f"wide-{rep}"),
-                ],
+                lambda rep: [*vulnsweep, *extra, "--cache-dir", str(work / f"{tag}-{rep}")],
                 pip_audit_like,
                 work,
                 env=env,
             )
-            measures.append(wide)
-        by_package = run_series(
-            Measure("vulnsweep cold --hydrate packages"),
-            args.repeat,
-            lambda rep: [
-                *vulnsweep,
-                "--hydrate",
-                "packages",
-                "--cache-dir",
-                str(work / f"pkg-{rep}"),
-            ],
-            pip_audit_like,
-            work,
-            env=env,
-        )
-        measures.append(by_package)
+            measures.append(measure)
+            return measure
+
+        wide = None
+        if args.wide_concurrency:
+            wide = cold_variant(
+                f"c={args.wide_concurrency}", "--concurrency", str(args.wide_concurrency)
+            )
+        by_package = cold_variant("--hydrate packages", "--hydrate", "packages")
 
         offline_dir = work / "offline"
         import_runs = []
