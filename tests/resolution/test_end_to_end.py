@@ -368,3 +368,24 @@ def test_fix_rewrites_pins_and_advises_on_what_resolution_chose(
         "Cannot fix urllib3 2.0.5: a dependency of requests: require urllib3>=2.0.7 (a "
         "constraints file will do) or upgrade requests\n"
     ) in err
+
+
+def test_a_requirement_nothing_meets_is_explained_and_exits_2(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "r.in"
+    requirements.write_text("flask>=99\n")
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", str(requirements))
+    assert code == 2 and out == ""
+    assert err == (
+        f"vulnsweep: error: {requirements}: {requirements}:1 requires flask>=99, but no "
+        "release matches (newest: 3.1.3, 3.1.2, 3.1.1, 3.1.0, 3.0.3)\n"
+    )
+    requirements.write_text("no-such-project-anywhere\n")
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", str(requirements))
+    assert code == 2 and out == ""
+    assert err == (
+        f"vulnsweep: error: {requirements}: {requirements}:1 requires "
+        "no-such-project-anywhere, but no installable release of no-such-project-anywhere "
+        "is on the index\n"
+    )

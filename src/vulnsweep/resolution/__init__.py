@@ -222,27 +222,22 @@ async def _resolve_one(
     provider = Provider(view, Options(target, pre, by_name, user_order))
 
     def run() -> Any:
-        from resolvelib import BaseReporter, Resolver
+        """In the worker thread, so explaining a failure may still ask the index."""
+        from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
-        return Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
-
-    from resolvelib import ResolutionImpossible, ResolutionTooDeep
+        try:
+            return Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+        except ResolutionImpossible as exc:
+            raise ResolutionError(request.label, explain(exc.causes, view)) from None
+        except ResolutionTooDeep:
+            raise ResolutionError(
+                request.label, f"resolution did not finish within {MAX_ROUNDS} rounds"
+            ) from None
 
     try:
         result = await anyio.to_thread.run_sync(run)
-    except ResolutionImpossible as exc:
-        error = ResolutionError(request.label, explain(exc.causes, view))
-        if not request.tolerant:
-            raise error from None
-        resolved.skipped.append(as_skip(request, error))
-        return
-    except ResolutionTooDeep:
-        error = ResolutionError(
-            request.label, f"resolution did not finish within {MAX_ROUNDS} rounds"
-        )
-        if not request.tolerant:
-            raise error from None
-        resolved.skipped.append(as_skip(request, error))
+    except ResolutionError as error:
+        give_up(request, error, resolved)
         return
     resolved.dependencies.extend(_dependencies(result, roots, request.project))
     origins = {r.name: r.origin for r in roots if r.origin is not None}
@@ -320,11 +315,16 @@ def explain(causes: Collection[Any], view: IndexView) -> str:
     return f"conflicting requirements for {', '.join(names)}: " + "; ".join(parts)
 
 
-def as_skip(request: ResolutionRequest, error: ResolutionError) -> SkippedDependency:
-    return SkippedDependency(
-        name=request.project or request.label,
-        reason=f"cannot be resolved: {error.message}",
-        origins=(Origin(request.label),),
+def give_up(request: ResolutionRequest, error: ResolutionError, resolved: Resolved) -> None:
+    """Fatal, unless the set came from a tree walk: then one skipped entry names it."""
+    if not request.tolerant:
+        raise error
+    resolved.skipped.append(
+        SkippedDependency(
+            name=request.project or request.label,
+            reason=f"cannot be resolved: {error.message}",
+            origins=(Origin(request.label),),
+        )
     )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from vulnsweep.errors import UsageError
 from vulnsweep.model import Dependency, Origin, ResolutionRequest, canonical_name
 from vulnsweep.redact import redact_text
-from vulnsweep.resolution import ResolutionError, Resolved, as_skip, root_requirements
+from vulnsweep.resolution import ResolutionError, Resolved, give_up, root_requirements
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import Requirement
 from vulnsweep.resolution.target import TargetEnvironment
@@ -84,10 +84,9 @@ def _resolve_one(
         result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         message = redact_text(result.stderr.strip().replace(str(requirements), request.label))
-        error = ResolutionError(request.label, f"uv pip compile failed: {message}")
-        if not request.tolerant:
-            raise error
-        resolved.skipped.append(as_skip(request, error))
+        give_up(
+            request, ResolutionError(request.label, f"uv pip compile failed: {message}"), resolved
+        )
         return
     resolved.dependencies.extend(_from_compiled(result.stdout, roots, request.project))
 
