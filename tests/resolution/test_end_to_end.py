@@ -389,3 +389,42 @@ def test_a_requirement_nothing_meets_is_explained_and_exits_2(
         "no-such-project-anywhere, but no installable release of no-such-project-anywhere "
         "is on the index\n"
     )
+
+
+def test_an_index_url_this_client_cannot_ask_is_a_usage_error(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    code, out, err = audit("not-a-url", osv_server, cache_dir, "-r", "backtrack.in")
+    assert (code, out) == (2, "")
+    assert err == (
+        "vulnsweep: error: --index-url/--extra-index-url: package index 'not-a-url' is not "
+        "an http(s) URL\n"
+    )
+    requirements = tmp_path / "r.in"
+    requirements.write_text("--extra-index-url file:///srv/wheels\nrequests<2.31\n")
+    code, out, err = audit(
+        "http://127.0.0.1:9/simple", osv_server, cache_dir, "-r", str(requirements)
+    )
+    assert (code, out) == (2, "")
+    assert err == (
+        f"vulnsweep: error: {requirements}: package index 'file:///srv/wheels' is not an "
+        "http(s) URL\n"
+    )
+
+
+def test_uv_resolver_failures_are_one_line(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, err = audit(
+        index_server, osv_server, cache_dir, "-r", "conflict.in", "--resolver", "uv"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith("vulnsweep: error: conflict.in: uv pip compile failed: ")
+    assert err.count("\n") == 1
+    code, out, err = audit(
+        "http://127.0.0.1:9/simple", osv_server, cache_dir, "-r", "backtrack.in",
+        "--resolver", "uv",
+    )  # fmt: skip
+    assert (code, out) == (3, "")
+    assert err.startswith("vulnsweep: error: package index (via uv) (backtrack.in): ")
+    assert err.count("\n") == 1

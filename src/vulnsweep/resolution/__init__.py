@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vulnsweep.errors import InputError, ServiceError
+from vulnsweep.errors import InputError, ServiceError, UsageError
 from vulnsweep.model import (
     Dependency,
     Origin,
@@ -122,14 +122,7 @@ async def resolve_async(
         async with anyio.create_task_group() as prefetches:
             async with anyio.create_task_group() as resolutions:
                 for request in requests:
-                    urls = tuple(
-                        with_credentials(u)
-                        for u in (
-                            request.index_url or settings.index_url,
-                            *settings.extra_index_urls,
-                            *request.extra_index_urls,
-                        )
-                    )
+                    urls = tuple(with_credentials(u) for u in _index_urls(request, settings))
                     index = indexes.get(urls)
                     if index is None:
                         index = indexes[urls] = PackageIndex(
@@ -147,6 +140,25 @@ async def resolve_async(
         for index in indexes.values():
             await anyio.to_thread.run_sync(index.persist)
     return resolved
+
+
+def _index_urls(request: ResolutionRequest, settings: ResolverSettings) -> list[str]:
+    """The indexes a set resolves from (its file's own lines win), each checked to be
+    something this client can ask: an http(s) URL."""
+    from urllib.parse import urlsplit
+
+    from_file = [*filter(None, [request.index_url]), *request.extra_index_urls]
+    from_flags = [*([] if request.index_url else [settings.index_url]), *settings.extra_index_urls]
+    for url, from_request in [(u, True) for u in from_file] + [(u, False) for u in from_flags]:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            continue
+        message = f"package index {redact_url(url)!r} is not an http(s) URL"
+        if from_request:
+            raise InputError(request.label, message)
+        raise UsageError(f"--index-url/--extra-index-url: {message}")
+    return [request.index_url or settings.index_url, *settings.extra_index_urls,
+            *request.extra_index_urls]  # fmt: skip
 
 
 class Prefetcher:

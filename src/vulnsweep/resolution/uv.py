@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from vulnsweep.errors import UsageError
+from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Origin, ResolutionRequest, canonical_name
 from vulnsweep.redact import redact_text
 from vulnsweep.resolution import ResolutionError, Resolved, give_up, root_requirements
@@ -83,7 +83,13 @@ def _resolve_one(
             env["UV_EXTRA_INDEX_URL"] = " ".join(extras)
         result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
-        message = redact_text(result.stderr.strip().replace(str(requirements), request.label))
+        # uv explains over several `cause:` lines; ours is one line.
+        text = redact_text(result.stderr.replace(str(requirements), request.label))
+        message = "; ".join(
+            line.strip().removeprefix("error: ") for line in text.splitlines() if line.strip()
+        )
+        if "Failed to fetch" in text or "Request failed" in text:
+            raise ServiceError("package index (via uv)", request.label, message)
         give_up(
             request, ResolutionError(request.label, f"uv pip compile failed: {message}"), resolved
         )
