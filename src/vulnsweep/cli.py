@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from vulnsweep.policy import IgnorePolicy
     from vulnsweep.services import VulnerabilityService
+    from vulnsweep.services.http import Timeouts
 
 log = logging.getLogger("vulnsweep")
 
@@ -48,10 +49,8 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
         return OfflineService(
             advisorydb.db_path(cache_dir(args.cache_dir)), max_age_days=args.max_db_age
         )
-    from vulnsweep.services.http import Timeouts
-
     timeout = args.timeout
-    timeouts = Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0)
+    timeouts = _timeouts(args)
     if name == "pypi":
         from vulnsweep.services.pypi import PypiService
 
@@ -75,6 +74,12 @@ def _build_service(args: argparse.Namespace, cache: Cache) -> VulnerabilityServi
     )
 
 
+def _timeouts(args: argparse.Namespace) -> Timeouts:
+    from vulnsweep.services.http import Timeouts
+
+    return Timeouts(connect=min(10.0, args.timeout or 10.0), read=args.timeout or 15.0)
+
+
 def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.options import build_parser, parse_with_config
 
@@ -88,31 +93,30 @@ def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.audit import audit, collect
     from vulnsweep.sources.select import InputOptions, build_sources
 
-    sources = build_sources(
-        InputOptions(
-            requirements=args.requirements,
-            paths=args.paths,
-            sboms=args.sbom,
-            site_paths=args.site_paths,
-            python=args.python,
-            local_only=args.local,
-            recursive=args.recursive,
-            excludes=args.exclude,
-            include_sboms=args.include_sboms,
-            locked=args.locked,
-            extras=args.extras,
-            groups=args.groups,
-            all_extras=args.all_extras,
-            no_dev=args.no_dev,
-            skip_editable=args.skip_editable,
-            require_hashes=args.require_hashes,
-            python_version=args.python_version,
-            platform=args.platform,
-            marker_file=args.marker_environment,
-            resolve=not args.no_deps,
-            resolve_pins=args.resolve_pins,
-        )
+    inputs = InputOptions(
+        requirements=args.requirements,
+        paths=args.paths,
+        sboms=args.sbom,
+        site_paths=args.site_paths,
+        python=args.python,
+        local_only=args.local,
+        recursive=args.recursive,
+        excludes=args.exclude,
+        include_sboms=args.include_sboms,
+        locked=args.locked,
+        extras=args.extras,
+        groups=args.groups,
+        all_extras=args.all_extras,
+        no_dev=args.no_dev,
+        skip_editable=args.skip_editable,
+        require_hashes=args.require_hashes,
+        python_version=args.python_version,
+        platform=args.platform,
+        marker_file=args.marker_environment,
+        resolve=not args.no_deps,
+        resolve_pins=args.resolve_pins,
     )
+    sources = build_sources(inputs)
     requests: list[ResolutionRequest] = []
     dependencies, skipped = collect((source.collect() for source in sources), requests)
     if args.cert:
@@ -123,7 +127,9 @@ def _audit_command(argv: Sequence[str]) -> int:
 
     cache = Cache(None if args.no_cache else cache_dir(args.cache_dir), ttl=args.cache_ttl)
     if requests:
-        dependencies, skipped = _resolve(args, requests, cache, dependencies, skipped)
+        dependencies, skipped = _resolve(
+            args, inputs.marker_environment, requests, cache, dependencies, skipped
+        )
     if args.skip_editable:
         skipped = [s for s in skipped if "editable" not in s.reason]
     if args.strict and skipped:
@@ -138,6 +144,7 @@ def _audit_command(argv: Sequence[str]) -> int:
             f"Dry run: would audit {len(dependencies)} packages ({len(skipped)} skipped)",
             file=sys.stderr,
         )
+        cache.close()
         return EXIT_OK
 
     from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
@@ -202,6 +209,7 @@ def _audit_command(argv: Sequence[str]) -> int:
 
 def _resolve(
     args: argparse.Namespace,
+    markers: dict[str, str] | None,
     requests: list[ResolutionRequest],
     cache: Cache,
     dependencies: list[Dependency],
@@ -211,9 +219,8 @@ def _resolve(
     pins that needed no resolving."""
     from vulnsweep.resolution.target import TargetEnvironment
     from vulnsweep.sources import deduplicate
-    from vulnsweep.sources.select import platform_of, target_environment
+    from vulnsweep.sources.select import platform_of
 
-    markers = target_environment(args.python_version, args.platform, args.marker_environment)
     target = TargetEnvironment(markers, args.platform or platform_of(markers))
     if args.resolver == "uv":
         from vulnsweep.resolution.uv import resolve_with_uv
@@ -221,9 +228,7 @@ def _resolve(
         resolved = resolve_with_uv(requests, args.index_url, args.extra_index_url, target, args.pre)
     else:
         from vulnsweep.resolution import ResolverSettings, resolve_all
-        from vulnsweep.services.http import Timeouts
 
-        timeout = args.timeout
         resolved = resolve_all(
             requests,
             ResolverSettings(
@@ -233,7 +238,7 @@ def _resolve(
                 target=target,
                 pre=args.pre,
                 concurrency=min(args.concurrency, 64),
-                timeouts=Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0),
+                timeouts=_timeouts(args),
             ),
         )
     log.info(

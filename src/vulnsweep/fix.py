@@ -125,6 +125,7 @@ class Rewrite:
 def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
     """New contents for every requirements file and pyproject.toml a fix touches."""
     edits: dict[Path, list[tuple[int, Fix]]] = {}
+    files = _Files()
     for fix in fixes:
         if fix.new_version is None:
             continue
@@ -133,12 +134,12 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
             path = Path(origin.path)
             if origin.line is None or not path.is_file() or _not_rewritable(path):
                 continue
-            if resolved and not _pins(path, origin.line, fix.dependency.name):
+            if resolved and not _pins(files.line(path, origin.line), fix.dependency.name):
                 continue  # the line that pulled it in, not a pin of it
             edits.setdefault(path, []).append((origin.line, fix))
             fix.files.append(str(origin))
         if resolved and not fix.files:
-            fix.skip_reason = _advice(fix)
+            fix.skip_reason = _advice(fix, files)
             fix.new_version = None
     needed = sorted(
         {
@@ -147,10 +148,10 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
             for _, f in fs
         }
     )
-    known_hashes = hashes(needed) if any(_has_hashes(p) for p in edits) else {}
+    known_hashes = hashes(needed) if any("--hash" in files.text(p) for p in edits) else {}
     rewrites = []
     for path, items in edits.items():
-        before = path.read_text(encoding="utf-8")
+        before = path.read_text(encoding="utf-8")  # strict: a rewrite must not lose bytes
         lines = before.splitlines(keepends=True)
         for line_number, fix in sorted(items, key=lambda item: -item[0]):
             _edit(path, lines, line_number, fix, known_hashes)
@@ -170,16 +171,27 @@ def _pin_pattern(name: str) -> re.Pattern[str]:
     return re.compile(_PIN.format(name=_spelled(name)), re.IGNORECASE)
 
 
-def _line(path: Path, number: int) -> str:
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return lines[number - 1] if 0 < number <= len(lines) else ""
+class _Files:
+    """Each file a fix looks at, read once (a tree's files hold many fixes)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[Path, str] = {}
+
+    def text(self, path: Path) -> str:
+        if path not in self._texts:
+            self._texts[path] = path.read_text(encoding="utf-8", errors="replace")
+        return self._texts[path]
+
+    def line(self, path: Path, number: int) -> str:
+        lines = self.text(path).splitlines()
+        return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
-def _pins(path: Path, number: int, name: str) -> bool:
-    return _pin_pattern(name).search(_line(path, number)) is not None
+def _pins(line: str, name: str) -> bool:
+    return _pin_pattern(name).search(line) is not None
 
 
-def _advice(fix: Fix) -> str:
+def _advice(fix: Fix, files: _Files) -> str:
     """What to change by hand when resolution, not a pinning line, chose the version."""
     dep, target = fix.dependency, fix.new_version
     declared = re.compile(
@@ -187,7 +199,7 @@ def _advice(fix: Fix) -> str:
         re.IGNORECASE,
     )
     for origin in dep.origins:
-        if origin.line is not None and declared.search(_line(Path(origin.path), origin.line)):
+        if origin.line is not None and declared.search(files.line(Path(origin.path), origin.line)):
             return (
                 f"resolved from a version range, not pinned: require "
                 f"{dep.canonical_name}>={target} at {origin}"
@@ -204,10 +216,6 @@ def _not_rewritable(path: Path) -> bool:
     from vulnsweep.sources.lockfiles import lock_format
 
     return lock_format(path) is not None or path.suffix in (".json", ".xml")
-
-
-def _has_hashes(path: Path) -> bool:
-    return "--hash" in path.read_text(encoding="utf-8", errors="replace")
 
 
 def _edit(

@@ -180,9 +180,7 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
-    async def get_document(
-        self, url: str, etag: str | None, *, max_bytes: int = 128 * 1024**2
-    ) -> HttpResult:
+    async def get_document(self, url: str, etag: str | None, *, max_bytes: int) -> HttpResult:
         """Like get_revalidated, but `data` is the raw body (any content type), and a
         body larger than `max_bytes` is refused instead of held in memory."""
         result = await self._request(

@@ -293,8 +293,7 @@ class OsvService:
             for record_id in missing:
                 self._waiting.setdefault(record_id, []).append(dep.key)
         if fresh:
-            wanted = {d.key: [i for i, _ in r] for d, r in zip(chunk, refs)}
-            await self._schedule_records(fresh, dict(r for rs in refs for r in rs), chunk, wanted)
+            await self._schedule_records(fresh, dict(r for rs in refs for r in rs), chunk)
 
     def _fail_queries(self, deps: Sequence[Dependency], error: ServiceError) -> None:
         self._answer.errors.append(error)
@@ -307,7 +306,6 @@ class OsvService:
         ids: list[str],
         modified: dict[str, str],
         chunk: Sequence[Dependency],
-        wanted: dict[Key, list[str]],
     ) -> None:
         import anyio
 
@@ -322,18 +320,16 @@ class OsvService:
                 to_fetch.append(record_id)
         self._progress.add_records(len(to_fetch))
         if self.hydrate == "packages":
-            to_fetch = self._by_package(chunk, wanted, to_fetch)
+            to_fetch = self._by_package(chunk, to_fetch)
         for record_id in to_fetch:
             self._tg.start_soon(self._fetch_record, record_id)
 
-    def _by_package(
-        self, chunk: Sequence[Dependency], wanted: dict[Key, list[str]], to_fetch: list[str]
-    ) -> list[str]:
+    def _by_package(self, chunk: Sequence[Dependency], to_fetch: list[str]) -> list[str]:
         """Claim for one /v1/query each the pins that need two or more of these records
         (most first); returns the records still to fetch one by one."""
         left = set(to_fetch)
-        for dep in sorted(chunk, key=lambda d: -len(wanted.get(d.key, ()))):
-            claimed = [i for i in wanted.get(dep.key, ()) if i in left]
+        for dep in sorted(chunk, key=lambda d: -len(self._refs.get(d.key, ()))):
+            claimed = [i for i, _ in self._refs.get(dep.key, ()) if i in left]
             if len(claimed) >= 2:
                 left.difference_update(claimed)
                 self._tg.start_soon(self._fetch_package, dep, claimed)
