@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="URL",
         default=(os.environ.get("PIP_EXTRA_INDEX_URL") or "").split() or [],
-        help="another index to resolve from (repeatable); credentials are never printed",
+        help="another index to resolve from (repeatable; default from PIP_EXTRA_INDEX_URL); "
+        "credentials are never printed",
     )
     resolution.add_argument(
         "--resolve-pins",
@@ -230,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--hydrate",
         choices=("ids", "packages"),
         default=_env("VULNSWEEP_HYDRATE", default="ids"),
-        help="how OSV advisories are fetched after querybatch: ids (default: each once from "
+        help="how OSV advisories are fetched after querybatch (env VULNSWEEP_HYDRATE): ids "
+        "(default: each once from "
         "/v1/vulns/{id}) or packages (one /v1/query per pin with 2+ new advisories: fewer "
         "round trips, some records transferred twice)",
     )
