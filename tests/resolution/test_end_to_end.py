@@ -184,8 +184,8 @@ def test_sdist_only_release_is_audited_but_its_dependencies_are_skipped(
             "name": "legacy-tool",
             "version": "0.3",
             "skip_reason": "legacy-tool 0.3 is audited, but its dependencies are unknown: the "
-            "release has no wheel and the index offers no static metadata for it (vulnsweep "
-            "never builds sdists)",
+            "JSON API does not list its dependencies; reading the sdist failed (the sdist is "
+            "not on the index (404)) (vulnsweep never builds or runs package code)",
             "origins": [f"{requirements}:1"],
         }
     ]

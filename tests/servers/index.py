@@ -2,8 +2,11 @@
 
 Speaks PEP 691 JSON (and PEP 503 HTML to clients that do not ask for JSON), serves
 PEP 658 core metadata with its hash on the page, and PyPI's JSON API
-(`/pypi/<name>/<version>/json`). Latency, 503s and HTTP Basic auth are injectable;
-every request is counted, so tests can assert what was fetched.
+(`/pypi/<name>/<version>/json`). With `IndexFaults(files=True)` it also serves release
+files: wheels built here with `zipfile` around the captured METADATA, and sdists
+around a PKG-INFO, with or without Range support. Latency, 503s, HTTP Basic auth, a
+missing JSON API and unadvertised metadata are injectable; every request is counted,
+so tests can assert what was fetched.
 """
 
 from __future__ import annotations
@@ -47,6 +50,66 @@ class IndexFaults:
     fail_first: int = 0  # answer this many requests with 503 before serving normally
     no_metadata: set[str] = field(default_factory=set)  # projects without PEP 658 files
     html_only: bool = False  # behave like an index without PEP 691
+    advertise_metadata: bool = True  # False: no PEP 658 keys and no .metadata files at all
+    json_api: bool = True  # False: /pypi/... answers 404, as on many mirrors
+    files: bool = False  # serve release files (built here; page hashes are theirs)
+    ranges: bool = True  # honour Range requests on files
+    wheel_padding: int = 0  # stored bytes after METADATA (so it is not in the tail)
+    wheel_members: int = 0  # extra members (a central directory beyond the first read)
+    truncate: set[str] = field(default_factory=set)  # files served cut in half
+    wrong_hash: set[str] = field(default_factory=set)  # files whose page hash is wrong
+
+
+def build_wheel(filename: str, metadata: str, padding: int = 0, members: int = 0) -> bytes:
+    """A real zip in a wheel's layout, deterministic so its hash is stable."""
+    import io
+    import random
+    import zipfile
+
+    from packaging.utils import parse_wheel_filename
+
+    name, version, _, _ = parse_wheel_filename(filename)
+    dist_info = f"{name.replace('-', '_')}-{version}.dist-info"
+    buffer = io.BytesIO()
+    stamp = (2024, 1, 1, 0, 0, 0)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        package = name.replace("-", "_")
+        archive.writestr(zipfile.ZipInfo(f"{package}/__init__.py", stamp), "VALUE = 1\n")
+        for i in range(members):
+            archive.writestr(zipfile.ZipInfo(f"{package}/generated/module_{i:05d}.py", stamp), "")
+        info = zipfile.ZipInfo(f"{dist_info}/METADATA", stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        archive.writestr(info, metadata)
+        if padding:
+            blob = random.Random(filename).randbytes(padding)
+            archive.writestr(zipfile.ZipInfo(f"{package}/data.bin", stamp), blob)
+        archive.writestr(zipfile.ZipInfo(f"{dist_info}/WHEEL", stamp), "Wheel-Version: 1.0\n")
+        archive.writestr(zipfile.ZipInfo(f"{dist_info}/RECORD", stamp), "")
+    return buffer.getvalue()
+
+
+def build_sdist(filename: str, pkg_info: str) -> bytes:
+    """A .tar.gz or .zip sdist holding `<name>-<version>/PKG-INFO` and a setup.py that
+    must never run."""
+    import io
+    import tarfile
+    import zipfile
+
+    top = filename.removesuffix(".tar.gz").removesuffix(".zip")
+    members = {f"{top}/PKG-INFO": pkg_info, f"{top}/setup.py": "raise SystemExit('ran')\n"}
+    buffer = io.BytesIO()
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for path, text in members.items():
+                archive.writestr(zipfile.ZipInfo(path, (2024, 1, 1, 0, 0, 0)), text)
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            for path, text in members.items():
+                data = text.encode()
+                info = tarfile.TarInfo(path)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
 
 
 class IndexServer(BackgroundServer):
@@ -65,6 +128,7 @@ class IndexServer(BackgroundServer):
         self.hits: Counter[str] = Counter()
         self.paths: list[str] = []
         self._lock = threading.Lock()
+        self._built: dict[tuple[str, int, int], bytes] = {}
 
     @property
     def url(self) -> str:
@@ -92,6 +156,8 @@ class IndexServer(BackgroundServer):
             self.paths.append(request.path)
             kind = "metadata" if request.path.endswith(".metadata") else request.path.split("/")[1]
             self.hits[kind] += 1
+            if "Range" in request.headers:
+                self.hits["range"] += 1
             failing = self.faults.fail_first > 0
             if failing:
                 self.faults.fail_first -= 1
@@ -111,17 +177,41 @@ class IndexServer(BackgroundServer):
             {"meta": {"api-version": "1.1"}, "projects": projects}, content_type=JSON_TYPE
         )
 
+    def release_file(self, filename: str) -> bytes | None:
+        """The bytes served for a release file (built once per shape)."""
+        key = (filename, self.faults.wheel_padding, self.faults.wheel_members)
+        if key not in self._built:
+            text = next(
+                (p.metadata[filename] for p in self.projects.values() if filename in p.metadata),
+                None,
+            )
+            if text is None:
+                return None
+            if filename.endswith(".whl"):
+                self._built[key] = build_wheel(filename, text, *key[1:])
+            else:
+                self._built[key] = build_sdist(filename, text)
+        return self._built[key]
+
     def _entries(self, project: Project) -> list[dict[str, Any]]:
         out = []
         for f in project.files:
+            hashes = f["hashes"]
+            built = self.release_file(f["filename"]) if self.faults.files else None
+            if built is not None:
+                hashes = {"sha256": hashlib.sha256(built).hexdigest()}
+            if f["filename"] in self.faults.wrong_hash:
+                hashes = {"sha256": "0" * 64}
             entry = {
                 "filename": f["filename"],
                 "url": f"/files/{f['filename']}",
-                "hashes": f["hashes"],
+                "hashes": hashes,
                 "requires-python": f.get("requires-python"),
                 "yanked": f.get("yanked", False),
             }
             text = project.metadata.get(f["filename"])
+            if not self.faults.advertise_metadata or not f["filename"].endswith(".whl"):
+                text = None
             if text is not None and project.name not in self.faults.no_metadata:
                 digest = {"sha256": hashlib.sha256(text.encode()).hexdigest()}
                 entry["core-metadata"] = digest
@@ -160,7 +250,9 @@ class IndexServer(BackgroundServer):
     async def _file(self, request: web.Request) -> web.Response:
         filename = request.match_info["filename"]
         if not filename.endswith(".metadata"):
-            return web.Response(status=404, text="distribution files are not served")
+            return self._release(request, filename)
+        if not self.faults.advertise_metadata:
+            return web.Response(status=404, text="no metadata")
         wheel = filename[: -len(".metadata")]
         for project in self.projects.values():
             text = project.metadata.get(wheel)
@@ -168,9 +260,37 @@ class IndexServer(BackgroundServer):
                 return web.Response(body=text.encode(), content_type="application/octet-stream")
         return web.Response(status=404, text="no metadata")
 
+    def _release(self, request: web.Request, filename: str) -> web.Response:
+        body = self.release_file(filename) if self.faults.files else None
+        if body is None:
+            return web.Response(status=404, text="distribution files are not served")
+        if filename in self.faults.truncate:
+            body = body[: len(body) // 2]
+        wanted = request.headers.get("Range", "")
+        if not self.faults.ranges or not wanted.startswith("bytes="):
+            return web.Response(body=body, content_type="application/octet-stream")
+        first, _, last = wanted[len("bytes=") :].partition("-")
+        size = len(body)
+        if not first:
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(size - 1, int(last)) if last else size - 1
+        if start >= size:
+            return web.Response(status=416, headers={"Content-Range": f"bytes */{size}"})
+        with self._lock:
+            self.hits["range_bytes"] += end - start + 1
+        return web.Response(
+            status=206,
+            body=body[start : end + 1],
+            content_type="application/octet-stream",
+            headers={"Content-Range": f"bytes {start}-{end}/{size}"},
+        )
+
     async def _json_api(self, request: web.Request) -> web.Response:
         from packaging.version import Version
 
+        if not self.faults.json_api:
+            return web.Response(status=404, text="not found")
         name = canonical_name(request.match_info["name"])
         project = self.projects.get(name)
         if project is None:

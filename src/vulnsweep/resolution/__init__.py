@@ -26,6 +26,7 @@ from vulnsweep.model import (
 from vulnsweep.redact import redact_url
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import (
+    PYTHON,
     Candidate,
     IndexView,
     Options,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     import anyio.abc
 
     from vulnsweep.cache import Cache
-    from vulnsweep.resolution.index import PackageIndex
+    from vulnsweep.resolution.index import Distribution, PackageIndex
     from vulnsweep.services.http import HttpClient, Timeouts
 
 if sys.version_info < (3, 11):
@@ -195,8 +196,20 @@ class Prefetcher:
             metadata = await self.index.metadata(dist)
         except ServiceError:
             return  # the resolver meets the same error when it needs the answer
-        if metadata is not None:
+        if metadata.unknown is None:
             self.warm(dependencies_of(metadata, self.target, requirement.extras, requirement.name))
+
+    def fetch_ahead(self, dists: Sequence[Distribution]) -> None:
+        """While the resolver backtracks, the metadata of the releases it will try next
+        (bounded by the HTTP client's concurrency), all at once instead of one by one."""
+        for dist in dists:
+            self.group.start_soon(self._metadata_quietly, dist)
+
+    async def _metadata_quietly(self, dist: Distribution) -> None:
+        try:
+            await self.index.metadata(dist)
+        except ServiceError:
+            return  # the resolver meets the same error when it needs the answer
 
 
 async def _resolve_one(
@@ -224,6 +237,8 @@ async def _resolve_one(
         fetch_metadata=lambda dist: anyio.from_thread.run(index.metadata, dist),
         on_dependencies=lambda reqs: anyio.from_thread.run_sync(prefetcher.warm, reqs),
         target=target,
+        on_backtrack=lambda dists: anyio.from_thread.run_sync(prefetcher.fetch_ahead, dists),
+        fetch_files=lambda name: anyio.from_thread.run(index.project, name),
     )
     by_name: dict[str, list[Requirement]] = {}
     for constraint in constraints:
@@ -317,14 +332,46 @@ def explain(causes: Collection[Any], view: IndexView) -> str:
     if len(parts) > 6:
         parts[5:] = [f"and {len(parts) - 5} more"]
     names = sorted({cause.requirement.name for cause in causes})
+    if names == [PYTHON]:
+        python = view.target.python_version
+        return f"{'; '.join(parts)}, but the target Python is {python}"
     if len(causes) == 1 or (len(names) == 1 and len(parts) == 1):
         name = names[0]
         releases = view.releases(name)
+        excluded = _excluded(view, name, [c.requirement for c in causes])
         if not releases:
-            return f"{parts[0]}, but no installable release of {name} is on the index"
+            return f"{parts[0]}, but no installable release of {name} is on the index{excluded}"
         newest = ", ".join(str(v) for v, _ in releases[:5])
-        return f"{parts[0]}, but no release matches (newest: {newest})"
+        return f"{parts[0]}, but no release matches (newest: {newest}){excluded}"
     return f"conflicting requirements for {', '.join(names)}: " + "; ".join(parts)
+
+
+def _excluded(view: IndexView, name: str, requirements: Sequence[Requirement]) -> str:
+    """pip names what it left out: versions that match but are yanked, or that no file
+    of fits the target's Python."""
+    from packaging.specifiers import SpecifierSet
+
+    specifier = SpecifierSet()
+    for requirement in requirements:
+        specifier &= requirement.specifier
+    installable = {v for v, _ in view.releases(name)}
+    by_version: dict[Any, list[Distribution]] = {}
+    for dist in view.files(name):
+        by_version.setdefault(dist.version, []).append(dist)
+    yanked, python = [], []
+    for version in sorted(specifier.filter(by_version, prereleases=True), reverse=True):
+        files = by_version[version]
+        if version not in installable:
+            python.append(f"{version} ({files[0].requires_python or 'no file fits the target'})")
+        elif all(f.yanked is not None for f in files):
+            yanked.append(str(version))
+    notes = []
+    if yanked:
+        notes.append(f"yanked: {', '.join(yanked[:5])}")
+    if python:
+        target = view.target.python_version
+        notes.append(f"not for Python {target}: {', '.join(python[:5])}")
+    return f"; excluded {'; '.join(notes)}" if notes else ""
 
 
 def give_up(request: ResolutionRequest, error: ResolutionError, resolved: Resolved) -> None:
@@ -361,7 +408,7 @@ def _dependencies(
     order = {root.identifier: i for i, root in reversed(list(enumerate(roots)))}
     out = []
     for identifier, candidate in mapping.items():
-        if not candidate.extras:
+        if not candidate.extras and candidate.distribution is not None:
             origins, paths = of(identifier)
             out.append(Dependency(candidate.name, str(candidate.version), origins, paths))
     # The user's requirements in their order, then what they pulled in, level by level.

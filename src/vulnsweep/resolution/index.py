@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
@@ -36,6 +37,8 @@ ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 )
+IN_MEMORY_FILE = 64 * 1024**2  # a release file read into memory (sdists, Range ignored)
+WHOLE_FILE_MAX = 1024**3  # the largest wheel downloaded whole when ranges fail
 PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
 FOREVER = float(2**40)
 T = TypeVar("T")
@@ -54,10 +57,7 @@ class Distribution:
     yanked: str | None  # None when not yanked, else the reason ("" when none given)
     metadata_sha256: str | None  # PEP 658/714; "" when offered without a hash
     index: str
-
-    @property
-    def has_metadata_file(self) -> bool:
-        return self.metadata_sha256 is not None
+    sha256: str | None = None  # the file's own hash, from the page
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,12 @@ class Metadata:
     requires_dist: tuple[str, ...]
     requires_python: str | None
     source: str  # where it came from, for reasons and logs
+    provides_extra: frozenset[str] | None = None  # None: the source does not say
+    unknown: str | None = None  # set when no source had it: what was tried, and why not
+
+    @classmethod
+    def missing(cls, reason: str) -> Metadata:
+        return cls((), None, "nowhere", None, reason)
 
 
 def _started(coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
@@ -130,7 +136,7 @@ class PackageIndex:
         self.cache = cache
         self.index_urls = [u.rstrip("/") for u in dict.fromkeys(index_urls)]
         self._pages: dict[str, asyncio.Future[list[Distribution]]] = {}
-        self._metadata: dict[str, asyncio.Future[Metadata | None]] = {}
+        self._metadata: dict[str, asyncio.Future[Metadata]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
         self.requests = 0
 
@@ -153,9 +159,9 @@ class PackageIndex:
             found = self._releases[key] = installable_releases(dists, self.target)
         return found
 
-    async def metadata(self, dist: Distribution) -> Metadata | None:
-        """The release's dependencies from static metadata, or None when the index has
-        none for it (an sdist-only release without PEP 658 or JSON-API metadata)."""
+    async def metadata(self, dist: Distribution) -> Metadata:
+        """The release's dependencies from static metadata; `unknown` says why when no
+        source has them (an sdist with dynamic metadata, an unreadable wheel)."""
         key = f"{dist.project}=={dist.version}@{dist.filename}"
         future = self._metadata.get(key)
         if future is None:
@@ -220,7 +226,9 @@ class PackageIndex:
 
     # -- metadata -----------------------------------------------------------------
 
-    async def _metadata_for(self, dist: Distribution) -> Metadata | None:
+    async def _metadata_for(self, dist: Distribution) -> Metadata:
+        """The first source that has it, cheapest first; never running package code."""
+        tried: list[str] = []
         if dist.metadata_sha256 is not None:
             body, _ = await self._cached_get(
                 dist.index,
@@ -239,9 +247,142 @@ class PackageIndex:
                         "core metadata does not match the hash the index gave for it",
                     )
                 return parse_core_metadata(body.decode("utf-8", "replace"), "core metadata")
-        return await self._json_api(dist)
+            tried.append("its PEP 658 metadata file is missing (404)")
+        key = f"{strip_credentials(dist.url)}#extracted-metadata" + (
+            f"#sha256={dist.sha256}" if dist.sha256 else ""
+        )
+        stored = await self._recall(dist.index, key)
+        if stored is not None:
+            body, kind = stored
+            if kind == "unknown":
+                return Metadata.missing(body.decode())
+            return parse_core_metadata(body.decode("utf-8", "replace"), kind or "wheel")
+        if dist.wheel_tags is not None:
+            found = await self._from_wheel(dist, tried)
+            if found is not None:
+                self._remember(dist, key, found, "wheel METADATA")
+                return parse_core_metadata(found.decode("utf-8", "replace"), "wheel METADATA")
+        from_json = await self._json_api(dist, tried)
+        if from_json is not None:
+            return from_json
+        if dist.wheel_tags is None:
+            found = await self._from_sdist(dist, tried)
+            if found is not None:
+                self._remember(dist, key, found, "sdist PKG-INFO")
+                return parse_core_metadata(found.decode("utf-8", "replace"), "sdist PKG-INFO")
+        reason = "; ".join(tried)
+        self._remember(dist, key, reason.encode(), "unknown")
+        return Metadata.missing(reason)
 
-    async def _json_api(self, dist: Distribution) -> Metadata | None:
+    async def _from_wheel(self, dist: Distribution, tried: list[str]) -> bytes | None:
+        """Range requests first (two or three small reads), the whole file second."""
+        from vulnsweep.resolution.archives import (
+            ArchiveError,
+            RangesUnsupported,
+            wheel_metadata_by_ranges,
+            wheel_metadata_from_file,
+        )
+
+        http = await self.http.client()
+
+        async def fetch(start: int, end: int | None) -> tuple[bytes, int]:
+            self.requests += 1
+            result = await http.get_range(dist.url, start, end, max_bytes=IN_MEMORY_FILE)
+            if result.status == 200:
+                raise RangesUnsupported(result.data)
+            total = _range_total(result.content_range)
+            if total is None:
+                raise ArchiveError("the server answered a range request without Content-Range")
+            return result.data, total
+
+        whole: bytes | None = None
+        try:
+            return await wheel_metadata_by_ranges(fetch)
+        except RangesUnsupported as signal:
+            whole = signal.body
+        except ArchiveError as exc:
+            tried.append(f"reading the wheel's METADATA with range requests failed ({exc})")
+            return None  # the same bytes whole would fail the same way
+        except ServiceError as exc:
+            tried.append(f"range requests for the wheel failed ({exc.message})")
+        try:
+            if whole is None:
+                return await self._whole_wheel(dist)
+            _check_hash(dist, hashlib.sha256(whole).hexdigest())
+            return wheel_metadata_from_file(io.BytesIO(whole))
+        except (ArchiveError, ServiceError) as exc:
+            message = exc.message if isinstance(exc, ServiceError) else str(exc)
+            tried.append(f"reading METADATA from the whole wheel failed ({message})")
+            return None
+
+    async def _whole_wheel(self, dist: Distribution) -> bytes:
+        """The file streamed to a bounded temporary file, hash-checked, then read."""
+        import tempfile
+        from pathlib import Path
+
+        from vulnsweep.resolution.archives import wheel_metadata_from_file
+
+        http = await self.http.client()
+        self.requests += 1
+        with tempfile.TemporaryDirectory(prefix="vulnsweep-wheel-") as directory:
+            path = Path(directory) / "release.whl"
+            await http.download(dist.url, path, max_bytes=WHOLE_FILE_MAX)
+
+            def read() -> bytes:
+                with path.open("rb") as handle:
+                    digest = _file_sha256(handle)
+                    _check_hash(dist, digest)
+                    handle.seek(0)
+                    return wheel_metadata_from_file(handle)
+
+            return await self._io(read)
+
+    async def _from_sdist(self, dist: Distribution, tried: list[str]) -> bytes | None:
+        """PKG-INFO, when PEP 643 says its Requires-Dist is static (Metadata-Version
+        2.2+ and Requires-Dist not Dynamic); anything else would mean building it."""
+        from vulnsweep.resolution.archives import ArchiveError, sdist_pkg_info
+
+        http = await self.http.client()
+        self.requests += 1
+        try:
+            result = await http.get_document(dist.url, None, max_bytes=IN_MEMORY_FILE)
+            if result.status == 404:
+                raise ArchiveError("the sdist is not on the index (404)")
+            _check_hash(dist, hashlib.sha256(result.data).hexdigest())
+            data: bytes = result.data
+            text = await self._io(lambda: sdist_pkg_info(data, dist.filename))
+        except ServiceError as exc:
+            tried.append(f"reading the sdist failed ({exc.message})")
+            return None
+        except ArchiveError as exc:
+            tried.append(f"reading the sdist failed ({exc})")
+            return None
+        headers = HeaderParser().parsestr(text.decode("utf-8", "replace"), headersonly=True)
+        version = headers.get("Metadata-Version") or "1.0"
+        dynamic = {d.strip().lower() for d in headers.get_all("Dynamic") or ()}
+        if _metadata_version(version) < (2, 2):
+            tried.append(f"the sdist's PKG-INFO is Metadata-Version {version}, before static "
+                         "metadata (PEP 643) existed")  # fmt: skip
+            return None
+        if "requires-dist" in dynamic:
+            tried.append("the sdist marks Requires-Dist as Dynamic (only a build can tell)")
+            return None
+        return text
+
+    async def _recall(self, index: str, key: str) -> tuple[bytes, str | None] | None:
+        source = source_key("index:" + strip_credentials(index))
+        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        if stored is None or stored.expires <= time.time():
+            return None
+        return _unpack(stored.body)
+
+    def _remember(self, dist: Distribution, key: str, body: bytes, kind: str) -> None:
+        """Immutable when the page gave the file's hash; otherwise kept for a day."""
+        source = source_key("index:" + strip_credentials(dist.index))
+        expires = FOREVER if dist.sha256 else time.time() + 86400
+        self._new.setdefault(source, []).append((key, HttpEntry(None, expires, _pack(body, kind))))
+
+    async def _json_api(self, dist: Distribution, tried: list[str]) -> Metadata | None:
         """PyPI's JSON API, when this index has one (`.../simple` -> `.../pypi`)."""
         if not dist.index.endswith("/simple"):
             return None
@@ -251,17 +392,23 @@ class PackageIndex:
             body, _ = await self._cached_get(dist.index, url, page=True)
         except ServiceError as exc:
             log.debug("%s: no JSON API answer (%s)", redact_url(url), exc.message)
+            tried.append(f"the JSON API failed ({exc.message})")
             return None
         if body is None:
+            tried.append("the JSON API has no such release (404)")
             return None
         try:
             info = orjson.loads(body).get("info") or {}
         except (orjson.JSONDecodeError, AttributeError):
+            tried.append("the JSON API answered something that is not JSON")
             return None
         requires = info.get("requires_dist")
         if requires is None:
             # Unknown, not "none": an sdist's metadata is only trustworthy when static.
-            return None if dist.wheel_tags is None else Metadata((), None, "PyPI JSON API")
+            if dist.wheel_tags is None:
+                tried.append("the JSON API does not list its dependencies")
+                return None
+            return Metadata((), None, "PyPI JSON API")
         return Metadata(
             tuple(str(r) for r in requires),
             info.get("requires_python") or None,
@@ -309,12 +456,37 @@ def installable_releases(
 
 
 def parse_core_metadata(text: str, source: str) -> Metadata:
+    from packaging.utils import canonicalize_name
+
     headers = HeaderParser().parsestr(text, headersonly=True)
     return Metadata(
         tuple(str(r) for r in headers.get_all("Requires-Dist") or ()),
         headers.get("Requires-Python") or None,
         source,
+        frozenset(canonicalize_name(str(e)) for e in headers.get_all("Provides-Extra") or ()),
     )
+
+
+def _check_hash(dist: Distribution, digest: str) -> None:
+    from vulnsweep.resolution.archives import ArchiveError
+
+    if dist.sha256 and digest != dist.sha256.lower():
+        raise ArchiveError("the file does not match the sha256 the index gave for it")
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The TOTAL of `bytes START-END/TOTAL`."""
+    if not content_range or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
+
+
+def _metadata_version(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.strip().split("."))
+    except ValueError:
+        return (0,)
 
 
 def parse_page(
@@ -371,6 +543,11 @@ def _distribution(
     if canonical_name(name) != project:
         return None
     yanked = entry.get("yanked", False)
+    hashes = entry.get("hashes")
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    fragment = url.partition("#")[2]
+    if sha256 is None and fragment.startswith("sha256="):
+        sha256 = fragment[len("sha256=") :]
     metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata", False))
     if isinstance(metadata, dict):
         metadata_sha256: str | None = str(metadata.get("sha256", ""))
@@ -388,6 +565,7 @@ def _distribution(
         else ("" if yanked is True else str(yanked)),
         metadata_sha256=metadata_sha256,
         index=index,
+        sha256=str(sha256).lower() if sha256 else None,
     )
 
 
@@ -436,3 +614,10 @@ def _pack(body: bytes, content_type: str | None) -> bytes:
 def _unpack(stored: bytes) -> tuple[bytes, str | None]:
     content_type, _, body = stored.partition(b"\n")
     return body, content_type.decode() or None
+
+
+def _file_sha256(handle: io.BufferedReader) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(1 << 20), b""):
+        digest.update(block)
+    return digest.hexdigest()

@@ -46,11 +46,14 @@ class Requirement:
         return any(s.operator in ("==", "===") and "*" not in s.version for s in self.specifier)
 
 
+PYTHON = "<python>"  # the target interpreter, as a dependency a release can declare
+
+
 @dataclass(frozen=True)
 class Candidate:
     name: str  # canonical
     version: Version
-    distribution: Distribution
+    distribution: Distribution | None  # None only for the PYTHON candidate
     extras: frozenset[str] = frozenset()
 
     @property
@@ -89,20 +92,62 @@ class Options:
 
 
 class IndexView:
-    """What the provider knows about projects; `fetch_*` block the resolver thread
-    until the event loop has the answer."""
+    """What the provider knows about projects. The resolver runs in a worker thread;
+    each answer is fetched from the event loop once and then kept here, so the many
+    repeated lookups of a resolution cost no thread hop."""
 
     def __init__(
         self,
         fetch_releases: Callable[[str], list[tuple[Version, list[Distribution]]]],
-        fetch_metadata: Callable[[Distribution], Metadata | None],
+        fetch_metadata: Callable[[Distribution], Metadata],
         on_dependencies: Callable[[list[Requirement]], None],
         target: TargetEnvironment,
+        on_backtrack: Callable[[list[Distribution]], None] = lambda dists: None,
+        fetch_files: Callable[[str], list[Distribution]] = lambda name: [],
     ) -> None:
-        self.releases = fetch_releases
-        self.fetch_metadata = fetch_metadata
-        self.on_dependencies = on_dependencies
+        self.files = fetch_files  # every file of a project, for explanations
+        self._fetch_releases = fetch_releases
+        self._fetch_metadata = fetch_metadata
+        self._on_dependencies = on_dependencies
+        self._on_backtrack = on_backtrack
         self.target = target
+        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
+        self._metadata: dict[Distribution, Metadata] = {}
+        self._warmed: set[tuple[str, str, frozenset[str]]] = set()
+        self._ahead: set[Distribution] = set()
+
+    def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
+        found = self._releases.get(name)
+        if found is None:
+            found = self._releases[name] = self._fetch_releases(name)
+        return found
+
+    def fetch_metadata(self, dist: Distribution) -> Metadata:
+        found = self._metadata.get(dist)
+        if found is None:
+            found = self._metadata[dist] = self._fetch_metadata(dist)
+        return found
+
+    def on_dependencies(self, requirements: list[Requirement]) -> None:
+        """Tell the prefetcher, once per distinct requirement."""
+        new = []
+        for requirement in requirements:
+            key = (requirement.name, str(requirement.specifier), requirement.extras)
+            if key not in self._warmed:
+                self._warmed.add(key)
+                new.append(requirement)
+        if new:
+            self._on_dependencies(new)
+
+    def fetch_ahead(self, dists: list[Distribution]) -> None:
+        """Backtracking: the metadata of the next candidates, fetched concurrently."""
+        new = [d for d in dists if d not in self._ahead and d not in self._metadata]
+        if new:
+            self._ahead.update(new)
+            self._on_backtrack(new)
+
+
+BACKTRACK_AHEAD = 16  # candidates whose metadata is fetched ahead while backtracking
 
 
 def pick_file(files: Sequence[Distribution]) -> Distribution:
@@ -181,6 +226,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         self.view = view
         self.options = options
         self.no_metadata: dict[tuple[str, str], str] = {}  # (name, version) -> why
+        self._warned_extras: set[tuple[str, str, str]] = set()
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return requirement_or_candidate.identifier
@@ -222,21 +268,33 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         if not wanted:
             return []
         name, extras = wanted[0].name, wanted[0].extras
+        if name == PYTHON:
+            python = self.options.target.python_version
+            if all(r.specifier.contains(python, prereleases=True) for r in wanted):
+                return [Candidate(PYTHON, python, None)]
+            return []
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = allowed_versions(
             self.view.releases(name), [*wanted, *constraints], self.options.pre
         )
-        return [
+        found = [
             Candidate(name, version, dist, extras)
             for version, dist in allowed
             if version not in excluded
         ]
+        if excluded and len(found) > 1:
+            self.view.fetch_ahead(
+                [c.distribution for c in found[:BACKTRACK_AHEAD] if c.distribution]
+            )
+        return found
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        if candidate.distribution is None:
+            return []
         metadata = self.view.fetch_metadata(candidate.distribution)
         deps: list[Requirement] = []
         if candidate.extras:
@@ -251,12 +309,46 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
                     f"{candidate.name}=={candidate.version}",
                 )
             )
-        if metadata is None:
+        if metadata.unknown is not None:
             self.no_metadata[(candidate.name, str(candidate.version))] = (
-                "its dependencies are unknown: the release has no wheel and the index "
-                "offers no static metadata for it (vulnsweep never builds sdists)"
+                f"its dependencies are unknown: {metadata.unknown} (vulnsweep never builds "
+                "or runs package code)"
             )
             return deps
+        python = _requires_python(metadata, candidate)
+        if python is not None:
+            deps.append(python)
+        self._warn_unknown_extras(candidate, metadata)
         found = dependencies_of(metadata, self.view.target, candidate.extras, str(candidate))
         self.view.on_dependencies(found)
         return deps + found
+
+    def _warn_unknown_extras(self, candidate: Candidate, metadata: Metadata) -> None:
+        if metadata.provides_extra is None:
+            return
+        for extra in sorted(candidate.extras - metadata.provides_extra):
+            key = (candidate.name, str(candidate.version), extra)
+            if key not in self._warned_extras:
+                self._warned_extras.add(key)
+                log.warning(
+                    "%s %s does not provide the extra '%s'",
+                    candidate.name,
+                    candidate.version,
+                    extra,
+                )
+
+
+def _requires_python(metadata: Metadata, candidate: Candidate) -> Requirement | None:
+    """The release's own Requires-Python (pages may leave it out): a dependency on the
+    target interpreter that it alone can satisfy, so a release that excludes it is
+    backtracked over exactly as pip does."""
+    if not metadata.requires_python:
+        return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        specifier = SpecifierSet(metadata.requires_python)
+    except InvalidSpecifier:
+        log.debug("%s: ignoring an invalid Requires-Python %r", candidate, metadata.requires_python)
+        return None
+    return Requirement(PYTHON, frozenset(), specifier, f"Python{specifier}")

@@ -70,6 +70,7 @@ class HttpResult:
     max_age: float | None
     data: Any
     content_type: str | None = None
+    content_range: str | None = None  # on a 206: "bytes START-END/TOTAL"
 
 
 def _max_age(headers: Any) -> float | None:
@@ -189,6 +190,28 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
+    async def get_range(
+        self, url: str, start: int, end: int | None, *, max_bytes: int
+    ) -> HttpResult:
+        """GET bytes [start, end) (`start` < 0: the last -start bytes). A server that
+        ignores Range answers 200 with the whole file, up to `max_bytes`."""
+        first, last = (str(start), "") if start < 0 else (str(start), str((end or 0) - 1))
+        spec = f"bytes={first}-{last}" if start >= 0 else f"bytes={first}"
+        result = await self._request(
+            "GET",
+            url,
+            None,
+            None,
+            False,
+            None,
+            raw=True,
+            meta=True,
+            limit=max_bytes,
+            extra_headers={"Range": spec, "Accept-Encoding": "identity"},
+        )
+        assert isinstance(result, HttpResult)
+        return result
+
     async def get_text(self, url: str) -> str:
         data = await self._request("GET", url, None, None, False, None, raw=True)
         assert isinstance(data, bytes)
@@ -250,6 +273,7 @@ class HttpClient:
         etag: str | None = None,
         meta: bool = False,
         limit: int | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
         import asyncio
 
@@ -267,6 +291,8 @@ class HttpClient:
         )
         if etag:
             headers = {**(headers or {}), "If-None-Match": etag}
+        if extra_headers:
+            headers = {**(headers or {}), **extra_headers}
         last_error = "no attempt made"
         attempt = 0
         connect_failures = 0
@@ -285,14 +311,15 @@ class HttpClient:
                         if limit is None
                         else await self._read_capped(response, url, limit)
                     )
-                    if raw and response.status == 200:
+                    if raw and response.status in (200, 206):
                         if meta:
                             return HttpResult(
-                                200,
+                                response.status,
                                 response.headers.get("ETag"),
                                 _max_age(response.headers),
                                 payload,
                                 response.content_type,
+                                response.headers.get("Content-Range"),
                             )
                         return payload
                     if meta and response.status == 304:

@@ -1,0 +1,200 @@
+"""Resolution on an index that advertises no PEP 658 metadata and has no JSON API
+(like the PyPI reachable here, older Artifactory/Nexus, devpi): metadata comes from
+the wheels themselves, by range requests or whole, and the result is still pip's."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from tests.resolution.test_against_pip import CASES, pins, resolve_file
+from tests.servers.index import IndexFaults, IndexServer, Project
+from vulnsweep.errors import InputError
+
+BARE = {"advertise_metadata": False, "json_api": False, "files": True}
+MODES = {
+    "ranges": IndexFaults(**BARE),
+    "ranges-deep": IndexFaults(**BARE, wheel_padding=70_000, wheel_members=1_500),
+    "no-ranges": IndexFaults(**BARE, ranges=False),
+    "html": IndexFaults(**BARE, html_only=True),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", ["web", "yanked", "backtrack", "constrained", "libs"])
+def test_same_set_as_pip_without_index_metadata(
+    case: str, mode: str, index_server: IndexServer
+) -> None:
+    index_server.reset(MODES[mode])
+    recorded = json.loads((CASES / f"{case}.pip.json").read_text())
+    resolved = resolve_file(CASES / f"{case}.in", index_server)
+    assert pins(resolved) == recorded["install"]
+    assert resolved.skipped == []
+    assert index_server.hits["metadata"] == 0 and index_server.hits["pypi"] == 0
+    if mode == "no-ranges":
+        assert index_server.hits["range_bytes"] == 0
+    else:
+        assert index_server.hits["range"] > 0
+
+
+def test_reads_per_wheel(index_server: IndexServer) -> None:
+    """One tail read when METADATA sits in the tail; three when neither it nor the
+    central directory does."""
+    for faults, reads in [
+        (IndexFaults(**BARE), 1),
+        (IndexFaults(**BARE, wheel_padding=70_000, wheel_members=1_500), 3),
+    ]:
+        index_server.reset(faults)
+        resolved = resolve_file(CASES / "backtrack.in", index_server)
+        wheels = {p for p in index_server.paths if p.endswith(".whl")}
+        assert len(wheels) > len(resolved.dependencies)  # flask 3.1.3 was read, then left
+        assert index_server.hits["range"] == reads * len(wheels)
+
+
+def test_warm_run_asks_nothing(index_server: IndexServer, tmp_path: Path) -> None:
+    index_server.reset(IndexFaults(**BARE))
+    cold = resolve_file(CASES / "web.in", index_server, tmp_path)
+    index_server.reset(IndexFaults(**BARE))
+    warm = resolve_file(CASES / "web.in", index_server, tmp_path)
+    assert pins(warm) == pins(cold)
+    assert warm.requests_sent == 0 and sum(index_server.hits.values()) == 0
+
+
+@pytest.mark.parametrize(
+    ("ranges", "why"),
+    [
+        (False, "reading METADATA from the whole wheel failed (the file does not match the "
+                "sha256 the index gave for it)"),
+        (True, "reading the wheel's METADATA with range requests failed (no zip "
+               "end-of-central-directory record)"),
+    ],
+)  # fmt: skip
+def test_wrong_hash_and_truncated_wheel_are_explained(
+    ranges: bool, why: str, index_server: IndexServer
+) -> None:
+    """Whole files are checked against the page's hash; a truncated file read by
+    ranges has no end record. Either way the release is a skip that says so."""
+    wheel = "django-5.1.15-py3-none-any.whl"
+    index_server.reset(IndexFaults(**BARE, ranges=ranges, truncate={wheel}))
+    resolved = resolve_file(CASES / "web.in", index_server)
+    reasons = {(s.name, s.version): s.reason for s in resolved.skipped}
+    assert reasons == {
+        ("django", "5.1.15"): f"django 5.1.15 is audited, but its dependencies are unknown: "
+        f"{why}; the JSON API has no such release (404) (vulnsweep never builds or runs "
+        "package code)"
+    }
+
+
+def _sdist_project(pkg_info: str, filename: str = "legacy-tool-0.3.tar.gz") -> Project:
+    return Project("legacy-tool", [{"filename": filename, "hashes": {}}], {filename: pkg_info})
+
+
+@pytest.mark.parametrize("filename", ["legacy-tool-0.3.tar.gz", "legacy-tool-0.3.zip"])
+def test_static_sdist_metadata_is_used(filename: str, tmp_path: Path) -> None:
+    pkg_info = "Metadata-Version: 2.2\nName: legacy-tool\nVersion: 0.3\nRequires-Dist: idna<3.20\n"
+    requirements = tmp_path / "r.in"
+    requirements.write_text("legacy-tool\n")
+    with IndexServer(extra={"legacy-tool": _sdist_project(pkg_info, filename)}) as index:
+        index.reset(IndexFaults(**BARE))
+        resolved = resolve_file(requirements, index)
+    assert pins(resolved) == {"legacy-tool": "0.3", "idna": "3.19"}
+    assert resolved.skipped == []
+
+
+@pytest.mark.parametrize(
+    ("pkg_info", "why"),
+    [
+        ("Metadata-Version: 2.2\nName: legacy-tool\nVersion: 0.3\nDynamic: Requires-Dist\n",
+         "marks Requires-Dist as Dynamic"),
+        ("Metadata-Version: 2.1\nName: legacy-tool\nVersion: 0.3\nRequires-Dist: idna\n",
+         "Metadata-Version 2.1, before static metadata (PEP 643) existed"),
+    ],
+)  # fmt: skip
+def test_dynamic_sdist_metadata_is_a_skip_that_says_what_was_tried(
+    pkg_info: str, why: str, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "r.in"
+    requirements.write_text("legacy-tool\n")
+    with IndexServer(extra={"legacy-tool": _sdist_project(pkg_info)}) as index:
+        index.reset(IndexFaults(**BARE))
+        resolved = resolve_file(requirements, index)
+    assert pins(resolved) == {"legacy-tool": "0.3"}
+    [skip] = resolved.skipped
+    assert (
+        skip.reason
+        == (
+            "legacy-tool 0.3 is audited, but its dependencies are unknown: the JSON API has "
+            f"no such release (404); the sdist's PKG-INFO is {why}"
+            if "2.1" in why
+            else "legacy-tool 0.3 is audited, but its dependencies are unknown: the JSON API "
+            f"has no such release (404); the sdist {why} (only a build can tell)"
+        )
+        + " (vulnsweep never builds or runs package code)"
+    )
+
+
+def _python_gated(name: str, versions: dict[str, str]) -> Project:
+    """Releases whose pages say nothing of Requires-Python; only METADATA does."""
+    files, metadata = [], {}
+    for version, requires_python in versions.items():
+        filename = f"{name}-{version}-py3-none-any.whl"
+        files.append({"filename": filename, "hashes": {}})
+        metadata[filename] = (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+            f"Requires-Python: {requires_python}\nProvides-Extra: fast\n"
+        )
+    return Project(name, files, metadata)
+
+
+def test_requires_python_from_metadata_is_honoured(tmp_path: Path) -> None:
+    gated = _python_gated("gated", {"1.0": ">=3.8", "2.0": ">=3.13"})
+    requirements = tmp_path / "r.in"
+    requirements.write_text("gated\n")
+    with IndexServer(extra={"gated": gated}) as index:
+        index.reset(IndexFaults(**BARE))
+        assert pins(resolve_file(requirements, index)) == {"gated": "1.0"}
+        requirements.write_text("gated>=2\n")
+        with pytest.raises(InputError) as caught:
+            resolve_file(requirements, index)
+    assert "gated 2.0 requires Python>=3.13, but the target Python is 3.11.7" in str(caught.value)
+
+
+def test_unknown_extra_warns_like_pip(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    gated = _python_gated("gated", {"1.0": ">=3.8"})
+    requirements = tmp_path / "r.in"
+    requirements.write_text("gated[fast,nonexistent]\n")
+    with IndexServer(extra={"gated": gated}) as index, caplog.at_level(logging.WARNING):
+        index.reset(IndexFaults(**BARE))
+        assert pins(resolve_file(requirements, index)) == {"gated": "1.0"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["gated 1.0 does not provide the extra 'nonexistent'"]
+
+
+def test_no_match_names_yanked_releases(index_server: IndexServer, tmp_path: Path) -> None:
+    requirements = tmp_path / "r.in"
+    requirements.write_text("urllib3>2.0.0,<2.0.2\n")
+    with pytest.raises(InputError) as caught:
+        resolve_file(requirements, index_server)
+    assert str(caught.value) == (
+        f"{requirements}: {requirements}:1 requires urllib3>2.0.0,<2.0.2, but no release "
+        "matches (newest: 2.8.0, 2.7.0, 2.6.3, 2.6.2, 2.6.1); excluded yanked: 2.0.1"
+    )
+
+
+def test_no_match_names_releases_for_another_python(tmp_path: Path) -> None:
+    project = Project(
+        "modern",
+        [{"filename": "modern-2.0-py3-none-any.whl", "hashes": {}, "requires-python": ">=3.13"}],
+        {"modern-2.0-py3-none-any.whl": "Metadata-Version: 2.1\nName: modern\nVersion: 2.0\n"},
+    )
+    requirements = tmp_path / "r.in"
+    requirements.write_text("modern\n")
+    with IndexServer(extra={"modern": project}) as index, pytest.raises(InputError) as caught:
+        resolve_file(requirements, index)
+    assert str(caught.value).endswith(
+        "requires modern, but no installable release of modern is on the index; excluded "
+        "not for Python 3.11.7: 2.0 (>=3.13)"
+    )
