@@ -239,6 +239,7 @@ def _resolve(
                 pre=args.pre,
                 concurrency=min(args.concurrency, 64),
                 timeouts=_timeouts(args),
+                deadline=args.deadline,
             ),
         )
     log.info(

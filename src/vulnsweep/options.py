@@ -140,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inputs.add_argument(
         "--python-version",
-        metavar="X.Y",
-        help="evaluate environment markers for this Python version",
+        metavar="X.Y[.Z]",
+        help="evaluate environment markers and Requires-Python for this Python version "
+        "(X.Y means X.Y.0, as in pip)",
     )
     inputs.add_argument(
         "--platform",

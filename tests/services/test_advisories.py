@@ -59,11 +59,34 @@ def test_aliases_merge_into_one_finding_preferring_pysec() -> None:
     assert vulns[0].description == "details of PYSEC-2020-1"
 
 
-def test_shared_alias_alone_does_not_link_records() -> None:
-    # Real case (PYSEC-2021-335 / PYSEC-2021-370): distinct CVEs sharing one GHSA id.
+def test_a_shared_alias_links_records_into_one_group() -> None:
+    # Real case (PYSEC-2021-335 / PYSEC-2021-370): two records sharing one GHSA id are
+    # one group, as osv-scanner groups them, whatever order they arrive in.
     a = record("PYSEC-2021-335", ["CVE-2021-32807", "GHSA-qcx9-j53g-ccgf"], {"foo": ["5.2"]})
-    b = record("PYSEC-2021-370", ["CVE-2021-32811", "GHSA-qcx9-j53g-ccgf"], {"foo": ["5.2"]})
-    assert sorted(v.id for v in merge([b, a], "foo")) == ["PYSEC-2021-335", "PYSEC-2021-370"]
+    b = record("PYSEC-2021-370", ["CVE-2021-32811", "GHSA-qcx9-j53g-ccgf"], {"foo": ["5.3"]})
+    for order in ([a, b], [b, a]):
+        (vuln,) = merge(order, "foo")
+        assert (vuln.id, vuln.aliases, vuln.fix_versions) == (
+            "PYSEC-2021-335",
+            ("CVE-2021-32807", "CVE-2021-32811", "GHSA-qcx9-j53g-ccgf", "PYSEC-2021-370"),
+            ("5.2", "5.3"),
+        )
+
+
+def test_real_shared_alias_groups_from_the_export() -> None:
+    """The three groups the issue found, straight from the shared PyPA export."""
+    from tests.servers.osv import OsvDatabase
+
+    database = OsvDatabase.from_zip()
+    cases = {
+        ("accesscontrol", "4.1"): ("PYSEC-2021-335", "PYSEC-2021-370"),
+        ("distributed", "1.10.0"): ("PYSEC-2021-871", "PYSEC-2021-872"),
+        ("parlai", "0.1.20200610"): ("PYSEC-2021-330", "PYSEC-2021-334"),
+    }
+    for (package, _), (first, second) in cases.items():
+        records = [database.records[first], database.records[second]]
+        (vuln,) = merge(records, package)
+        assert vuln.id == first and second in vuln.aliases
 
 
 def test_alias_links_are_transitive() -> None:

@@ -51,6 +51,7 @@ if sys.version_info < (3, 11):
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 200_000  # resolvelib steps before giving up, as pip does
+RESOLVER_THREADS = 8  # requirement sets resolving at once (the rest wait their turn)
 
 
 class ResolutionError(InputError):
@@ -66,6 +67,7 @@ class ResolverSettings:
     pre: bool = False
     concurrency: int = 32
     timeouts: Timeouts | None = None
+    deadline: float | None = None  # seconds for every resolution together
 
 
 @dataclass
@@ -119,20 +121,30 @@ async def resolve_async(
     resolved = Resolved()
     indexes: dict[tuple[str, ...], PackageIndex] = {}
     http = LazyHttp(client)
+    # Resolver threads have slots of their own: were they to take every default
+    # worker slot, the cache reads they wait on could never run (a deadlock at 40+).
+    threads = anyio.CapacityLimiter(RESOLVER_THREADS)
     try:
-        async with anyio.create_task_group() as prefetches:
-            async with anyio.create_task_group() as resolutions:
-                for request in requests:
-                    urls = tuple(with_credentials(u) for u in _index_urls(request, settings))
-                    index = indexes.get(urls)
-                    if index is None:
-                        index = indexes[urls] = PackageIndex(
-                            http, settings.cache, urls, settings.target
+        with anyio.move_on_after(settings.deadline) as deadline:
+            async with anyio.create_task_group() as prefetches:
+                async with anyio.create_task_group() as resolutions:
+                    for request in requests:
+                        urls = tuple(with_credentials(u) for u in _index_urls(request, settings))
+                        index = indexes.get(urls)
+                        if index is None:
+                            index = indexes[urls] = PackageIndex(
+                                http, settings.cache, urls, settings.target
+                            )
+                        resolutions.start_soon(
+                            _resolve_one, request, index, settings, prefetches, resolved, threads
                         )
-                    resolutions.start_soon(
-                        _resolve_one, request, index, settings, prefetches, resolved
-                    )
-            prefetches.cancel_scope.cancel()
+                prefetches.cancel_scope.cancel()
+        if deadline.cancelled_caught:
+            raise ServiceError(
+                "package index",
+                redact_url(settings.index_url),
+                f"--deadline of {settings.deadline:g}s exceeded while resolving",
+            )
     finally:
         resolved.requests_sent = http.requests_sent
         for index in indexes.values():
@@ -218,6 +230,7 @@ async def _resolve_one(
     settings: ResolverSettings,
     prefetches: anyio.abc.TaskGroup,
     resolved: Resolved,
+    threads: anyio.CapacityLimiter,
 ) -> None:
     import anyio.from_thread
     import anyio.to_thread
@@ -262,7 +275,7 @@ async def _resolve_one(
             ) from None
 
     try:
-        result = await anyio.to_thread.run_sync(run)
+        result = await anyio.to_thread.run_sync(run, limiter=threads, abandon_on_cancel=True)
     except ResolutionError as error:
         give_up(request, error, resolved)
         return

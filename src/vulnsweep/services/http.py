@@ -30,6 +30,8 @@ USER_AGENT = f"vulnsweep/{__version__}"
 Validator = Callable[[Any], Any]
 
 _CA_BUNDLE: str | None = None
+# No JSON answer of OSV or PyPI comes near this; a larger one is refused, not held.
+MAX_RESPONSE_BYTES = 64 * 1024**2
 
 
 def use_ca_bundle(path: str) -> None:
@@ -61,6 +63,11 @@ class RetryPolicy:
 class Timeouts:
     connect: float = 10.0
     read: float = 15.0
+
+    def total(self, read: float) -> float:
+        """A whole request's bound: a server trickling a byte a second never trips the
+        per-read timeout, so each request also gets a few read timeouts in all."""
+        return self.connect + 4 * read
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,7 @@ class HttpClient:
         retry: RetryPolicy | None = None,
         headers: dict[str, str] | None = None,
         ssl_context: Any = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.service = service
         self.timeouts = timeouts or Timeouts()
@@ -106,6 +114,7 @@ class HttpClient:
         self.retry = retry or RetryPolicy()
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
         self.ssl_context = ssl_context
+        self.max_response_bytes = max_response_bytes
         self.requests_sent = 0
         self._session: aiohttp.ClientSession | None = None
 
@@ -133,7 +142,9 @@ class HttpClient:
             raise_for_status=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
             timeout=aiohttp.ClientTimeout(
-                total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+                total=self.timeouts.total(self.timeouts.read),
+                connect=self.timeouts.connect,
+                sock_read=self.timeouts.read,
             ),
         )
         return self
@@ -228,7 +239,11 @@ class HttpClient:
         for attempt in range(self.retry.attempts):
             made = attempt + 1
             try:
-                async with self._session.get(url) as response:
+                # Large files: no bound on the whole transfer, only on each read.
+                unbounded = aiohttp.ClientTimeout(
+                    total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
+                )
+                async with self._session.get(url, timeout=unbounded) as response:
                     if response.status != 200:
                         self._interpret(
                             response.status, response.headers, await response.read(), url, False
@@ -282,7 +297,11 @@ class HttpClient:
         assert self._session is not None, "HttpClient used outside `async with`"
         # None: the session's own timeouts apply (no per-request object to build).
         timeout = (
-            aiohttp.ClientTimeout(total=None, connect=self.timeouts.connect, sock_read=read_timeout)
+            aiohttp.ClientTimeout(
+                total=self.timeouts.total(read_timeout),
+                connect=self.timeouts.connect,
+                sock_read=read_timeout,
+            )
             if read_timeout is not None
             else None
         )
@@ -306,10 +325,8 @@ class HttpClient:
                     headers=headers,
                     **({"timeout": timeout} if timeout is not None else {}),
                 ) as response:
-                    payload = (
-                        await response.read()
-                        if limit is None
-                        else await self._read_capped(response, url, limit)
+                    payload = await self._read_capped(
+                        response, url, self.max_response_bytes if limit is None else limit
                     )
                     if raw and response.status in (200, 206):
                         if meta:
@@ -371,16 +388,20 @@ class HttpClient:
         )
 
     async def _read_capped(self, response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
-        too_big = ServiceError(
-            self.service, redact_url(url), f"response larger than {limit} bytes refused"
-        )
-        if response.content_length is not None and response.content_length > limit:
-            raise too_big
+        def too_big() -> ServiceError:  # built only when needed: redacting costs
+            return ServiceError(
+                self.service, redact_url(url), f"response larger than {limit} bytes refused"
+            )
+
+        if response.content_length is not None:
+            if response.content_length > limit:
+                raise too_big()
+            return await response.read()  # aiohttp reads no more than Content-Length
         body = bytearray()
         async for chunk in response.content.iter_chunked(1 << 16):
             body += chunk
             if len(body) > limit:
-                raise too_big
+                raise too_big()
         return bytes(body)
 
     def _interpret(

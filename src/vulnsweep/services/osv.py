@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://api.osv.dev"
 MAX_QUERIES_PER_BATCH = 1000  # OSV answers 400 above this
-MAX_PAGES = 100  # per batch: a token that never ends must not hang the run
+# Pagination runs until the server stops giving tokens (a pin can have hundreds of
+# advisories across pages); a token that repeats, or this many pages in a row that
+# bring no advisory not already seen, means the server is looping: that query fails.
+MAX_STALE_PAGES = 10
 BATCH_READ_TIMEOUT = 60.0  # OSV itself may take up to a minute on a large batch
 
 
@@ -226,8 +229,8 @@ class OsvService:
         refs: list[list[VulnRef]] = [[] for _ in chunk]
         tokens: dict[int, str] = {}
         seen_tokens: set[tuple[int, str]] = set()
+        stale: dict[int, int] = {}
         pending = list(range(len(chunk)))
-        pages = 0
         while pending:
             request: OsvBatchRequest = {
                 "queries": [
@@ -248,31 +251,28 @@ class OsvService:
                 break
             next_pending: list[int] = []
             for index, result in zip(pending, results):
-                refs[index].extend((v["id"], v["modified"]) for v in result.get("vulns") or ())
+                known = {i for i, _ in refs[index]}
+                new = [(v["id"], v["modified"]) for v in result.get("vulns") or ()]
+                refs[index].extend(r for r in new if r[0] not in known)
                 token = result.get("next_page_token")
-                if token:
-                    if (index, token) in seen_tokens:
-                        self._fail_queries(
-                            [chunk[index]],
-                            ServiceError(
-                                self.name,
-                                url,
-                                "pagination token repeated; giving up on "
-                                f"{chunk[index].canonical_name}",
-                            ),
-                        )
-                        continue
-                    seen_tokens.add((index, token))
-                    tokens[index] = token
-                    next_pending.append(index)
-            self._progress.queries_done(len(pending) - len(next_pending))
-            pages += 1
-            if next_pending and pages >= MAX_PAGES:
-                self._fail_queries(
-                    [chunk[i] for i in next_pending],
-                    ServiceError(self.name, url, f"more than {MAX_PAGES} pages of results"),
+                if not token:
+                    continue
+                stale[index] = 0 if any(r[0] not in known for r in new) else stale.get(index, 0) + 1
+                looping = (
+                    "pagination token repeated"
+                    if (index, token) in seen_tokens
+                    else f"{MAX_STALE_PAGES} pages in a row brought nothing new"
+                    if stale[index] >= MAX_STALE_PAGES
+                    else None
                 )
-                break
+                if looping is not None:
+                    message = f"{looping}; giving up on {chunk[index].canonical_name}"
+                    self._fail_queries([chunk[index]], ServiceError(self.name, url, message))
+                    continue
+                seen_tokens.add((index, token))
+                tokens[index] = token
+                next_pending.append(index)
+            self._progress.queries_done(len(pending) - len(next_pending))
             pending = next_pending
         failed = self._answer.failures
         fresh: list[str] = []
@@ -345,17 +345,20 @@ class OsvService:
         }
         found: dict[str, dict[str, Any]] = {}
         seen_tokens: set[str] = set()
+        stale = 0
         try:
-            for _ in range(MAX_PAGES):
+            while stale < MAX_STALE_PAGES:
                 async with self._record_limit:
                     page: OsvQueryResponse = await self._http.post_json(
                         url, query, validate=_query_response
                     )
+                before = len(found)
                 for record in page.get("vulns") or ():
                     found[record["id"]] = record
+                stale = 0 if len(found) > before else stale + 1
                 token = page.get("next_page_token")
                 if not token or token in seen_tokens:
-                    break
+                    break  # what is missing is fetched by id below
                 seen_tokens.add(token)
                 query = {**query, "page_token": token}
         except ServiceError as exc:

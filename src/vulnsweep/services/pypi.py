@@ -39,7 +39,7 @@ def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
         records.append(
             {
                 "id": vuln["id"],
-                "aliases": list(vuln.get("aliases") or []),
+                "aliases": vuln.get("aliases") or [],  # checked by advisories.malformed
                 "summary": vuln.get("summary"),
                 "details": vuln.get("details"),
                 "withdrawn": vuln.get("withdrawn"),

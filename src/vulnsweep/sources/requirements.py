@@ -52,6 +52,8 @@ _PIN_AND_MARKER = re.compile(r"^(?P<pin>[^;@]+?)\s*;\s*(?P<marker>[^;]+)$")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{(?P<var>[A-Z0-9_]+)\}")
 
+MAX_INCLUDE_DEPTH = 100  # -r/-c nesting; deeper is a clear error, not a RecursionError
+
 # Global options pip accepts on their own line; value-taking ones consume an argument.
 _GLOBAL_WITH_VALUE = {
     "-i",
@@ -318,7 +320,57 @@ class RequirementsSource:
         visited: set[str],
     ) -> None:
         tokens = line.text.split()
-        option, value, idx = _take_option(tokens, 0, path, line.number)
+        idx = 0
+        first = tokens[0]
+        while idx < len(tokens):
+            if not tokens[idx].startswith("-"):
+                self._ignored_after_option(tokens[idx:], first, line, path, state)
+                return
+            option, value, idx = _take_option(tokens, idx, path, line.number)
+            self._apply_option(
+                option, value, line, path, state, chain=chain, constraint=constraint, visited=visited
+            )
+            if option in _EDITABLE:
+                return
+
+    @staticmethod
+    def _ignored_after_option(
+        leftover: list[str], option: str, line: _Line, path: str, state: _FileState
+    ) -> None:
+        """pip reads an option line with optparse and drops its positional arguments
+        (`--only-binary=all nuimo==0.1.0` installs nothing): so do we, out loud."""
+        text = " ".join(leftover)
+        log.warning(
+            "%s:%d: %r follows the option %s on the same line; pip ignores it, and so does "
+            "vulnsweep",
+            path,
+            line.number,
+            text,
+            option.partition("=")[0],
+        )
+        simple = _SIMPLE_PIN.match(leftover[0])
+        state.skipped.append(
+            SkippedDependency(
+                name=simple["name"] if simple else leftover[0][:80],
+                version=simple["version"] if simple else None,
+                reason=f"{text!r} follows the option {option.partition('=')[0]} on the same "
+                "line, so pip never installs it",
+                origins=(Origin(path, line.number),),
+            )
+        )
+
+    def _apply_option(
+        self,
+        option: str,
+        value: str | None,
+        line: _Line,
+        path: str,
+        state: _FileState,
+        *,
+        chain: tuple[str, ...],
+        constraint: bool,
+        visited: set[str],
+    ) -> None:
         if option in _INCLUDE:
             if value is None:
                 raise InputError(path, f"{option} needs a file name", line.number)
@@ -327,6 +379,10 @@ class RequirementsSource:
                     path,
                     f"remote include {value!r} is not supported; download it and pass it with -r",
                     line.number,
+                )
+            if len(chain) >= MAX_INCLUDE_DEPTH:
+                raise InputError(
+                    path, f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep", line.number
                 )
             base = Path.cwd() if path == "<stdin>" else Path(path).parent
             target = str(base / value)
@@ -343,8 +399,8 @@ class RequirementsSource:
             state.skipped.append(
                 SkippedDependency(
                     name=_editable_name(value or ""),
-                    reason=f"editable requirement {value!r} is a local project, not a release "
-                    "on an index: cannot be audited",
+                    reason=f"editable requirement {_redact_text(value or '')!r} is a local "
+                    "project, not a release on an index: cannot be audited",
                     origins=(Origin(path, line.number),),
                 )
             )
@@ -362,10 +418,6 @@ class RequirementsSource:
                 state.extra_index_urls.append(value)
         else:
             raise LineError(path, f"unknown option {option!r}", line.number)
-        if idx < len(tokens) and option not in _EDITABLE:
-            raise InputError(
-                path, f"unexpected text after {option}: {' '.join(tokens[idx:])!r}", line.number
-            )
 
     def _read_requirement(self, entry: _Entry, state: _FileState) -> bool:
         """Fill name/pin from the requirement text; False when it is not auditable."""
@@ -697,6 +749,12 @@ def _looks_like_reference(text: str) -> bool:
 def _editable_name(value: str) -> str:
     match = re.search(r"#egg=([A-Za-z0-9._-]+)", value)
     return match[1] if match else value
+
+
+def _redact_text(text: str) -> str:
+    from vulnsweep.redact import redact_text
+
+    return redact_text(text)
 
 
 def _redact(url: str) -> str:
