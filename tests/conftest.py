@@ -36,7 +36,7 @@ REQUIREMENTS = DATA / "requirements"
 @pytest.fixture(scope="session")
 def osv_db() -> OsvDatabase:
     if not DATA_ZIP.exists():
-        pytest.fail(f"shared advisory export missing: {DATA_ZIP}")
+        pytest.fail(f"vendored advisory export missing: {DATA_ZIP}")
     return OsvDatabase.from_zip()
 
 

@@ -356,7 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return db_command(argv[1:])
         return _audit_command(argv)
     except VulnsweepError as exc:
-        print(f"vulnsweep: error: {redact_text(str(exc))}", file=sys.stderr)
+        from vulnsweep.output.columns import printable
+
+        print(f"vulnsweep: error: {printable(redact_text(str(exc)))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("vulnsweep: interrupted", file=sys.stderr)

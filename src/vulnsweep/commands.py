@@ -18,12 +18,24 @@ def cache_command(argv: Sequence[str]) -> int:
 
     args = build_cache_parser().parse_args(argv)
     configure_logging(0)
+    import sqlite3
+
     cache = Cache(cache_dir(args.cache_dir))
+    try:
+        if args.action == "clear":
+            cache.clear()
+        else:
+            info = cache.info()
+    except sqlite3.Error:
+        pass  # recorded in cache.failure
+    finally:
+        cache.close()
+    if cache.failure is not None:
+        # A cache that cannot be read or written is no "cleared" and no "0 entries".
+        raise UsageError(f"cache {args.action}: {cache.failure}")
     if args.action == "clear":
-        cache.clear()
         print(f"cleared {cache.path}")
         return EXIT_OK
-    info = cache.info()
     print(f"path:    {info.path}")
     print(f"queries: {info.queries}")
     print(f"records: {info.records}")

@@ -277,11 +277,12 @@ def apply(rewrites: Sequence[Rewrite]) -> None:
     staged: list[tuple[str, Path]] = []
     try:
         for rewrite in rewrites:
-            fd, temp = tempfile.mkstemp(prefix=".vulnsweep-fix-", dir=rewrite.path.parent)
+            target = rewrite.path.resolve()  # a symlinked file: fix what it points at
+            fd, temp = tempfile.mkstemp(prefix=".vulnsweep-fix-", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(rewrite.after)
-            os.chmod(temp, rewrite.path.stat().st_mode & 0o7777)
-            staged.append((temp, rewrite.path))
+            os.chmod(temp, target.stat().st_mode & 0o7777)
+            staged.append((temp, target))
     except BaseException:
         for temp, _ in staged:
             Path(temp).unlink(missing_ok=True)

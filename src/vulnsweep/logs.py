@@ -10,8 +10,14 @@ from vulnsweep.redact import redact_text
 
 
 class RedactingFormatter(logging.Formatter):
+    """Credentials redacted, and control characters escaped: a log line quoting an
+    input line must not drive the terminal."""
+
     def format(self, record: logging.LogRecord) -> str:
-        return redact_text(super().format(record))
+        from vulnsweep.output.columns import printable
+
+        lines = redact_text(super().format(record)).split("\n")
+        return "\n".join(printable(line) for line in lines)
 
 
 def configure_logging(verbosity: int) -> None:

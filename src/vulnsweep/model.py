@@ -73,6 +73,13 @@ class SkippedDependency:
     origins: tuple[Origin, ...] = ()
     version: str | None = None
 
+    def __post_init__(self) -> None:
+        # Names and reasons quote input lines; a token in a URL must reach no report.
+        from vulnsweep.redact import redact_text
+
+        object.__setattr__(self, "name", redact_text(self.name))
+        object.__setattr__(self, "reason", redact_text(self.reason))
+
     @cached_property
     def canonical_name(self) -> str:
         """PEP 503 form of a project name; anything else (a file that could not be

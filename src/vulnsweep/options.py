@@ -459,4 +459,38 @@ def parse_with_config(argv: Sequence[str]) -> tuple[argparse.Namespace, Config]:
             value = str(value).lower() if not isinstance(value, list) else value
         defaults[key] = value
     parser.set_defaults(**defaults)
-    return parser.parse_args(argv), config
+    args = parser.parse_args(argv)
+    _check(args, actions)
+    return args, config
+
+
+def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> None:
+    """What argparse leaves unchecked is a usage error too, as in pip-audit: a choice
+    given through the environment, negative times, flags that need another flag."""
+    for dest, action in actions.items():
+        value = getattr(args, dest, None)
+        if action.choices is None or not isinstance(value, str) or value in action.choices:
+            continue
+        names = [n for n in _ENVIRONMENT.get(dest, ()) if os.environ.get(n)]
+        where = names[0] if names else f"--{dest.replace('_', '-')}"
+        raise UsageError(f"{where}={value!r}: choose from {', '.join(map(str, action.choices))}")
+    for dest in ("timeout", "deadline", "cache_ttl", "max_db_age"):
+        value = getattr(args, dest, None)
+        if value is not None and value <= 0:
+            raise UsageError(f"--{dest.replace('_', '-')} must be positive, got {value:g}")
+    if getattr(args, "concurrency", 1) < 1:
+        raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if getattr(args, "diff", False) and not getattr(args, "fix", False):
+        raise UsageError("--diff only makes sense with --fix")
+    if getattr(args, "exclude", None) and not getattr(args, "recursive", False):
+        raise UsageError("--exclude only applies to a -R/--recursive walk")
+
+
+# The environment variables an option's default comes from, to name them in errors.
+_ENVIRONMENT = {
+    "format": ("VULNSWEEP_FORMAT", "PIP_AUDIT_FORMAT"),
+    "vulnerability_service": ("PIP_AUDIT_VULNERABILITY_SERVICE",),
+    "desc": ("PIP_AUDIT_DESC",),
+    "progress_spinner": ("PIP_AUDIT_PROGRESS_SPINNER",),
+    "hydrate": ("VULNSWEEP_HYDRATE",),
+}

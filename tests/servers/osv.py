@@ -27,7 +27,7 @@ from vulnsweep.model import canonical_name, parsed_version_key
 from vulnsweep.services.matching import AffectedPackage, compile_affected, parse, sort_key
 
 REPO = Path(__file__).resolve().parents[2]
-DATA_ZIP = REPO.parent / "shared" / "data" / "osv-pypi-2024-10.zip"
+DATA_ZIP = REPO / "tests" / "data" / "osv-pypi-2024-10.zip"  # vendored: see its README
 
 
 @dataclass

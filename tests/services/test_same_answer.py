@@ -158,9 +158,9 @@ def test_old_database_warns(
     shutil.copy(offline_db, old)
     conn = sqlite3.connect(old)
     with conn:
-        conn.execute(
-            "UPDATE meta SET value = ? WHERE key = 'updated'", (str(time.time() - 10 * 86400),)
-        )
+        # Age is the data's: the newest record's `modified`, not when it was imported.
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 10 * 86400))
+        conn.execute("UPDATE records SET modified = ?", (stamp,))
     conn.close()
     with caplog.at_level(logging.WARNING):
         OfflineService(old, max_age_days=7).answer_from_cache([Dependency("six", "1.16.0")])

@@ -89,6 +89,7 @@ class Cache:
         self._conn: sqlite3.Connection | None = None
         self._disabled = directory is None
         self._opened = False
+        self.failure: str | None = None  # why the cache is not in use, when it failed
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -108,6 +109,7 @@ class Cache:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             log.warning("cache disabled: cannot create %s (%s)", self.directory, exc.strerror)
+            self.failure = f"cannot create {self.directory} ({exc.strerror})"
             return None
         for attempt in range(2):
             try:
@@ -117,6 +119,7 @@ class Cache:
                     self._move_aside(str(exc))
                     continue
                 log.warning("cache disabled for this run: %s (%s)", self.path, exc)
+                self.failure = f"{self.path}: {exc}"
                 return None
         return None
 
@@ -170,9 +173,17 @@ class Cache:
                 self._conn = None
 
     def _fail(self, action: str, exc: sqlite3.Error) -> None:
-        """A cache error mid-run: warn once and carry on without the cache."""
+        """A cache error mid-run: warn once and carry on without the cache; a file that
+        turns out corrupt is moved aside, so the next run starts a fresh one."""
         log.warning("cache %s failed (%s); continuing without the cache", action, exc)
         self._disabled = True
+        self.failure = f"{action} failed ({exc})"
+        if isinstance(exc, sqlite3.DatabaseError) and _is_corruption(exc):
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+            self._move_aside(str(exc))
 
     # -- queries --------------------------------------------------------------
 
@@ -197,7 +208,9 @@ class Cache:
                     ).fetchall()
                     for name, version, result, fetched_at in rows:
                         if fetched_at >= horizon:
-                            found[(name, version)] = [tuple(r) for r in orjson.loads(result)]
+                            refs = decoded(result)
+                            if isinstance(refs, list):  # a damaged row is a miss
+                                found[(name, version)] = [tuple(r) for r in refs]
             except sqlite3.Error as exc:
                 self._fail("read", exc)
                 return {}
@@ -310,6 +323,15 @@ class Cache:
             except sqlite3.Error as exc:
                 self._fail("clear", exc)
                 raise
+
+
+def decoded(body: bytes) -> Any:
+    """A stored JSON body, or None when the row is damaged (then it is a cache miss and
+    the answer is fetched again)."""
+    try:
+        return orjson.loads(body)
+    except (orjson.JSONDecodeError, TypeError):
+        return None
 
 
 def _is_corruption(exc: sqlite3.DatabaseError) -> bool:

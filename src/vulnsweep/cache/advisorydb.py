@@ -301,7 +301,24 @@ def info(path: Path) -> DbInfo:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         packages = conn.execute("SELECT count(DISTINCT name) FROM affected").fetchone()[0]
+        updated = newest_record(conn)
     finally:
         conn.close()
-    updated = float(meta["updated"]) if "updated" in meta else None
     return DbInfo(path, meta.get("source", "?"), records, packages, updated)
+
+
+def newest_record(conn: sqlite3.Connection) -> float | None:
+    """How fresh the data is: the newest record's `modified` (unix time). The import
+    time would make a 2024 export imported today look current."""
+    import datetime as dt
+
+    row = conn.execute("SELECT max(modified) FROM records").fetchone()
+    if not row or not row[0]:
+        return None
+    try:
+        stamp = dt.datetime.fromisoformat(str(row[0]).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    return stamp.timestamp()

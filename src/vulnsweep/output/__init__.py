@@ -70,21 +70,53 @@ def resolve_toggle(value: str, fmt: str) -> bool:
 
 @contextlib.contextmanager
 def open_output(path: str | None) -> Iterator[BinaryIO]:
+    """A regular file (through any symlink) is replaced whole, with the mode a new file
+    gets from the umask (or the old file's mode); a device or FIFO (`/dev/stdout`,
+    `/dev/null`, a pipe) is written through, never replaced."""
     if path is None or path == "-":
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    import stat
     import tempfile
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix=".vulnsweep-", suffix=".tmp", dir=directory)
+    from vulnsweep.errors import UsageError
+
+    target = os.path.realpath(path)
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise UsageError(f"-o {path}: {exc.strerror}") from None
+    if existing is not None and stat.S_ISDIR(existing.st_mode):
+        raise UsageError(f"-o {path}: is a directory")
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        try:
+            with open(target, "wb") as handle:
+                yield handle
+        except OSError as exc:
+            raise UsageError(f"-o {path}: {exc.strerror}") from None
+        return
+    directory = os.path.dirname(target)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=".vulnsweep-", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"-o {path}: cannot write in {directory} ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, path)
+        os.chmod(temp, stat.S_IMODE(existing.st_mode) if existing else 0o666 & ~_umask())
+        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -12,6 +12,21 @@ from vulnsweep.output import OutputOptions, pypi_url
 _OSC8 = re.compile(r"\x1b]8;;[^\x1b]*\x1b\\")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(cell: str) -> str:
+    """Control characters from input files or advisories shown as escapes, never sent
+    to the terminal (a name could retitle the window or hide rows); the OSC-8 links
+    this writer adds itself stay links."""
+    if not _CONTROL.search(_OSC8.sub("", cell)):
+        return cell
+    parts = _OSC8.split(cell)
+    links = _OSC8.findall(cell)
+    escaped = [_CONTROL.sub(lambda m: repr(m[0])[1:-1], part) for part in parts]
+    return "".join(p + (links[i] if i < len(links) else "") for i, p in enumerate(escaped))
+
+
 def _width(cell: str) -> int:
     return len(_OSC8.sub("", cell)) if "\x1b" in cell else len(cell)
 
@@ -25,6 +40,7 @@ def link(text: str, url: str) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    rows = [[printable(cell) for cell in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, _width(cell)) for w, cell in zip(widths, row)]

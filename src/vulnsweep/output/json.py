@@ -44,12 +44,15 @@ class JsonWriter:
             first = False
 
         for dep, findings in result.audited:
+            version = normalized_version(dep.version)
             item: dict[str, Any] = {
                 "name": dep.canonical_name,
-                "version": dep.version,
+                "version": version,
                 "vulns": [self._vuln(f) for f in findings if not f.ignored],
                 "origins": [str(o) for o in dep.origins],
             }
+            if version != dep.version:
+                item["version_as_written"] = dep.version
             if dep.paths:
                 item["dependency_path"] = list(dep.paths[0])
                 item["dependency_paths"] = [list(p) for p in dep.paths]
@@ -73,7 +76,7 @@ class JsonWriter:
             emit(
                 {
                     "name": dep.canonical_name,
-                    "version": dep.version,
+                    "version": normalized_version(dep.version),
                     "skip_reason": f"not audited: {unaudited.reason}",
                     "origins": [str(o) for o in dep.origins],
                 }
@@ -106,3 +109,12 @@ class JsonWriter:
             )
         )
         stream.write(b"}\n")
+
+
+def normalized_version(text: str) -> str:
+    """pip-audit prints PEP 440's normal form (2023.04.0 -> 2023.4.0); text that is not
+    a PEP 440 version is kept as written."""
+    from vulnsweep.model import parse_version
+
+    parsed = parse_version(text)
+    return text if parsed is None else str(parsed)

@@ -10,7 +10,9 @@ from vulnsweep.output import OutputOptions, pypi_url
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    from vulnsweep.output.columns import printable
+
+    return printable(text.replace("|", "\\|").replace("\n", " "))
 
 
 class MarkdownWriter:
@@ -76,7 +78,11 @@ class MarkdownWriter:
         if skipped:
             parts.append(
                 "\n".join(
-                    ["Name | Skip Reason", "--- | ---", *(f"{n} | {_cell(r)}" for n, r in skipped)]
+                    [
+                        "Name | Skip Reason",
+                        "--- | ---",
+                        *(f"{_cell(n)} | {_cell(r)}" for n, r in skipped),
+                    ]
                 )
             )
         if parts:

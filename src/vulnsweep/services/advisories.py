@@ -79,6 +79,7 @@ def trusted(records: Iterable[Any]) -> list[OsvRecord]:
             log.warning("ignoring malformed advisory record %r: %s", name, why)
     return out
 
+
 # Which id of an alias group to report: PYSEC, then GHSA, then CVE, then the first.
 _PREFERENCE = ("PYSEC-", "GHSA-", "CVE-")
 

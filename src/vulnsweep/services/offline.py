@@ -70,12 +70,14 @@ class OfflineService:
         return answers, []
 
     def _warn_if_old(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'updated'").fetchone()
-        if row is None:
+        from vulnsweep.cache.advisorydb import newest_record
+
+        newest = newest_record(conn)
+        if newest is None:
             return
         import time
 
-        age = (time.time() - float(row[0])) / 86400
+        age = (time.time() - newest) / 86400
         if age > self.max_age_days:
             log.warning(
                 "the offline advisory database is %.1f days old (over --max-db-age "

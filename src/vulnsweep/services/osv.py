@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from vulnsweep.cache import Cache, VulnRef, source_key
+from vulnsweep.cache import Cache, VulnRef, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
@@ -155,13 +155,20 @@ class OsvService:
                 misses.append(dep)
                 continue
             records = [self._record_from_cache(i, stored[i][1]) for i, _ in refs]
-            answers[dep.key] = merge(records, dep.canonical_name)
+            if any(r is None for r in records):
+                misses.append(dep)
+                continue
+            answers[dep.key] = merge(records, dep.canonical_name)  # type: ignore[arg-type]
         return answers, misses
 
-    def _record_from_cache(self, record_id: str, body: bytes) -> OsvRecord:
+    def _record_from_cache(self, record_id: str, body: bytes) -> OsvRecord | None:
+        """None for a damaged row: the pin is asked again, and the record refetched."""
         record = self._records.get(record_id)
         if record is None:
-            record = self._records[record_id] = orjson.loads(body)
+            found = decoded(body)
+            if not isinstance(found, dict):
+                return None
+            record = self._records[record_id] = found
         return record
 
     # -- network stage ----------------------------------------------------------
@@ -313,8 +320,9 @@ class OsvService:
         to_fetch = []
         for record_id in ids:
             hit = stored.get(record_id)
-            if hit is not None and hit[0] == modified[record_id]:
-                self._records[record_id] = orjson.loads(hit[1])
+            record = decoded(hit[1]) if hit is not None and hit[0] == modified[record_id] else None
+            if isinstance(record, dict):
+                self._records[record_id] = record
                 self._arrived(record_id)
             else:
                 to_fetch.append(record_id)

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import orjson
 
-from vulnsweep.cache import Cache, HttpEntry, source_key
+from vulnsweep.cache import Cache, HttpEntry, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
@@ -98,12 +98,13 @@ class PypiService:
         misses = []
         for dep in dependencies:
             entry = stored.get(self.url(dep))
-            if entry is not None and entry.expires > now and entry.body != NOT_FOUND:
+            body = decoded(entry.body) if entry is not None else None
+            if entry is not None and entry.expires > now and isinstance(body, list):
                 answers[dep.key] = merge(
-                    as_osv_records(dep.canonical_name, orjson.loads(entry.body)), dep.canonical_name
+                    as_osv_records(dep.canonical_name, body), dep.canonical_name
                 )
                 continue
-            if entry is not None:
+            if entry is not None and isinstance(body, list):  # a damaged row is no copy
                 self._stale[self.url(dep)] = entry
             misses.append(dep)
         return answers, misses

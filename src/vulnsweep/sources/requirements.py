@@ -176,6 +176,8 @@ class RequirementsSource:
                 return
             text = read_text(display, _read_bytes(path))
         visited.add(identity)
+        before = _entries(state)
+        invalid: list[int] = []
         for line in self._scan(text, display, state, constraint):
             try:
                 self._parse_line(
@@ -189,6 +191,7 @@ class RequirementsSource:
             except LineError as exc:
                 # One bad line should not hide the rest of the file: report it as a
                 # skipped entry (fatal under --strict).
+                invalid.append(line.number)
                 state.skipped.append(
                     SkippedDependency(
                         name=line.text[:80],
@@ -196,6 +199,14 @@ class RequirementsSource:
                         origins=(Origin(display, line.number),),
                     )
                 )
+        if invalid and not chain and _entries(state) == before + len(invalid):
+            # Nothing but lines that are not requirements: auditing "nothing" and saying
+            # "no known vulnerabilities" would be a false clean (README.md, /etc/shadow).
+            raise InputError(
+                display,
+                f"no requirement found, and {len(invalid)} lines are not requirements (the "
+                f"first at line {invalid[0]}): is this a requirements file?",
+            )
 
     def _scan(self, text: str, path: str, state: _FileState, constraint: bool) -> Iterator[_Line]:
         """Record plain `name==version` lines directly; yield the rest, joined and
@@ -328,7 +339,14 @@ class RequirementsSource:
                 return
             option, value, idx = _take_option(tokens, idx, path, line.number)
             self._apply_option(
-                option, value, line, path, state, chain=chain, constraint=constraint, visited=visited
+                option,
+                value,
+                line,
+                path,
+                state,
+                chain=chain,
+                constraint=constraint,
+                visited=visited,
             )
             if option in _EDITABLE:
                 return
@@ -666,6 +684,15 @@ def _identity(path: str) -> str:
     except OSError:
         return os.path.abspath(path)
     return f"{info.st_dev}:{info.st_ino}"
+
+
+def _entries(state: _FileState) -> int:
+    return (
+        len(state.requirements)
+        + len(state.constraints)
+        + len(state.constraint_lines)
+        + len(state.skipped)
+    )
 
 
 def _strip_comment(line: str) -> str:

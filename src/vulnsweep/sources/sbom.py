@@ -130,11 +130,16 @@ class SbomSource:
         if root.tag != f"{namespace}bom" or "cyclonedx" not in namespace:
             raise InputError(path, "not a CycloneDX XML document")
         lines = _PurlLines(text.splitlines())
-        for component in root.iter(f"{namespace}component"):
+        # The BOM's own components and their nested ones, as the JSON reader reads them:
+        # never metadata/component (the subject) or metadata/tools (who made the BOM).
+        pending = root.findall(f"{namespace}components/{namespace}component")[::-1]
+        while pending:  # depth first, in document order
+            component = pending.pop()
             purl = component.findtext(f"{namespace}purl")
             name = component.findtext(f"{namespace}name") or purl or "?"
             version = component.findtext(f"{namespace}version")
             yield self._from_purl(path, purl, name, version, lines)
+            pending += component.findall(f"{namespace}components/{namespace}component")[::-1]
 
 
 _PURL_IN_TEXT = re.compile(r"pkg:[^\"'<>\s]+")
