@@ -243,12 +243,14 @@ class RequirementsSource:
                 # pip: a comment line ending in a backslash does not continue.
                 if raw.lstrip().startswith("#"):
                     continue
-            if raw.endswith("\\") and not raw.endswith("\\\\"):
-                buffer.append(raw[:-1])
+            if raw.endswith("\\"):
+                # pip's rule: any trailing backslash continues the line, and every
+                # backslash at either end of it is dropped (`bar == 4.5\\` + `.6`).
+                buffer.append(raw.strip("\\"))
                 continue
             if buffer:
                 buffer.append(raw)
-                raw = " ".join(buffer)
+                raw = "".join(buffer)
                 buffer = []
             line = _strip_comment(raw)
             if not line:
@@ -262,7 +264,7 @@ class RequirementsSource:
                 continue
             yield _Line(start, _expand_env(line))
         if buffer:
-            line = _strip_comment(" ".join(buffer))
+            line = _strip_comment("".join(buffer))
             if line:
                 yield _Line(start, _expand_env(line))
 
@@ -446,6 +448,8 @@ class RequirementsSource:
             state.skipped.append(parsed)
             return False
         entry.name, entry.pinned_version, entry.requirement = parsed
+        if entry.requirement is not None and entry.text.endswith(".whl"):
+            entry.text = str(entry.requirement)  # a bare wheel path: its pin, for resolving
         return True
 
     # -- settling ----------------------------------------------------------------
@@ -579,6 +583,12 @@ def parse_requirement(
     try:
         requirement = _requirement(text)
     except InvalidRequirement as exc:
+        wheel = _bare_wheel(text)
+        if wheel is not None:
+            # `./dist/numpy-1.9.2-cp34-none-win32.whl` or a wheel URL on its own: pip
+            # installs that release, and its file name says which one.
+            name, version = wheel
+            return name, version, _requirement(f"{name}=={version}")
         if _looks_like_reference(text):
             return SkippedDependency(
                 name=_editable_name(text),
@@ -763,6 +773,19 @@ def _version_from_url(url: str, name: str) -> str | None:
     if wheel_name != canonical_name(name):
         return None
     return str(version)
+
+
+def _bare_wheel(text: str) -> tuple[str, str] | None:
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    location = text.split("#", 1)[0].split("?", 1)[0].strip()
+    if not location.endswith(".whl") or " " in location:
+        return None
+    try:
+        name, version, _, _ = parse_wheel_filename(location.rsplit("/", 1)[-1])
+    except InvalidWheelFilename:
+        return None
+    return str(name), str(version)
 
 
 def _looks_like_reference(text: str) -> bool:
