@@ -587,8 +587,8 @@ def parse_requirement(
         if wheel is not None:
             # `./dist/numpy-1.9.2-cp34-none-win32.whl` or a wheel URL on its own: pip
             # installs that release, and its file name says which one.
-            name, version = wheel
-            return name, version, _requirement(f"{name}=={version}")
+            wheel_name, wheel_version = wheel
+            return wheel_name, wheel_version, _requirement(f"{wheel_name}=={wheel_version}")
         if _looks_like_reference(text):
             return SkippedDependency(
                 name=_editable_name(text),
