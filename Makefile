@@ -26,6 +26,7 @@ bench: install
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PY) -m benchmarks.resolve
 	$(PY) -m benchmarks.soak
+	$(PY) -m benchmarks.scale
 
 soak: install
 	$(PY) -m pytest -q -m soak

@@ -32,27 +32,27 @@ class Origin:
         return self.path if self.line is None else f"{self.path}:{self.line}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dependency:
     """One pinned (name, version) and every place that pins it.
 
     A resolved dependency also knows how it was reached: each path is a chain of
-    project names from a requirement the user wrote down to this package.
+    project names from a requirement the user wrote down to this package. Slots and
+    an eagerly computed key: a monorepo run holds hundreds of thousands of these.
     """
 
     name: str
     version: str
     origins: tuple[Origin, ...] = ()
     paths: tuple[tuple[str, ...], ...] = ()
+    canonical_name: str = field(init=False, repr=False, compare=False)
+    # Identity for deduplication: PEP 503 name and PEP 440-equal version.
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def canonical_name(self) -> str:
-        return canonical_name(self.name)
-
-    @cached_property
-    def key(self) -> tuple[str, str]:
-        """Identity for deduplication: PEP 503 name and PEP 440-equal version."""
-        return (self.canonical_name, version_key(self.version))
+    def __post_init__(self) -> None:
+        name = canonical_name(self.name)
+        object.__setattr__(self, "canonical_name", name)
+        object.__setattr__(self, "key", (name, version_key(self.version)))
 
     @property
     def via(self) -> str | None:

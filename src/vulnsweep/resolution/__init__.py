@@ -9,9 +9,10 @@ keeps the requirement lines that pulled it in and the chains that reached it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,8 @@ from vulnsweep.resolution.provider import (
     Options,
     Provider,
     Requirement,
-    allowed_versions,
     dependencies_of,
+    likely_pick,
     parse_requirement,
 )
 from vulnsweep.resolution.target import TargetEnvironment
@@ -201,10 +202,9 @@ class Prefetcher:
     async def _warm(self, requirement: Requirement) -> None:
         try:
             releases = await self.index.releases(requirement.name)
-            allowed = allowed_versions(releases, [requirement], self.pre)
-            if not allowed:
+            dist = likely_pick(releases, requirement, self.pre)
+            if dist is None:
                 return
-            _, dist = allowed[0]
             metadata = await self.index.metadata(dist)
         except ServiceError:
             return  # the resolver meets the same error when it needs the answer
@@ -219,9 +219,12 @@ class Prefetcher:
 
     async def _metadata_quietly(self, dist: Distribution) -> None:
         try:
-            await self.index.metadata(dist)
+            metadata = await self.index.metadata(dist)
         except ServiceError:
             return  # the resolver meets the same error when it needs the answer
+        if metadata.unknown is None:
+            # What those releases need comes next (botocore for each boto3 walked past).
+            self.warm(dependencies_of(metadata, self.target, frozenset(), dist.project))
 
 
 async def _resolve_one(
@@ -243,15 +246,21 @@ async def _resolve_one(
         return
     pre = settings.pre or request.pre
     prefetcher = Prefetcher(index, target, pre, prefetches)
+    loop = asyncio.get_running_loop()
     prefetcher.warm(roots)
+
+    def hand_over(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Prefetch requests go to the loop without the resolver waiting for it."""
+        return lambda argument: void(loop.call_soon_threadsafe(callback, argument))
 
     view = IndexView(
         fetch_releases=lambda name: anyio.from_thread.run(index.releases, name),
         fetch_metadata=lambda dist: anyio.from_thread.run(index.metadata, dist),
-        on_dependencies=lambda reqs: anyio.from_thread.run_sync(prefetcher.warm, reqs),
+        on_dependencies=hand_over(prefetcher.warm),
         target=target,
-        on_backtrack=lambda dists: anyio.from_thread.run_sync(prefetcher.fetch_ahead, dists),
+        on_backtrack=hand_over(prefetcher.fetch_ahead),
         fetch_files=lambda name: anyio.from_thread.run(index.project, name),
+        ready_metadata=index.ready_metadata,
     )
     by_name: dict[str, list[Requirement]] = {}
     for constraint in constraints:
@@ -281,7 +290,10 @@ async def _resolve_one(
         return
     resolved.dependencies.extend(_dependencies(result, roots, request.project))
     origins = {r.name: r.origin for r in roots if r.origin is not None}
+    chosen = {(c.name, str(c.version)) for c in result.mapping.values()}
     for (name, version), reason in provider.no_metadata.items():
+        if (name, version) not in chosen:
+            continue  # tried and left behind: not part of what is installed
         resolved.skipped.append(
             SkippedDependency(
                 name=name,
@@ -290,6 +302,10 @@ async def _resolve_one(
                 origins=(origins[name],) if name in origins else (Origin(request.label),),
             )
         )
+
+
+def void(_: object) -> None:
+    return None
 
 
 def root_requirements(

@@ -68,7 +68,7 @@ async def wheel_metadata_by_ranges(fetch: RangeFetch) -> bytes:
     else:
         head, _ = await fetch(cd_offset, tail_start)
         directory = (head + tail)[:cd_size]
-    member = metadata_member(_members(directory))
+    member = metadata_member(_metadata_entries(directory))
     # The local header repeats the name and has its own extra field: ask for slack.
     end = min(
         total, member.header_offset + 30 + 2 * len(member.name) + 1024 + member.compressed_size
@@ -182,19 +182,44 @@ def _central_directory_location(tail: bytes, tail_start: int) -> tuple[int, int]
     return cd_offset, cd_size
 
 
+def _metadata_entries(directory: bytes) -> list[Member]:
+    """The central directory entries that can be `*.dist-info/METADATA`, found by
+    searching for the name rather than decoding every entry (a botocore wheel lists
+    thousands of files). Anything unexpected falls back to reading every entry."""
+    suffix = b".dist-info/METADATA"
+    found = []
+    at = directory.find(suffix)
+    while at >= 0:
+        end = at + len(suffix)
+        start = directory.rfind(_CENTRAL, 0, at)
+        if start < 0 or start + 46 > len(directory):
+            return _members(directory)
+        (name_len,) = struct.unpack_from("<H", directory, start + 28)
+        if start + 46 + name_len != end:
+            return _members(directory)  # the signature was inside a name: read it all
+        found.append(_member_at(directory, start))
+        at = directory.find(suffix, end)
+    return found or _members(directory)
+
+
+def _member_at(directory: bytes, at: int) -> Member:
+    (method, _, _, crc, csize, size, name_len, extra_len, _) = struct.unpack_from(
+        "<HHHIIIHHH", directory, at + 10
+    )
+    (offset,) = struct.unpack_from("<I", directory, at + 42)
+    name = directory[at + 46 : at + 46 + name_len].decode("utf-8", "replace")
+    extra = directory[at + 46 + name_len : at + 46 + name_len + extra_len]
+    if 0xFFFFFFFF in (csize, size, offset):
+        size, csize, offset = _zip64_sizes(extra, size, csize, offset)
+    return Member(name, method, crc, csize, size, offset)
+
+
 def _members(directory: bytes) -> list[Member]:
     out = []
     at = 0
     while at + 46 <= len(directory) and directory[at : at + 4] == _CENTRAL:
-        (method, _, _, crc, csize, size, name_len, extra_len, comment_len) = struct.unpack_from(
-            "<HHHIIIHHH", directory, at + 10
-        )
-        (offset,) = struct.unpack_from("<I", directory, at + 42)
-        name = directory[at + 46 : at + 46 + name_len].decode("utf-8", "replace")
-        extra = directory[at + 46 + name_len : at + 46 + name_len + extra_len]
-        if 0xFFFFFFFF in (csize, size, offset):
-            size, csize, offset = _zip64_sizes(extra, size, csize, offset)
-        out.append(Member(name, method, crc, csize, size, offset))
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", directory, at + 28)
+        out.append(_member_at(directory, at))
         at += 46 + name_len + extra_len + comment_len
     if not out:
         raise ArchiveError("empty or unreadable central directory")

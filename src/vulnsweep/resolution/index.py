@@ -6,6 +6,7 @@ Pages are revalidated by ETag/Cache-Control; metadata is immutable and cached by
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import logging
@@ -40,6 +41,7 @@ ACCEPT = (
 IN_MEMORY_FILE = 64 * 1024**2  # a release file read into memory (sdists, Range ignored)
 WHOLE_FILE_MAX = 1024**3  # the largest wheel downloaded whole when ranges fail
 PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
+COMPACT_PAGE = "vulnsweep/compact-page-1"  # how the cache marks a page kept parsed
 FOREVER = float(2**40)
 T = TypeVar("T")
 
@@ -136,7 +138,9 @@ class PackageIndex:
         self.cache = cache
         self.index_urls = [u.rstrip("/") for u in dict.fromkeys(index_urls)]
         self._pages: dict[str, asyncio.Future[list[Distribution]]] = {}
-        self._metadata: dict[str, asyncio.Future[Metadata]] = {}
+        self._metadata: dict[Distribution, asyncio.Future[Metadata]] = {}
+        self._ready: dict[Distribution, Metadata] = {}
+        self._stored: dict[Distribution, bytes] = {}  # cached metadata, not parsed yet
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
         self.requests = 0
 
@@ -157,16 +161,68 @@ class PackageIndex:
         found = self._releases.get(key)
         if found is None:
             found = self._releases[key] = installable_releases(dists, self.target)
+            await self._preload([pick_file(files) for _, files in found])
         return found
+
+    async def _preload(self, dists: list[Distribution]) -> None:
+        """Every cached metadata file of a project's releases in one cache read, so a
+        warm resolution that walks back through hundreds of releases reads them
+        without a round trip (and a thread hop) each."""
+        wanted: dict[str, dict[str, Distribution]] = {}
+        for dist in dists:
+            if dist in self._ready or dist in self._metadata:
+                continue
+            source = source_key("index:" + strip_credentials(dist.index))
+            for cache_key in _metadata_keys(dist):
+                wanted.setdefault(source, {})[cache_key] = dist
+        now = time.time()
+        for source, keys in wanted.items():
+
+            def read(
+                source: str = source, keys: dict[str, Distribution] = keys
+            ) -> dict[str, HttpEntry]:
+                return self.cache.get_http(source, list(keys))
+
+            stored = await self._io(read)
+            for cache_key, entry in stored.items():
+                dist = keys[cache_key]
+                if entry.expires > now and dist not in self._stored:
+                    self._stored[dist] = entry.body
+
+    def _from_store(self, dist: Distribution) -> Metadata | None:
+        body = self._stored.get(dist)
+        if body is None:
+            return None
+        data, kind = _unpack(body)
+        if kind == "unknown":
+            return Metadata.missing(data.decode())
+        # Extracted entries name their source; a PEP 658 file keeps its content type.
+        source = kind if kind in ("wheel METADATA", "sdist PKG-INFO") else "core metadata"
+        return parse_core_metadata(data.decode("utf-8", "replace"), source)
 
     async def metadata(self, dist: Distribution) -> Metadata:
         """The release's dependencies from static metadata; `unknown` says why when no
         source has them (an sdist with dynamic metadata, an unreadable wheel)."""
-        key = f"{dist.project}=={dist.version}@{dist.filename}"
-        future = self._metadata.get(key)
+        future = self._metadata.get(dist)
         if future is None:
-            future = self._metadata[key] = _started(self._metadata_for(dist))
+            future = self._metadata[dist] = _started(self._metadata_for(dist))
+            future.add_done_callback(lambda f: self._remember_ready(dist, f))
         return await asyncio.shield(future)
+
+    def ready_metadata(self, dist: Distribution) -> Metadata | None:
+        """Metadata already fetched, prefetched or preloaded from the cache, readable
+        from the resolver's own thread without a round trip through the event loop;
+        None if not here yet."""
+        found = self._ready.get(dist)
+        if found is None:
+            found = self._from_store(dist)
+            if found is not None:
+                self._ready[dist] = found
+        return found
+
+    def _remember_ready(self, dist: Distribution, future: asyncio.Future[Metadata]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._ready[dist] = future.result()  # a plain dict write: safe across threads
 
     async def cancel_pending(self) -> None:
         """Stop fetches nobody waits for any more (prefetches the resolver outran)."""
@@ -189,11 +245,32 @@ class PackageIndex:
         return [dist for page in pages for dist in page]
 
     async def _page(self, index: str, name: str) -> list[Distribution]:
+        """A project page, kept in the cache already parsed (the few fields resolution
+        reads, one compact row per file): re-parsing raw pages made a warm resolution
+        of 170 packages spend seconds in URL joins and file-name parsing."""
         url = f"{index}/{quote(name, safe='')}/"
-        body, content_type = await self._cached_get(index, url, page=True)
-        if body is None:
+        source = source_key("index:" + strip_credentials(index))
+        key = strip_credentials(url)
+        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        kept = _unpack(stored.body) if stored is not None else None
+        compact = kept[0] if kept is not None and kept[1] == COMPACT_PAGE else None
+        if stored is not None and compact is not None and stored.expires > time.time():
+            return from_compact(name, compact, index)
+        self.requests += 1
+        http = await self.http.client()
+        etag = stored.etag if compact is not None and stored is not None else None
+        result = await http.get_document(url, etag, max_bytes=self.max_bytes)
+        if result.status == 404:
             return []
-        return parse_page(name, body, content_type, url, index)
+        if result.status == 304 and compact is not None:
+            dists = from_compact(name, compact, index)
+        else:
+            dists = parse_page(name, result.data, result.content_type, url, index)
+            compact = to_compact(dists)
+        max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
+        entry = HttpEntry(result.etag, time.time() + max_age, _pack(compact, COMPACT_PAGE))
+        self._new.setdefault(source, []).append((key, entry))
+        return dists
 
     async def _cached_get(
         self, index: str, url: str, *, page: bool, sha256: str | None = None
@@ -228,6 +305,9 @@ class PackageIndex:
 
     async def _metadata_for(self, dist: Distribution) -> Metadata:
         """The first source that has it, cheapest first; never running package code."""
+        preloaded = self._from_store(dist)
+        if preloaded is not None:
+            return preloaded
         tried: list[str] = []
         if dist.metadata_sha256 is not None:
             body, _ = await self._cached_get(
@@ -248,9 +328,7 @@ class PackageIndex:
                     )
                 return parse_core_metadata(body.decode("utf-8", "replace"), "core metadata")
             tried.append("its PEP 658 metadata file is missing (404)")
-        key = f"{strip_credentials(dist.url)}#extracted-metadata" + (
-            f"#sha256={dist.sha256}" if dist.sha256 else ""
-        )
+        key = _extracted_key(dist)
         stored = await self._recall(dist.index, key)
         if stored is not None:
             body, kind = stored
@@ -431,24 +509,35 @@ def installable_releases(
 
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-    by_version: dict[Version, list[tuple[int, Distribution]]] = {}
+    by_version: dict[Version, list[tuple[float, Distribution]]] = {}
     rank = target.tag_rank
     python = target.python_version
+    # Both answers are worked out once per distinct string / tag set: a project's
+    # thousands of files repeat a handful of each.
+    fits: dict[str, bool] = {}
+    priorities: dict[frozenset[Tag], float] = {}
     for dist in dists:
         if dist.requires_python:
-            try:
-                if not SpecifierSet(dist.requires_python).contains(python, prereleases=True):
-                    continue
-            except InvalidSpecifier:
-                pass  # pip ignores an invalid Requires-Python on a file
+            fit = fits.get(dist.requires_python)
+            if fit is None:
+                try:
+                    fit = SpecifierSet(dist.requires_python).contains(python, prereleases=True)
+                except InvalidSpecifier:
+                    fit = True  # pip ignores an invalid Requires-Python on a file
+                fits[dist.requires_python] = fit
+            if not fit:
+                continue
         if dist.wheel_tags is None:
             priority = math.inf
         else:
-            ranks = [rank[t] for t in dist.wheel_tags if t in rank]
-            if not ranks:
+            found = priorities.get(dist.wheel_tags)
+            if found is None:
+                ranks = [rank[t] for t in dist.wheel_tags if t in rank]
+                found = priorities[dist.wheel_tags] = min(ranks) if ranks else -1.0
+            if found < 0:
                 continue
-            priority = min(ranks)
-        by_version.setdefault(dist.version, []).append((priority, dist))  # type: ignore[arg-type]
+            priority = found
+        by_version.setdefault(dist.version, []).append((priority, dist))
     return [
         (version, [d for _, d in sorted(files, key=lambda item: item[0])])
         for version, files in sorted(by_version.items(), key=lambda item: item[0], reverse=True)
@@ -464,6 +553,30 @@ def parse_core_metadata(text: str, source: str) -> Metadata:
         headers.get("Requires-Python") or None,
         source,
         frozenset(canonicalize_name(str(e)) for e in headers.get_all("Provides-Extra") or ()),
+    )
+
+
+def pick_file(files: Sequence[Distribution]) -> Distribution:
+    """The file whose metadata stands for the release: a non-yanked one, best first."""
+    return next((f for f in files if f.yanked is None), files[0])
+
+
+def _metadata_keys(dist: Distribution) -> list[str]:
+    """Where the cache keeps this file's metadata: its PEP 658 file, or what was
+    extracted from the file itself (see _metadata_for)."""
+    keys = []
+    if dist.metadata_sha256 is not None:
+        keys.append(
+            strip_credentials(dist.url + ".metadata")
+            + (f"#sha256={dist.metadata_sha256}" if dist.metadata_sha256 else "")
+        )
+    keys.append(_extracted_key(dist))
+    return keys
+
+
+def _extracted_key(dist: Distribution) -> str:
+    return f"{strip_credentials(dist.url)}#extracted-metadata" + (
+        f"#sha256={dist.sha256}" if dist.sha256 else ""
     )
 
 
@@ -508,37 +621,125 @@ def parse_page(
     else:
         entries = _html_entries(body.decode("utf-8", "replace"))
     out = []
+    versions: dict[str, Any] = {}  # one Version per release, not per file
     for entry in entries:
-        dist = _distribution(project, entry, page_url, index)
+        dist = _distribution(project, entry, page_url, index, versions)
         if dist is not None:
             out.append(dist)
     return out
 
 
-def _distribution(
-    project: str, entry: dict[str, Any], page_url: str, index: str
-) -> Distribution | None:
-    from packaging.utils import (
-        InvalidSdistFilename,
-        InvalidWheelFilename,
-        parse_sdist_filename,
-        parse_wheel_filename,
+def to_compact(dists: Iterable[Distribution]) -> bytes:
+    """One row per file, credentials stripped from its URL (the cache never holds a
+    password; they are put back from the index URL when read)."""
+    return orjson.dumps(
+        [
+            [
+                d.filename,
+                strip_credentials(d.url),
+                str(d.version),
+                _tag_text(d.filename) if d.wheel_tags is not None else None,
+                d.requires_python,
+                d.yanked,
+                d.metadata_sha256,
+                d.sha256,
+            ]
+            for d in dists
+        ]
     )
-    from packaging.version import InvalidVersion
+
+
+def from_compact(project: str, body: bytes, index: str) -> list[Distribution]:
+    from packaging.version import Version
+
+    versions: dict[str, Version] = {}
+    credentials = _credentials(index)
+    out = []
+    for filename, url, version, tags, requires_python, yanked, metadata, sha256 in orjson.loads(
+        body
+    ):
+        parsed = versions.get(version)
+        if parsed is None:
+            parsed = versions[version] = Version(version)
+        out.append(
+            Distribution(
+                project=project,
+                filename=filename,
+                url=_with_credentials(url, credentials),
+                version=parsed,
+                wheel_tags=_tags(tags) if tags is not None else None,
+                requires_python=requires_python,
+                yanked=yanked,
+                metadata_sha256=metadata,
+                index=index,
+                sha256=sha256,
+            )
+        )
+    return out
+
+
+def _tag_text(filename: str) -> str:
+    """`py3-none-any` of `name-1.0-py3-none-any.whl`."""
+    return "-".join(filename[: -len(".whl")].split("-")[-3:])
+
+
+@functools.lru_cache(maxsize=4096)
+def _tags(text: str) -> frozenset[Tag]:
+    """Shared per distinct tag string (a project's wheels mostly repeat a few)."""
+    from packaging.tags import parse_tag
+
+    return frozenset(parse_tag(text))
+
+
+def _credentials(index: str) -> tuple[str, str] | None:
+    """(host, user:password@host) of an index URL that carries credentials."""
+    netloc = urlsplit(index).netloc
+    if "@" not in netloc:
+        return None
+    return netloc.rsplit("@", 1)[1], netloc
+
+
+def _with_credentials(url: str, credentials: tuple[str, str] | None) -> str:
+    if credentials is None:
+        return url
+    parts = urlsplit(url)
+    if parts.netloc != credentials[0]:
+        return url  # another host (a CDN): the index's credentials are not for it
+    return urlunsplit(parts._replace(netloc=credentials[1]))
+
+
+def _distribution(
+    project: str,
+    entry: dict[str, Any],
+    page_url: str,
+    index: str,
+    versions: dict[str, Any] | None = None,
+) -> Distribution | None:
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+    from packaging.version import InvalidVersion, Version
 
     filename = str(entry.get("filename") or "")
-    url = urljoin(page_url, str(entry.get("url") or ""))
+    href = str(entry.get("url") or "")
+    url = href if "://" in href else urljoin(page_url, href)
     tags: frozenset[Tag] | None
     try:
         if filename.endswith(".whl"):
-            name, version, _, wheel_tags = parse_wheel_filename(filename)
-            tags = frozenset(wheel_tags)
+            parts = filename[: -len(".whl")].split("-")
+            if len(parts) not in (5, 6):
+                return None
+            name, version_text = parts[0], parts[1]
+            tags = _tags("-".join(parts[-3:]))
         elif filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
+            name, sdist_version = parse_sdist_filename(filename)
+            version_text = str(sdist_version)
             tags = None
         else:
             return None  # eggs, .exe installers, ...: pip ignores them too
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        cache = versions if versions is not None else {}
+        version = cache.get(version_text)
+        if version is None:
+            version = cache[version_text] = Version(version_text)
+    except (InvalidSdistFilename, InvalidVersion, ValueError):
         return None
     if canonical_name(name) != project:
         return None

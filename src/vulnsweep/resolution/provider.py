@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from resolvelib import AbstractProvider
 
 from vulnsweep.model import Origin, canonical_name
-from vulnsweep.resolution.index import Distribution, Metadata
+from vulnsweep.resolution.index import Distribution, Metadata, pick_file
 from vulnsweep.resolution.target import TargetEnvironment
 
 if TYPE_CHECKING:
@@ -104,7 +104,9 @@ class IndexView:
         target: TargetEnvironment,
         on_backtrack: Callable[[list[Distribution]], None] = lambda dists: None,
         fetch_files: Callable[[str], list[Distribution]] = lambda name: [],
+        ready_metadata: Callable[[Distribution], Metadata | None] = lambda dist: None,
     ) -> None:
+        self._ready = ready_metadata  # what the event loop already has: no thread hop
         self.files = fetch_files  # every file of a project, for explanations
         self._fetch_releases = fetch_releases
         self._fetch_metadata = fetch_metadata
@@ -123,9 +125,10 @@ class IndexView:
         return found
 
     def fetch_metadata(self, dist: Distribution) -> Metadata:
-        found = self._metadata.get(dist)
+        found = self._metadata.get(dist) or self._ready(dist)
         if found is None:
-            found = self._metadata[dist] = self._fetch_metadata(dist)
+            found = self._fetch_metadata(dist)
+        self._metadata[dist] = found
         return found
 
     def on_dependencies(self, requirements: list[Requirement]) -> None:
@@ -147,12 +150,8 @@ class IndexView:
             self._on_backtrack(new)
 
 
-BACKTRACK_AHEAD = 16  # candidates whose metadata is fetched ahead while backtracking
-
-
-def pick_file(files: Sequence[Distribution]) -> Distribution:
-    """The file whose metadata stands for the release: a non-yanked one, best first."""
-    return next((f for f in files if f.yanked is None), files[0])
+CONFLICT_PRIORITY_THRESHOLD = 5  # pip's: conflicts before a project is resolved early
+BACKTRACK_AHEAD = 64  # candidates whose metadata is fetched ahead while backtracking
 
 
 def allowed_versions(
@@ -179,6 +178,23 @@ def allowed_versions(
             continue
         out.append((version, pick_file(files)))
     return out
+
+
+def likely_pick(
+    releases: Sequence[tuple[Version, list[Distribution]]], requirement: Requirement, pre: bool
+) -> Distribution | None:
+    """The release the resolver will most likely try first, for prefetching: the
+    newest that matches and is not yanked (a final release unless pre-releases are
+    allowed). Stops at the first hit, where allowed_versions would filter them all."""
+    specifier = requirement.specifier
+    for version, files in releases:
+        if version.is_prerelease and not (pre or specifier.prereleases):
+            continue
+        if specifier.contains(version, prereleases=True):
+            dist = pick_file(files)
+            if dist.yanked is None:
+                return dist
+    return None
 
 
 @functools.lru_cache(maxsize=8192)
@@ -227,6 +243,13 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         self.options = options
         self.no_metadata: dict[tuple[str, str], str] = {}  # (name, version) -> why
         self._warned_extras: set[tuple[str, str, str]] = set()
+        self._allowed_cache: dict[
+            tuple[str, frozenset[str]], list[tuple[Version, Distribution]]
+        ] = {}
+        self._candidates: dict[tuple[str, Version, frozenset[str]], Candidate] = {}
+        self._dependencies: dict[tuple[str, Version, frozenset[str]], list[Requirement]] = {}
+        self._conflict_counts: dict[str, int] = {}
+        self._conflict_promoted: set[str] = set()
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return requirement_or_candidate.identifier
@@ -239,8 +262,9 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
         backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
     ) -> Any:
-        # pip's own order: pinned first, then upper-bounded, then what the user listed
-        # first, then anything constrained at all; the name breaks ties.
+        # pip's own order: what keeps conflicting first, then pinned, then
+        # upper-bounded, then what the user listed first, then anything constrained at
+        # all; the name breaks ties.
         operators = [
             (spec.operator, spec.version)
             for info in information[identifier]
@@ -251,12 +275,45 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             op in ("<", "<=", "~=") or (op == "==" and "*" in version) for op, version in operators
         )
         return (
+            identifier not in self._conflict_promoted,
             not pinned,
             not upper_bounded,
             self.options.user_order.get(identifier, math.inf),
             not operators,
             identifier,
         )
+
+    def narrow_requirement_selection(
+        self,
+        identifiers: Iterable[str],
+        resolutions: Mapping[str, Candidate],
+        candidates: Mapping[str, Iterator[Candidate]],
+        information: Mapping[str, Iterator[RequirementInformation[Requirement, Candidate]]],
+        backtrack_causes: Sequence[RequirementInformation[Requirement, Candidate]],
+    ) -> Iterable[str]:
+        """pip's narrowing: the causes of the current backtrack first (a resolution
+        cannot be found while they conflict), then what has kept conflicting before
+        being pinned. (pip also puts its Requires-Python pseudo-project first; here
+        that made backjumping forget what it had excluded and loop, and that
+        requirement is only ever satisfied or not by the one target interpreter.)"""
+        causes: set[str] = set()
+        for info in backtrack_causes:
+            names = [info.requirement.identifier]
+            if info.parent is not None:
+                names.append(info.parent.identifier)
+            for name in names:
+                causes.add(name)
+                if name not in resolutions:
+                    self._conflict_counts[name] = self._conflict_counts.get(name, 0) + 1
+                    if self._conflict_counts[name] >= CONFLICT_PRIORITY_THRESHOLD:
+                        self._conflict_promoted.add(name)
+        current, promoted = [], []
+        for identifier in identifiers:
+            if identifier in causes:
+                current.append(identifier)
+            elif identifier in self._conflict_promoted:
+                promoted.append(identifier)
+        return current or promoted or identifiers
 
     def find_matches(
         self,
@@ -275,24 +332,60 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             return []
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
-        allowed = allowed_versions(
-            self.view.releases(name), [*wanted, *constraints], self.options.pre
-        )
-        found = [
-            Candidate(name, version, dist, extras)
-            for version, dist in allowed
-            if version not in excluded
-        ]
-        if excluded and len(found) > 1:
-            self.view.fetch_ahead(
-                [c.distribution for c in found[:BACKTRACK_AHEAD] if c.distribution]
+        allowed = self._allowed(name, [*wanted, *constraints])
+        if excluded:
+            import itertools
+
+            ahead = list(
+                itertools.islice((d for v, d in allowed if v not in excluded), BACKTRACK_AHEAD)
             )
+            if len(ahead) > 1:
+                self.view.fetch_ahead(ahead)
+
+        def candidates() -> Iterator[Candidate]:
+            # Lazy: while backtracking, resolvelib asks again and again and mostly
+            # looks at the first few; 1,500 botocore releases are not built each time.
+            for version, dist in allowed:
+                if version not in excluded:
+                    yield self._candidate(name, version, dist, extras)
+
+        return candidates  # type: ignore[return-value]  # resolvelib takes a factory
+
+    def _allowed(
+        self, name: str, requirements: Sequence[Requirement]
+    ) -> list[tuple[Version, Distribution]]:
+        """pip's candidate rules, worked out once per distinct set of specifiers."""
+        # The texts stand for the specifiers (equal texts, equal specifiers), and are
+        # far cheaper to hash than a SpecifierSet is to print.
+        key = (name, frozenset(r.text for r in requirements))
+        found = self._allowed_cache.get(key)
+        if found is None:
+            found = allowed_versions(self.view.releases(name), requirements, self.options.pre)
+            self._allowed_cache[key] = found
+        return found
+
+    def _candidate(
+        self, name: str, version: Version, dist: Distribution, extras: frozenset[str]
+    ) -> Candidate:
+        key = (name, version, extras)
+        found = self._candidates.get(key)
+        if found is None:
+            found = self._candidates[key] = Candidate(name, version, dist, extras)
         return found
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        """Worked out once per candidate: backtracking asks for the same ones again
+        and again, and markers are costly to evaluate."""
+        key = (candidate.name, candidate.version, candidate.extras)
+        found = self._dependencies.get(key)
+        if found is None:
+            found = self._dependencies[key] = self._read_dependencies(candidate)
+        return found
+
+    def _read_dependencies(self, candidate: Candidate) -> list[Requirement]:
         if candidate.distribution is None:
             return []
         metadata = self.view.fetch_metadata(candidate.distribution)

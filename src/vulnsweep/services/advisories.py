@@ -130,6 +130,8 @@ def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:
     one flaw twice and let an ignore of one id leave the other standing.
     """
     live = [r for r in trusted(records) if not r.get("withdrawn")]
+    if not live:
+        return []  # most pins: nothing to group
     parent: dict[str, str] = {}
 
     def find(i: str) -> str:

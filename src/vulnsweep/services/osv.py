@@ -226,41 +226,35 @@ class OsvService:
 
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
         url = f"{self.base_url}/v1/querybatch"
-        queries: list[OsvQuery] = [
-            {
-                "package": {"name": d.canonical_name, "ecosystem": "PyPI"},
-                "version": query_version(d),
-            }
-            for d in chunk
-        ]
-        refs: list[list[VulnRef]] = [[] for _ in chunk]
+        # Only the answers that list something are kept, and a batch's queries are
+        # built once it has a slot: 200,000 pins must not mean 200,000 dicts at once.
+        refs: dict[int, list[VulnRef]] = {}
         tokens: dict[int, str] = {}
         seen_tokens: set[tuple[int, str]] = set()
         stale: dict[int, int] = {}
         pending = list(range(len(chunk)))
         while pending:
-            request: OsvBatchRequest = {
-                "queries": [
-                    {**queries[i], "page_token": tokens[i]} if i in tokens else queries[i]
-                    for i in pending
-                ]
-            }
             try:
                 async with self._batch_limit:
+                    request: OsvBatchRequest = {
+                        "queries": [_query(chunk[i], tokens.get(i)) for i in pending]
+                    }
                     results: list[OsvBatchResult] = await self._http.post_json(
                         url,
                         request,
                         read_timeout=self.batch_read_timeout,
                         validate=functools.partial(_batch_results, expected=len(pending)),
                     )
+                    del request
             except ServiceError as error:
                 self._fail_queries([chunk[i] for i in pending], error)
                 break
             next_pending: list[int] = []
             for index, result in zip(pending, results):
-                known = {i for i, _ in refs[index]}
+                known = {i for i, _ in refs.get(index, ())}
                 new = [(v["id"], v["modified"]) for v in result.get("vulns") or ()]
-                refs[index].extend(r for r in new if r[0] not in known)
+                if new:
+                    refs.setdefault(index, []).extend(r for r in new if r[0] not in known)
                 token = result.get("next_page_token")
                 if not token:
                     continue
@@ -283,7 +277,8 @@ class OsvService:
             pending = next_pending
         failed = self._answer.failures
         fresh: list[str] = []
-        for dep, dep_refs in zip(chunk, refs):
+        for position, dep in enumerate(chunk):
+            dep_refs = refs.get(position, _NO_REFS)
             if dep.key in failed:
                 continue
             self._refs[dep.key] = dep_refs
@@ -300,7 +295,7 @@ class OsvService:
             for record_id in missing:
                 self._waiting.setdefault(record_id, []).append(dep.key)
         if fresh:
-            await self._schedule_records(fresh, dict(r for rs in refs for r in rs), chunk)
+            await self._schedule_records(fresh, dict(r for rs in refs.values() for r in rs), chunk)
 
     def _fail_queries(self, deps: Sequence[Dependency], error: ServiceError) -> None:
         self._answer.errors.append(error)
@@ -449,6 +444,19 @@ class OsvService:
         self.cache.put_queries(self.source, self._new_queries)
         self._new_records.clear()
         self._new_queries.clear()
+
+
+_NO_REFS: list[VulnRef] = []  # shared by every pin with no advisory; never mutated
+
+
+def _query(dependency: Dependency, page_token: str | None) -> OsvQuery:
+    query: OsvQuery = {
+        "package": {"name": dependency.canonical_name, "ecosystem": "PyPI"},
+        "version": query_version(dependency),
+    }
+    if page_token:
+        query["page_token"] = page_token
+    return query
 
 
 def _batch_results(response: Any, expected: int) -> list[OsvBatchResult]:

@@ -144,7 +144,7 @@ class PypiService:
             if result.status == 304 and stale is not None:
                 body = stale.body
             else:
-                body = orjson.dumps(result.data)
+                body = memoryview(orjson.dumps(result.data)).tobytes()  # orjson over-allocates
             self._new.append((url, HttpEntry(result.etag, expires, body)))
             vulns = merge(
                 as_osv_records(dep.canonical_name, orjson.loads(body)), dep.canonical_name

@@ -162,9 +162,15 @@ def _read_uv(path: str, text: str, selection: GroupSelection) -> Iterator[Collec
     data = parse_toml(path, text)
     _check_version(path, "uv.lock version", data.get("version"), ("1",))
     key = "package" if "package" in data else "distribution"
-    entries = list(_entries(path, text, data, key))
-    wanted = _uv_reachable([e for e, _ in entries], selection) if selection.narrowed else None
-    for entry, origin in entries:
+    entries: list[tuple[dict[str, Any], Origin] | None] = list(_entries(path, text, data, key))
+    wanted = _uv_reachable([e[0] for e in entries if e], selection) if selection.narrowed else None
+    data.clear()
+    for index, item in enumerate(entries):
+        # Each parsed table is let go once read: a 200,000-package lock then never
+        # holds its whole parse and every Dependency made from it at once.
+        entries[index] = None
+        assert item is not None
+        entry, origin = item
         name = str(entry.get("name", ""))
         source = entry.get("source") or {}
         if any(k in source for k in _UV_LOCAL):
