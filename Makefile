@@ -25,6 +25,7 @@ bench: install
 	$(PY) -m pip install -q -e '.[test,dev,bench]'
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PY) -m benchmarks.resolve
+	$(PY) -m benchmarks.resolution
 	$(PY) -m benchmarks.soak
 	$(PY) -m benchmarks.scale
 

@@ -43,15 +43,22 @@ def test_same_set_as_pip_without_index_metadata(
 def test_reads_per_wheel(index_server: IndexServer) -> None:
     """One tail read when METADATA sits in the tail; three when neither it nor the
     central directory does."""
+    from collections import Counter
+
     for faults, reads in [
         (IndexFaults(**BARE), 1),
         (IndexFaults(**BARE, wheel_padding=70_000, wheel_members=1_500), 3),
     ]:
         index_server.reset(faults)
         resolved = resolve_file(CASES / "backtrack.in", index_server)
-        wheels = {p for p in index_server.paths if p.endswith(".whl")}
-        assert len(wheels) > len(resolved.dependencies)  # flask 3.1.3 was read, then left
-        assert index_server.hits["range"] == reads * len(wheels)
+        per_wheel = Counter(p.rsplit("/", 1)[-1] for p in index_server.paths if p.endswith(".whl"))
+        # Prefetches still in flight when the resolution ends are cancelled part-way.
+        assert max(per_wheel.values()) == reads
+        for dependency in resolved.dependencies:
+            [wheel] = [w for w in per_wheel if w.lower().startswith(
+                f"{dependency.name.replace('-', '_')}-{dependency.version}-"
+            )]  # fmt: skip
+            assert per_wheel[wheel] == reads
 
 
 def test_warm_run_asks_nothing(index_server: IndexServer, tmp_path: Path) -> None:

@@ -40,7 +40,10 @@ class Project:
 
     @classmethod
     def load(cls, path: Path) -> Project:
-        data = json.loads(path.read_text())
+        import gzip
+
+        raw = path.read_bytes()
+        data = json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)
         return cls(data["name"], data["files"], data["metadata"])
 
 
@@ -121,7 +124,8 @@ class IndexServer(BackgroundServer):
         auth: tuple[str, str] | None = None,
     ) -> None:
         super().__init__()
-        self.projects = {p.stem: Project.load(p) for p in sorted(directory.glob("*.json"))}
+        found = sorted([*directory.glob("*.json"), *directory.glob("*.json.gz")])
+        self.projects = {p.name.split(".json")[0]: Project.load(p) for p in found}
         self.projects.update(extra or {})
         self.auth = auth
         self.faults = IndexFaults()
@@ -129,12 +133,25 @@ class IndexServer(BackgroundServer):
         self.paths: list[str] = []
         self._lock = threading.Lock()
         self._built: dict[tuple[str, int, int], bytes] = {}
+        self._active = 0  # requests being answered
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/simple"
 
     def reset(self, faults: IndexFaults | None = None) -> None:
+        """New faults and fresh counters, once the previous run's stragglers (prefetches
+        its client cancelled after sending them) have been answered."""
+        import time
+
+        deadline = time.monotonic() + 2.0
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self._active:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 0.05:
+                break
+            time.sleep(0.01)
         with self._lock:
             self.faults = faults or IndexFaults()
             self.hits.clear()
@@ -152,6 +169,15 @@ class IndexServer(BackgroundServer):
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        with self._lock:
+            self._active += 1
+        try:
+            return await self._answer(request, handler)
+        finally:
+            with self._lock:
+                self._active -= 1
+
+    async def _answer(self, request: web.Request, handler: Any) -> web.StreamResponse:
         with self._lock:
             self.paths.append(request.path)
             kind = "metadata" if request.path.endswith(".metadata") else request.path.split("/")[1]
@@ -267,8 +293,9 @@ class IndexServer(BackgroundServer):
         if filename in self.faults.truncate:
             body = body[: len(body) // 2]
         wanted = request.headers.get("Range", "")
+        ranges = {"Accept-Ranges": "bytes"} if self.faults.ranges else {}
         if not self.faults.ranges or not wanted.startswith("bytes="):
-            return web.Response(body=body, content_type="application/octet-stream")
+            return web.Response(body=body, content_type="application/octet-stream", headers=ranges)
         first, _, last = wanted[len("bytes=") :].partition("-")
         size = len(body)
         if not first:
@@ -283,7 +310,7 @@ class IndexServer(BackgroundServer):
             status=206,
             body=body[start : end + 1],
             content_type="application/octet-stream",
-            headers={"Content-Range": f"bytes {start}-{end}/{size}"},
+            headers={"Content-Range": f"bytes {start}-{end}/{size}", **ranges},
         )
 
     async def _json_api(self, request: web.Request) -> web.Response:

@@ -261,6 +261,10 @@ class PackageIndex:
         etag = stored.etag if compact is not None and stored is not None else None
         result = await http.get_document(url, etag, max_bytes=self.max_bytes)
         if result.status == 404:
+            # Kept too, as a project with no files: a warm run asks nothing, even for
+            # a project the index does not have (a prefetch of a dependency's dependency).
+            gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, _pack(b"[]", COMPACT_PAGE))
+            self._new.setdefault(source, []).append((key, gone))
             return []
         if result.status == 304 and compact is not None:
             dists = from_compact(name, compact, index)

@@ -117,6 +117,7 @@ class IndexView:
         self._metadata: dict[Distribution, Metadata] = {}
         self._warmed: set[tuple[str, str, frozenset[str]]] = set()
         self._ahead: set[Distribution] = set()
+        self._misses: dict[str, int] = {}
 
     def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
         found = self._releases.get(name)
@@ -127,9 +128,21 @@ class IndexView:
     def fetch_metadata(self, dist: Distribution) -> Metadata:
         found = self._metadata.get(dist) or self._ready(dist)
         if found is None:
+            self._walking_down(dist)
             found = self._fetch_metadata(dist)
         self._metadata[dist] = found
         return found
+
+    def _walking_down(self, dist: Distribution) -> None:
+        """A second release of one project that has to be fetched while resolving means
+        the resolver is walking down its versions: fetch the next older ones ahead,
+        together, instead of one round trip per release it tries."""
+        self._misses[dist.project] = misses = self._misses.get(dist.project, 0) + 1
+        if misses < 2:
+            return
+        releases = self._releases.get(dist.project) or []
+        older = [pick_file(files) for version, files in releases if version < dist.version]
+        self.fetch_ahead(older[:BACKTRACK_AHEAD])
 
     def on_dependencies(self, requirements: list[Requirement]) -> None:
         """Tell the prefetcher, once per distinct requirement."""
@@ -333,23 +346,22 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = self._allowed(name, [*wanted, *constraints])
+        remaining = [(v, d) for v, d in allowed if v not in excluded] if excluded else allowed
         if excluded:
-            import itertools
-
-            ahead = list(
-                itertools.islice((d for v, d in allowed if v not in excluded), BACKTRACK_AHEAD)
-            )
-            if len(ahead) > 1:
-                self.view.fetch_ahead(ahead)
+            self._fetch_ahead(remaining, 0)
 
         def candidates() -> Iterator[Candidate]:
             # Lazy: while backtracking, resolvelib asks again and again and mostly
             # looks at the first few; 1,500 botocore releases are not built each time.
-            for version, dist in allowed:
-                if version not in excluded:
-                    yield self._candidate(name, version, dist, extras)
+            for version, dist in remaining:
+                yield self._candidate(name, version, dist, extras)
 
         return candidates  # type: ignore[return-value]  # resolvelib takes a factory
+
+    def _fetch_ahead(self, releases: Sequence[tuple[Version, Distribution]], start: int) -> None:
+        ahead = [dist for _, dist in releases[start : start + BACKTRACK_AHEAD]]
+        if len(ahead) > 1:
+            self.view.fetch_ahead(ahead)
 
     def _allowed(
         self, name: str, requirements: Sequence[Requirement]
