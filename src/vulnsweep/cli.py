@@ -126,6 +126,11 @@ def _audit_command(argv: Sequence[str]) -> int:
     from vulnsweep.cache import Cache
 
     cache = Cache(None if args.no_cache else cache_dir(args.cache_dir), ttl=args.cache_ttl)
+    if requests and not args.dry_run and (args.offline or args.vulnerability_service == "offline"):
+        from vulnsweep.cache import advisorydb
+
+        # Before resolving (which can take a while), not after: no database, no audit.
+        advisorydb.connect(advisorydb.db_path(cache_dir(args.cache_dir))).close()
     if requests:
         dependencies, skipped = _resolve(
             args, inputs.marker_environment, requests, cache, dependencies, skipped

@@ -261,6 +261,7 @@ async def _resolve_one(
         on_backtrack=hand_over(prefetcher.fetch_ahead),
         fetch_files=lambda name: anyio.from_thread.run(index.project, name),
         ready_metadata=index.ready_metadata,
+        ready_releases=index.ready_releases,
     )
     by_name: dict[str, list[Requirement]] = {}
     for constraint in constraints:

@@ -141,6 +141,7 @@ class PackageIndex:
         self._metadata: dict[Distribution, asyncio.Future[Metadata]] = {}
         self._ready: dict[Distribution, Metadata] = {}
         self._stored: dict[Distribution, bytes] = {}  # cached metadata, not parsed yet
+        self._reads: dict[str, dict[str, asyncio.Future[HttpEntry | None]]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
         self.requests = 0
 
@@ -209,6 +210,10 @@ class PackageIndex:
             future.add_done_callback(lambda f: self._remember_ready(dist, f))
         return await asyncio.shield(future)
 
+    def ready_releases(self, name: str) -> list[tuple[Version, list[Distribution]]] | None:
+        """A project's releases once the event loop has them (see ready_metadata)."""
+        return self._releases.get(canonical_name(name))
+
     def ready_metadata(self, dist: Distribution) -> Metadata | None:
         """Metadata already fetched, prefetched or preloaded from the cache, readable
         from the resolver's own thread without a round trip through the event loop;
@@ -251,7 +256,7 @@ class PackageIndex:
         url = f"{index}/{quote(name, safe='')}/"
         source = source_key("index:" + strip_credentials(index))
         key = strip_credentials(url)
-        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        stored = await self._stored_entry(source, key)
         kept = _unpack(stored.body) if stored is not None else None
         compact = kept[0] if kept is not None and kept[1] == COMPACT_PAGE else None
         if stored is not None and compact is not None and stored.expires > time.time():
@@ -282,7 +287,7 @@ class PackageIndex:
         """Body and content type, from the cache while fresh; None for a 404."""
         source = source_key("index:" + strip_credentials(index))
         key = strip_credentials(url) + (f"#sha256={sha256}" if sha256 else "")
-        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        stored = await self._stored_entry(source, key)
         if stored is not None and stored.expires > time.time():
             return _unpack(stored.body)
         self.requests += 1
@@ -453,7 +458,7 @@ class PackageIndex:
 
     async def _recall(self, index: str, key: str) -> tuple[bytes, str | None] | None:
         source = source_key("index:" + strip_credentials(index))
-        stored = (await self._io(lambda: self.cache.get_http(source, [key]))).get(key)
+        stored = await self._stored_entry(source, key)
         if stored is None or stored.expires <= time.time():
             return None
         return _unpack(stored.body)
@@ -496,6 +501,30 @@ class PackageIndex:
             info.get("requires_python") or None,
             "PyPI JSON API",
         )
+
+    async def _stored_entry(self, source: str, key: str) -> HttpEntry | None:
+        """One cache entry; reads asked for together (a level of the dependency tree
+        being prefetched) share one trip to the worker thread and one query."""
+        waiting = self._reads.setdefault(source, {})
+        future = waiting.get(key)
+        if future is None:
+            future = waiting[key] = asyncio.get_running_loop().create_future()
+            if len(waiting) == 1:
+                asyncio.get_running_loop().call_soon(lambda: _started(self._read_together(source)))
+        return await asyncio.shield(future)
+
+    async def _read_together(self, source: str) -> None:
+        waiting = self._reads.pop(source, {})
+        try:
+            found = await self._io(lambda: self.cache.get_http(source, list(waiting)))
+        except BaseException as exc:
+            for future in waiting.values():
+                if not future.done():
+                    future.set_exception(exc)
+            raise
+        for key, future in waiting.items():
+            if not future.done():
+                future.set_result(found.get(key))
 
     async def _io(self, fn: Callable[[], T]) -> T:
         """SQLite off the event loop."""

@@ -105,7 +105,11 @@ class IndexView:
         on_backtrack: Callable[[list[Distribution]], None] = lambda dists: None,
         fetch_files: Callable[[str], list[Distribution]] = lambda name: [],
         ready_metadata: Callable[[Distribution], Metadata | None] = lambda dist: None,
+        ready_releases: Callable[[str], list[tuple[Version, list[Distribution]]] | None] = (
+            lambda name: None
+        ),
     ) -> None:
+        self._ready_releases = ready_releases
         self._ready = ready_metadata  # what the event loop already has: no thread hop
         self.files = fetch_files  # every file of a project, for explanations
         self._fetch_releases = fetch_releases
@@ -120,9 +124,10 @@ class IndexView:
         self._misses: dict[str, int] = {}
 
     def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
-        found = self._releases.get(name)
+        found = self._releases.get(name) or self._ready_releases(name)
         if found is None:
-            found = self._releases[name] = self._fetch_releases(name)
+            found = self._fetch_releases(name)
+        self._releases[name] = found
         return found
 
     def fetch_metadata(self, dist: Distribution) -> Metadata:
