@@ -24,6 +24,15 @@ from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.sources.requirements import RequirementsSource
 
 
+@pytest.fixture(scope="module")
+def offline_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache directory holding the offline database built from the vendored export."""
+    cache = tmp_path_factory.mktemp("offline")
+    export = Path(__file__).parents[1] / "data" / "osv-pypi-2024-10.zip"
+    assert run_cli("db", "import", str(export), "--cache-dir", str(cache)).returncode == 0
+    return cache
+
+
 def osv_json(osv: OsvServer, cache: Path, *args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
     proc = run_cli(
         "--osv-url", osv.url, "--cache-dir", str(cache), "--progress-spinner", "off",
@@ -286,7 +295,7 @@ def test_deadline_covers_resolution(osv_server: OsvServer, cache_dir: Path, tmp_
 # -- 13. -o writes through, never replaces ---------------------------------------------------
 
 
-def test_output_through_symlinks_devices_and_errors(tmp_path: Path) -> None:
+def test_output_through_symlinks_devices_and_errors(tmp_path: Path, offline_cache: Path) -> None:
     pins = tmp_path / "r.txt"
     pins.write_text("six==1.16.0\n")
     target = tmp_path / "report.json"
@@ -294,9 +303,7 @@ def test_output_through_symlinks_devices_and_errors(tmp_path: Path) -> None:
     os.chmod(target, 0o640)
     link = tmp_path / "link.json"
     link.symlink_to(target)
-    db = tmp_path / "cache"
-    run_cli("db", "import", str(Path(__file__).parents[1] / "data" / "osv-pypi-2024-10.zip"),
-            "--cache-dir", str(db))  # fmt: skip
+    db = offline_cache
     base = ["-r", str(pins), "--offline", "--cache-dir", str(db), "-f", "json"]
     assert run_cli(*base, "-o", str(link)).returncode == 0
     assert link.is_symlink() and json.loads(target.read_text())["dependencies"]
@@ -341,7 +348,9 @@ def test_deeply_nested_includes_are_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["columns", "json", "markdown", "ndjson", "sarif"])
-def test_no_token_and_no_escape_reaches_a_report(fmt: str, tmp_path: Path) -> None:
+def test_no_token_and_no_escape_reaches_a_report(
+    fmt: str, tmp_path: Path, offline_cache: Path
+) -> None:
     pins = tmp_path / "r.txt"
     pins.write_text(
         "-e git+https://bob:tok3n@github.com/org/repo.git#egg=repo\n"
@@ -349,9 +358,7 @@ def test_no_token_and_no_escape_reaches_a_report(fmt: str, tmp_path: Path) -> No
         "bad\x1b]0;title\x07==1.0\n"
         "six==1.16.0\n"
     )
-    db = tmp_path / "cache"
-    run_cli("db", "import", str(Path(__file__).parents[1] / "data" / "osv-pypi-2024-10.zip"),
-            "--cache-dir", str(db))  # fmt: skip
+    db = offline_cache
     proc = run_cli("-r", str(pins), "--offline", "--cache-dir", str(db), "-f", fmt)
     everything = proc.stdout + proc.stderr
     assert "tok3n" not in everything and "user:pass" not in everything
@@ -391,13 +398,23 @@ def test_cache_commands_tell_the_truth(tmp_path: Path) -> None:
 # -- 17. offline database age ---------------------------------------------------------------
 
 
-def test_offline_database_age_is_the_data_age(tmp_path: Path) -> None:
-    db = tmp_path / "cache"
-    run_cli("db", "import", str(Path(__file__).parents[1] / "data" / "osv-pypi-2024-10.zip"),
-            "--cache-dir", str(db))  # fmt: skip
+def test_offline_database_age_is_the_data_age(tmp_path: Path, offline_cache: Path) -> None:
+    db = offline_cache
     info = run_cli("db", "info", "--cache-dir", str(db))
     assert "updated:  2024-10-" in info.stdout
     pins = tmp_path / "r.txt"
     pins.write_text("six==1.16.0\n")
     proc = run_cli("-r", str(pins), "--offline", "--cache-dir", str(db), "--max-db-age", "30")
     assert "days old (over --max-db-age 30)" in proc.stderr
+
+
+def test_fix_through_a_symlink_rewrites_the_target(tmp_path: Path, offline_cache: Path) -> None:
+    target = tmp_path / "real-requirements.txt"
+    target.write_text("jinja2==2.10\n")
+    link = tmp_path / "requirements.txt"
+    link.symlink_to(target.name)
+    proc = run_cli("-r", str(link), "--offline", "--cache-dir", str(offline_cache), "--fix")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert link.is_symlink()
+    fixed = target.read_text()
+    assert fixed.startswith("jinja2==") and fixed != "jinja2==2.10\n"
