@@ -66,11 +66,14 @@ def vulnsweep_pins(vulnsweep: str, common: list[str], cache: Path) -> dict[str, 
     return {d["name"]: d["version"] for d in data["dependencies"] if "version" in d}
 
 
-def series(label: str, repeat: int, argv: list[str], *, fresh: Path | None) -> Measure:
+def series(label: str, repeat: int, argv: list[str], *, fresh: list[Path]) -> Measure:
+    """`fresh` is removed before each run: the cache for a cold run, and uv's output
+    file always (uv pip compile prefers the pins of an existing output file, which
+    would spare it the very backtracking being measured)."""
     measure = Measure(label)
     for rep in range(repeat):
-        if fresh is not None:
-            subprocess.run(["rm", "-rf", str(fresh)], check=True)
+        for path in fresh:
+            subprocess.run(["rm", "-rf", str(path)], check=True)
         seconds, peak, code = timed(argv)
         if code not in (0, 1):
             measure.note = f"exit {code}"
@@ -116,10 +119,10 @@ def main(argv: list[str] | None = None) -> int:
                           "--python-version", "3.11", "--platform", "linux",
                           "--progress-spinner", "off"]  # fmt: skip
                 ours = [vulnsweep, *common, "--dry-run", "--cache-dir", str(cache)]
-                cold = series("vulnsweep cold", args.repeat, ours, fresh=cache)
+                cold = series("vulnsweep cold", args.repeat, ours, fresh=[cache])
                 requests = sum(index.hits[k] for k in ("simple", "files", "metadata", "pypi"))
                 requests //= max(1, args.repeat)
-                warm = series("vulnsweep warm", args.repeat, ours, fresh=None)
+                warm = series("vulnsweep warm", args.repeat, ours, fresh=[])
                 db = work / "db" / "advisories.sqlite3"
                 (cache / "advisories.sqlite3").write_bytes(db.read_bytes())
                 pins = vulnsweep_pins(vulnsweep, common, cache)
@@ -132,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                               index.url, "--python-version", "3.11", "--python-platform",
                               "x86_64-manylinux_2_28", "--cache-dir", str(uv_cache), "-q",
                               "--no-header", "-o", str(out)]  # fmt: skip
-                    uv_cold = series("uv cold", args.repeat, theirs, fresh=uv_cache)
-                    uv_warm = series("uv warm", args.repeat, theirs, fresh=None)
+                    uv_cold = series("uv cold", args.repeat, theirs, fresh=[uv_cache, out])
+                    uv_warm = series("uv warm", args.repeat, theirs, fresh=[out])
                     theirs_pins = uv_pins(out)
                     same = theirs_pins == pins
                     if not same:

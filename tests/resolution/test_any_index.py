@@ -205,3 +205,34 @@ def test_no_match_names_releases_for_another_python(tmp_path: Path) -> None:
         "requires modern, but no installable release of modern is on the index; excluded "
         "not for Python 3.11.7: 2.0 (>=3.13)"
     )
+
+
+def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
+    index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import resolvelib
+
+    from vulnsweep.cache import Cache, HttpEntry, source_key
+    from vulnsweep.resolution.index import strip_credentials
+
+    cold = resolve_file(CASES / "web.in", index_server, tmp_path)
+    runs: list[int] = []
+    real = resolvelib.Resolver.resolve
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        runs.append(1)
+        return real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(resolvelib.Resolver, "resolve", counted)
+    warm = resolve_file(CASES / "web.in", index_server, tmp_path)
+    assert runs == [] and warm.dependencies == cold.dependencies
+    assert [d.paths for d in warm.dependencies] == [d.paths for d in cold.dependencies]
+    # One page revalidated since (a new expiry): the stored result no longer counts.
+    cache = Cache(tmp_path)
+    source = source_key("index:" + strip_credentials(index_server.url))
+    key = strip_credentials(f"{index_server.url}/flask/")
+    entry = cache.get_http(source, [key])[key]
+    cache.put_http(source, [(key, HttpEntry(entry.etag, entry.expires + 1, entry.body))])
+    cache.close()
+    again = resolve_file(CASES / "web.in", index_server, tmp_path)
+    assert runs == [1] and again.dependencies == cold.dependencies

@@ -245,6 +245,12 @@ async def _resolve_one(
     if not roots:
         return
     pre = settings.pre or request.pre
+    fingerprint = _fingerprint(request, index, target, pre)
+    reused = await _reuse(index, fingerprint)
+    if reused is not None:
+        resolved.dependencies.extend(reused.dependencies)
+        resolved.skipped.extend(reused.skipped)
+        return
     prefetcher = Prefetcher(index, target, pre, prefetches)
     loop = asyncio.get_running_loop()
     prefetcher.warm(roots)
@@ -289,13 +295,13 @@ async def _resolve_one(
     except ResolutionError as error:
         give_up(request, error, resolved)
         return
-    resolved.dependencies.extend(_dependencies(result, roots, request.project))
+    outcome = Resolved(dependencies=_dependencies(result, roots, request.project))
     origins = {r.name: r.origin for r in roots if r.origin is not None}
     chosen = {(c.name, str(c.version)) for c in result.mapping.values()}
     for (name, version), reason in provider.no_metadata.items():
         if (name, version) not in chosen:
             continue  # tried and left behind: not part of what is installed
-        resolved.skipped.append(
+        outcome.skipped.append(
             SkippedDependency(
                 name=name,
                 version=version,
@@ -303,6 +309,118 @@ async def _resolve_one(
                 origins=(origins[name],) if name in origins else (Origin(request.label),),
             )
         )
+    resolved.dependencies.extend(outcome.dependencies)
+    resolved.skipped.extend(outcome.skipped)
+    _keep(index, fingerprint, outcome, view.asked)
+
+
+# -- reusing a resolution ----------------------------------------------------------
+
+RESOLUTIONS = "resolutions-1"  # cache partition of finished resolutions
+
+
+def _fingerprint(
+    request: ResolutionRequest, index: PackageIndex, target: TargetEnvironment, pre: bool
+) -> str:
+    """Everything a resolution's result depends on besides the index pages."""
+    import hashlib
+
+    import orjson
+
+    from vulnsweep import __version__
+    from vulnsweep.resolution.index import strip_credentials
+
+    def lines(items: Sequence[RequirementLine]) -> list[tuple[str, str]]:
+        return [(line.text, str(line.origin)) for line in items]
+
+    facts = [
+        __version__,
+        request.label,
+        request.project,
+        lines(request.requirements),
+        lines(request.constraints),
+        [strip_credentials(url) for url in index.index_urls],
+        sorted(target.marker_values.items()),
+        target.platform,
+        target.markers is None,  # this interpreter's own wheel tags
+        pre,
+    ]
+    return hashlib.sha256(orjson.dumps(facts)).hexdigest()
+
+
+def _keep(index: PackageIndex, fingerprint: str, outcome: Resolved, asked: Collection[str]) -> None:
+    """Remember the result with the pages it was made from (their cache keys and
+    expiry stamps): while every one of them is still in the cache unchanged, the same
+    input resolves to the same releases, so a warm run skips the resolver entirely."""
+    import orjson
+
+    from vulnsweep.cache import HttpEntry, source_key
+
+    pages = [stamp for name in asked for stamp in index.page_stamps.get(name, ())]
+    if len(pages) < len(asked) or not pages:
+        return  # a page not read through the cache: nothing to check a reuse against
+    body = orjson.dumps(
+        {
+            "pages": pages,
+            "dependencies": [
+                [d.name, d.version, [[o.path, o.line] for o in d.origins], d.paths]
+                for d in outcome.dependencies
+            ],
+            "skipped": [
+                [s.name, s.reason, [[o.path, o.line] for o in s.origins], s.version]
+                for s in outcome.skipped
+            ],
+        }
+    )
+    expires = min(expires for _, _, expires in pages)
+    index.remember(source_key(RESOLUTIONS), fingerprint, HttpEntry(None, expires, body))
+
+
+async def _reuse(index: PackageIndex, fingerprint: str) -> Resolved | None:
+    import time
+
+    import anyio.to_thread
+
+    from vulnsweep.cache import decoded, source_key
+
+    cache = index.cache
+    stored = (
+        await anyio.to_thread.run_sync(
+            lambda: cache.get_http(source_key(RESOLUTIONS), [fingerprint])
+        )
+    ).get(fingerprint)
+    if stored is None or stored.expires <= time.time():
+        return None
+    data = decoded(stored.body)
+    if not isinstance(data, dict):
+        return None
+    by_source: dict[str, dict[str, float]] = {}
+    for source, key, expires in data["pages"]:
+        by_source.setdefault(source, {})[key] = expires
+
+    def unchanged() -> bool:
+        for source, wanted in by_source.items():
+            found = cache.get_http(source, list(wanted))
+            if any(
+                key not in found or found[key].expires != expires for key, expires in wanted.items()
+            ):
+                return False
+        return True
+
+    if not await anyio.to_thread.run_sync(unchanged):
+        return None
+    return Resolved(
+        dependencies=[
+            Dependency(
+                name, version, tuple(Origin(p, n) for p, n in origins), tuple(map(tuple, paths))
+            )
+            for name, version, origins, paths in data["dependencies"]
+        ],
+        skipped=[
+            SkippedDependency(name, reason, tuple(Origin(p, n) for p, n in origins), version)
+            for name, reason, origins, version in data["skipped"]
+        ],
+    )
 
 
 def void(_: object) -> None:

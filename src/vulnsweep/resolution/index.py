@@ -142,6 +142,9 @@ class PackageIndex:
         self._ready: dict[Distribution, Metadata] = {}
         self._stored: dict[Distribution, bytes] = {}  # cached metadata, not parsed yet
         self._reads: dict[str, dict[str, asyncio.Future[HttpEntry | None]]] = {}
+        # project -> (cache source, key, expiry) of each page read: a resolution made from
+        # pages that are all still in the cache unchanged can be reused as it is.
+        self.page_stamps: dict[str, list[tuple[str, str, float]]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
         self.requests = 0
 
@@ -238,6 +241,10 @@ class PackageIndex:
         if pending:
             await asyncio.wait(pending)
 
+    def remember(self, source: str, key: str, entry: HttpEntry) -> None:
+        """Written with everything else this run learnt, when it is persisted."""
+        self._new.setdefault(source, []).append((key, entry))
+
     def persist(self) -> None:
         for source, entries in self._new.items():
             self.cache.put_http(source, entries)
@@ -260,6 +267,7 @@ class PackageIndex:
         kept = _unpack(stored.body) if stored is not None else None
         compact = kept[0] if kept is not None and kept[1] == COMPACT_PAGE else None
         if stored is not None and compact is not None and stored.expires > time.time():
+            self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
             return from_compact(name, compact, index)
         self.requests += 1
         http = await self.http.client()
@@ -270,6 +278,7 @@ class PackageIndex:
             # a project the index does not have (a prefetch of a dependency's dependency).
             gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, _pack(b"[]", COMPACT_PAGE))
             self._new.setdefault(source, []).append((key, gone))
+            self.page_stamps.setdefault(name, []).append((source, key, gone.expires))
             return []
         if result.status == 304 and compact is not None:
             dists = from_compact(name, compact, index)
@@ -279,6 +288,7 @@ class PackageIndex:
         max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
         entry = HttpEntry(result.etag, time.time() + max_age, _pack(compact, COMPACT_PAGE))
         self._new.setdefault(source, []).append((key, entry))
+        self.page_stamps.setdefault(name, []).append((source, key, entry.expires))
         return dists
 
     async def _cached_get(

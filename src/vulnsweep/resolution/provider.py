@@ -123,6 +123,11 @@ class IndexView:
         self._ahead: set[Distribution] = set()
         self._misses: dict[str, int] = {}
 
+    @property
+    def asked(self) -> list[str]:
+        """Every project the resolver looked at."""
+        return list(self._releases)
+
     def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
         found = self._releases.get(name) or self._ready_releases(name)
         if found is None:
@@ -351,22 +356,20 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = self._allowed(name, [*wanted, *constraints])
-        remaining = [(v, d) for v, d in allowed if v not in excluded] if excluded else allowed
         if excluded:
-            self._fetch_ahead(remaining, 0)
+            import itertools
+
+            ahead = (dist for version, dist in allowed if version not in excluded)
+            self.view.fetch_ahead(list(itertools.islice(ahead, BACKTRACK_AHEAD)))
 
         def candidates() -> Iterator[Candidate]:
             # Lazy: while backtracking, resolvelib asks again and again and mostly
             # looks at the first few; 1,500 botocore releases are not built each time.
-            for version, dist in remaining:
-                yield self._candidate(name, version, dist, extras)
+            for version, dist in allowed:
+                if version not in excluded:
+                    yield self._candidate(name, version, dist, extras)
 
         return candidates  # type: ignore[return-value]  # resolvelib takes a factory
-
-    def _fetch_ahead(self, releases: Sequence[tuple[Version, Distribution]], start: int) -> None:
-        ahead = [dist for _, dist in releases[start : start + BACKTRACK_AHEAD]]
-        if len(ahead) > 1:
-            self.view.fetch_ahead(ahead)
 
     def _allowed(
         self, name: str, requirements: Sequence[Requirement]
