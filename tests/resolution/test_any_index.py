@@ -236,3 +236,35 @@ def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
     cache.close()
     again = resolve_file(CASES / "web.in", index_server, tmp_path)
     assert runs == [1] and again.dependencies == cold.dependencies
+
+
+def test_a_project_required_back_by_its_own_group_is_the_local_project(tmp_path: Path) -> None:
+    """llm's dev group has llm-echo, which requires llm: that is the project itself."""
+    from tests.resolution.test_against_pip import TARGET
+    from vulnsweep.cache import Cache
+    from vulnsweep.resolution import ResolverSettings, resolve_all
+    from vulnsweep.sources import deduplicate
+    from vulnsweep.sources.pyproject import PyprojectSource
+
+    plugin = Project(
+        "llm-echo",
+        [{"filename": "llm_echo-0.3-py3-none-any.whl", "hashes": {}}],
+        {
+            "llm_echo-0.3-py3-none-any.whl": "Metadata-Version: 2.1\nName: llm-echo\n"
+            "Version: 0.3\nRequires-Dist: llm>=0.19\nRequires-Dist: idna>=3.10\n"
+        },
+    )
+    project = tmp_path / "pyproject.toml"
+    project.write_text(
+        '[project]\nname = "llm"\nversion = "0.20"\ndependencies = ["idna>=3"]\n\n'
+        '[dependency-groups]\ndev = ["llm-echo"]\n'
+    )
+    with IndexServer(extra={"llm-echo": plugin}) as index:
+        requests: list = []  # type: ignore[type-arg]
+        deduplicate(PyprojectSource(project, resolve=True).collect(), requests)
+        cache = Cache(None)
+        resolved = resolve_all(
+            requests, ResolverSettings(cache=cache, index_url=index.url, target=TARGET)
+        )
+    assert pins(resolved) == {"idna": "3.20", "llm-echo": "0.3"}
+    assert resolved.skipped == []

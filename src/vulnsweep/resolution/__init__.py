@@ -23,6 +23,7 @@ from vulnsweep.model import (
     RequirementLine,
     ResolutionRequest,
     SkippedDependency,
+    canonical_name,
 )
 from vulnsweep.redact import redact_url
 from vulnsweep.resolution.graph import trace
@@ -275,7 +276,8 @@ async def _resolve_one(
     user_order: dict[str, int] = {}
     for position, root in enumerate(roots):
         user_order.setdefault(root.identifier, position)
-    provider = Provider(view, Options(target, pre, by_name, user_order))
+    local = canonical_name(request.project) if request.project else None
+    provider = Provider(view, Options(target, pre, by_name, user_order, local))
 
     def run() -> Any:
         """In the worker thread, so explaining a failure may still ask the index."""

@@ -89,6 +89,10 @@ class Options:
     pre: bool = False
     constraints: Mapping[str, Sequence[Requirement]] = field(default_factory=dict)
     user_order: Mapping[str, int] = field(default_factory=dict)
+    # The project being audited (a pyproject's canonical name): when something in its
+    # dependency groups requires it back (llm's dev group has llm-echo, which requires
+    # llm), that is this local project, as pip and uv install it, not an index release.
+    local_project: str | None = None
 
 
 class IndexView:
@@ -353,6 +357,10 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             if all(r.specifier.contains(python, prereleases=True) for r in wanted):
                 return [Candidate(PYTHON, python, None)]
             return []
+        if name == self.options.local_project:
+            from packaging.version import Version
+
+            return [Candidate(name, Version("0"), None, extras)]  # its version is not read
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = self._allowed(name, [*wanted, *constraints])
@@ -394,6 +402,8 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         return found
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        if candidate.distribution is None and candidate.name == self.options.local_project:
+            return True
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
