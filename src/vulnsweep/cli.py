@@ -198,7 +198,12 @@ def _audit_command(argv: Sequence[str]) -> int:
 
                 audited = [dep for dep, _ in outcome.result.audited]
                 statuses, errors = run_async(
-                    lambda: check(audited, args.index_url, concurrency=min(args.concurrency, 32))
+                    lambda: check(
+                        audited,
+                        args.index_url,
+                        concurrency=min(args.concurrency, 32),
+                        timeouts=_timeouts(args),
+                    )
                 )
                 outcome.result.statuses = statuses
                 outcome.errors += errors
@@ -266,7 +271,10 @@ def _fix(args: argparse.Namespace, result: AuditResult, service: VulnerabilitySe
 
     plans = fix.plan(result, auditor)
     rewrites = fix.rewrite_files(
-        plans, lambda pairs: run_async(lambda: release_hashes(pairs, args.index_url))
+        plans,
+        lambda pairs: run_async(
+            lambda: release_hashes(pairs, args.index_url, timeouts=_timeouts(args))
+        ),
     )
     result.fixes = [
         FixResult(p.dependency.canonical_name, p.dependency.version, p.new_version, p.skip_reason)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 from pathlib import Path
 
 import pytest
 
+from tests.servers.osv import OsvServer
 from vulnsweep.redact import redact_url
 from vulnsweep.resolution.auth import with_credentials
 from vulnsweep.resolution.index import strip_credentials
@@ -63,3 +65,28 @@ def test_a_broken_keyring_backend_is_not_fatal(monkeypatch: pytest.MonkeyPatch) 
         sys.modules, "keyring", types.SimpleNamespace(get_credential=get_credential)
     )
     assert with_credentials("https://pkgs.example.com/simple") == "https://pkgs.example.com/simple"
+
+
+def test_check_status_uses_the_index_credentials_from_netrc(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    """--check-status reads the same index as resolution, so it signs in the same way."""
+    from tests.conftest import run_cli
+    from tests.servers.index import IndexServer
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret-token\n")
+    netrc.chmod(0o600)
+    pins = tmp_path / "r.txt"
+    pins.write_text("requests==2.32.3\n")
+    with IndexServer(auth=("alice", "s3cret-token")) as index:
+        proc = run_cli(
+            "-r", str(pins), "--check-status", "--index-url", index.url, "--osv-url",
+            osv_server.url, "--cache-dir", str(cache_dir), "-f", "json",
+            env={"NETRC": str(netrc)},
+        )  # fmt: skip
+        assert index.hits["simple"] == 1
+    assert proc.returncode == 0, proc.stderr
+    (dep,) = json.loads(proc.stdout)["dependencies"]
+    assert dep["status"]["project"] == "active"
+    assert "s3cret" not in proc.stdout + proc.stderr

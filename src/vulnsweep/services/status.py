@@ -27,10 +27,13 @@ async def project_pages(
     timeouts: Timeouts | None = None,
     retry: RetryPolicy | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[ServiceError]]:
-    """Each project's PEP 691 JSON page, many in flight; unknown projects are absent."""
+    """Each project's PEP 691 JSON page, many in flight; unknown projects are absent.
+    The index's credentials (from ~/.netrc or keyring) apply as they do in resolution."""
     import anyio
 
-    index_url = index_url.rstrip("/")
+    from vulnsweep.resolution.auth import with_credentials
+
+    index_url = with_credentials(index_url.rstrip("/"))
     pages: dict[str, dict[str, Any]] = {}
     errors: list[ServiceError] = []
     limit = anyio.Semaphore(concurrency)
@@ -130,10 +133,14 @@ async def release_hashes(
     index_url: str = DEFAULT_INDEX,
     *,
     concurrency: int = 32,
+    timeouts: Timeouts | None = None,
 ) -> dict[tuple[str, str], list[str]]:
     """sha256 of every file of each (project, version), for rewriting hash pins."""
     pages, errors = await project_pages(
-        [project for project, _ in releases], index_url, concurrency=concurrency
+        [project for project, _ in releases],
+        index_url,
+        concurrency=concurrency,
+        timeouts=timeouts,
     )
     if errors:
         raise errors[0]
