@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from packaging.version import InvalidVersion, Version
 
 from tests.servers.background import BackgroundServer
-from vulnsweep.model import canonical_name, parsed_version_key
-from vulnsweep.services.matching import AffectedPackage, compile_affected, parse, sort_key
+from vulnsweep.model import canonical_name
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ZIP = REPO / "tests" / "data" / "osv-pypi-2024-10.zip"  # vendored: see its README
@@ -53,18 +53,30 @@ class Faults:
 
 
 class OsvDatabase:
-    """The export in memory, indexed by canonical package name."""
+    """The export in memory, indexed by canonical package name.
+
+    It answers with its own, deliberately plain reading of the OSV schema (packaging's
+    Version comparisons event by event), not with the product's precompiled matcher:
+    tests that compare the services with this server would otherwise compare the
+    matcher with itself, and a matcher bug could never fail them.
+    """
 
     def __init__(self, records: Iterator[dict[str, Any]]) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.bodies: dict[str, bytes] = {}  # pre-serialised: the server stays cheap
-        self.by_package: dict[str, list[tuple[str, list[AffectedPackage]]]] = {}
+        self.by_package: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         for record in records:
             self.records[record["id"]] = record
             self.bodies[record["id"]] = orjson.dumps(record)
             if record.get("withdrawn"):
                 continue
-            for name, entries in compile_affected(record).items():
+            mine: dict[str, list[dict[str, Any]]] = {}
+            for affected in record.get("affected") or ():
+                package = affected.get("package") or {}
+                if package.get("ecosystem") == "PyPI":
+                    name = canonical_name(str(package.get("name", "")))
+                    mine.setdefault(name, []).append(affected)
+            for name, entries in mine.items():
                 self.by_package.setdefault(name, []).append((record["id"], entries))
         self._memo: dict[tuple[str, str], list[str]] = {}
 
@@ -82,16 +94,55 @@ class OsvDatabase:
         key = (canonical_name(name), version)
         hit = self._memo.get(key)
         if hit is None:
-            parsed = parse(version)
-            exact = parsed_version_key(parsed) if parsed is not None else version.strip()
-            ordered = sort_key(parsed) if parsed is not None else None
             hit = sorted(
                 record_id
                 for record_id, entries in self.by_package.get(key[0], ())
-                if any(e.affects_key(exact, ordered) for e in entries)
+                if any(_affects(entry, version) for entry in entries)
             )
             self._memo[key] = hit
         return hit
+
+
+def _version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def _affects(affected: dict[str, Any], version: str) -> bool:
+    """The OSV schema's evaluation, written out plainly: an exact `versions` entry, or
+    an ECOSYSTEM range whose sorted events leave the version between an `introduced`
+    and the next `fixed` / after-`last_affected` / `limit`."""
+    wanted = _version(version)
+    for listed in affected.get("versions") or ():
+        other = _version(str(listed))
+        if (wanted is not None and other is not None and wanted == other) or listed == version:
+            return True
+    if wanted is None:
+        return False  # only an exact listing can name a version PEP 440 cannot order
+    for range_ in affected.get("ranges") or ():
+        if range_.get("type") != "ECOSYSTEM":
+            continue
+        events = []
+        for event in range_.get("events") or ():
+            for kind in ("introduced", "fixed", "last_affected", "limit"):
+                if kind in event:
+                    at = Version("0") if event[kind] == "0" else _version(str(event[kind]))
+                    if at is not None:  # an event that is no version is skipped
+                        events.append((at, kind))
+        limits = [at for at, kind in events if kind == "limit"]
+        if limits and not any(wanted < at for at in limits):
+            continue
+        affected_now = False
+        for at, kind in sorted(events, key=lambda e: (e[0], e[1] != "introduced")):
+            if kind == "introduced" and wanted >= at:
+                affected_now = True
+            elif (kind == "fixed" and wanted >= at) or (kind == "last_affected" and wanted > at):
+                affected_now = False
+        if affected_now:
+            return True
+    return False
 
 
 class OsvServer(BackgroundServer):
