@@ -25,7 +25,6 @@ from vulnsweep.services.osv import query_version
 
 DEFAULT_URL = "https://pypi.org"
 DEFAULT_MAX_AGE = 900.0  # when PyPI says nothing; its JSON pages change rarely
-NOT_FOUND = b"__404__"
 
 
 def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
