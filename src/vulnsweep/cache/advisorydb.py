@@ -65,11 +65,7 @@ class DbInfo:
     source: str
     records: int
     packages: int
-    updated: float | None
-
-    @property
-    def age_days(self) -> float | None:
-        return None if self.updated is None else (time.time() - self.updated) / 86400
+    updated: float | None  # the newest record's `modified` (unix time)
 
 
 def db_path(cache_dir: Path) -> Path:

@@ -13,8 +13,6 @@ from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.policy import IgnoreRule
 
-POLICY_KEYS = ("ignore", "ignore-until-fixed", "ignore-packages")
-
 
 @dataclass
 class Config:

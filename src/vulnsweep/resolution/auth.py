@@ -43,7 +43,7 @@ def _from_netrc(host: str) -> tuple[str, str] | None:
 
 def _from_keyring(url: str) -> tuple[str, str] | None:
     try:
-        import keyring  # type: ignore[import-not-found]
+        import keyring
     except ImportError:
         return None
     try:

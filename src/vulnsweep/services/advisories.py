@@ -107,7 +107,7 @@ def sort_versions(versions: Iterable[str]) -> tuple[str, ...]:
     unique = set(versions)
     if len(unique) < 2:
         return tuple(unique)
-    valid = sorted((v for v in unique if _parse(v) is not None), key=_parse)  # type: ignore[arg-type,return-value]
+    valid = sorted((v for v in unique if _parse(v) is not None), key=_parse)
     return (*valid, *sorted(v for v in unique if _parse(v) is None))
 
 

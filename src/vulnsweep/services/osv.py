@@ -376,7 +376,7 @@ class OsvService:
             self._store(record_id, full)
 
     def _store(self, record_id: str, record: dict[str, Any]) -> None:
-        self._records[record_id] = record  # type: ignore[assignment]
+        self._records[record_id] = record
         self._arrived(record_id)
         self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
 

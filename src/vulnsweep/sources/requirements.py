@@ -481,9 +481,9 @@ class RequirementsSource:
                             f"hashes are required but {plain_name}=={plain_version} has no --hash",
                             number,
                         )
-                    batch.append(entry)  # type: ignore[arg-type]
+                    batch.append(entry)
                 else:
-                    batch.append(entry[:4])  # type: ignore[arg-type]
+                    batch.append(entry[:4])
                 continue
             if batch:
                 yield PinBatch(batch)
@@ -599,9 +599,7 @@ def parse_requirement(
         raise LineError(
             origin.path, f"invalid requirement {text!r}: {first}", origin.line
         ) from None
-    if requirement.marker is not None and not requirement.marker.evaluate(
-        marker_environment  # type: ignore[arg-type]
-    ):
+    if requirement.marker is not None and not requirement.marker.evaluate(marker_environment):
         log.info(
             "%s: %s not audited: marker %s is false for the target environment",
             origin,

@@ -48,10 +48,6 @@ class Found:
     kind: str  # "requirements" | "pyproject" | "lock" | "sbom"
 
 
-def classify(path: Path, *, include_sboms: bool = False) -> str | None:
-    return classify_name(path.name, path.parent.name, include_sboms=include_sboms)
-
-
 def classify_name(name: str, parent: str, *, include_sboms: bool = False) -> str | None:
     """What a file is, from its name (and its directory's): cheap enough for huge trees."""
     if name.endswith(".txt"):
