@@ -358,9 +358,9 @@ def _keep(index: PackageIndex, fingerprint: str, outcome: Resolved, asked: Colle
 
     from vulnsweep.cache import HttpEntry, source_key
 
-    pages = [stamp for name in asked for stamp in index.page_stamps.get(name, ())]
-    if len(pages) < len(asked) or not pages:
+    if not asked or any(name not in index.page_stamps for name in asked):
         return  # a page not read through the cache: nothing to check a reuse against
+    pages = [stamp for name in asked for stamp in index.page_stamps[name]]
     body = orjson.dumps(
         {
             "pages": pages,
@@ -394,11 +394,22 @@ async def _reuse(index: PackageIndex, fingerprint: str) -> Resolved | None:
     if stored is None or stored.expires <= time.time():
         return None
     data = decoded(stored.body)
-    if not isinstance(data, dict):
-        return None
     by_source: dict[str, dict[str, float]] = {}
-    for source, key, expires in data["pages"]:
-        by_source.setdefault(source, {})[key] = expires
+    try:
+        for source, key, expires in data["pages"]:
+            by_source.setdefault(source, {})[key] = expires
+        dependencies = [
+            Dependency(
+                name, version, tuple(Origin(p, n) for p, n in origins), tuple(map(tuple, paths))
+            )
+            for name, version, origins, paths in data["dependencies"]
+        ]
+        skipped = [
+            SkippedDependency(name, reason, tuple(Origin(p, n) for p, n in origins), version)
+            for name, reason, origins, version in data["skipped"]
+        ]
+    except (KeyError, TypeError, ValueError):
+        return None  # a damaged entry is a miss: resolve again
 
     def unchanged() -> bool:
         for source, wanted in by_source.items():
@@ -411,18 +422,7 @@ async def _reuse(index: PackageIndex, fingerprint: str) -> Resolved | None:
 
     if not await anyio.to_thread.run_sync(unchanged):
         return None
-    return Resolved(
-        dependencies=[
-            Dependency(
-                name, version, tuple(Origin(p, n) for p, n in origins), tuple(map(tuple, paths))
-            )
-            for name, version, origins, paths in data["dependencies"]
-        ],
-        skipped=[
-            SkippedDependency(name, reason, tuple(Origin(p, n) for p, n in origins), version)
-            for name, reason, origins, version in data["skipped"]
-        ],
-    )
+    return Resolved(dependencies=dependencies, skipped=skipped)
 
 
 def void(_: object) -> None:

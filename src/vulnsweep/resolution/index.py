@@ -277,8 +277,7 @@ class PackageIndex:
             # Kept too, as a project with no files: a warm run asks nothing, even for
             # a project the index does not have (a prefetch of a dependency's dependency).
             gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, _pack(b"[]", COMPACT_PAGE))
-            self._new.setdefault(source, []).append((key, gone))
-            self.page_stamps.setdefault(name, []).append((source, key, gone.expires))
+            self._keep_page(name, source, key, gone)
             return []
         if result.status == 304 and compact is not None:
             dists = from_compact(name, compact, index)
@@ -287,9 +286,12 @@ class PackageIndex:
             compact = to_compact(dists)
         max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
         entry = HttpEntry(result.etag, time.time() + max_age, _pack(compact, COMPACT_PAGE))
-        self._new.setdefault(source, []).append((key, entry))
-        self.page_stamps.setdefault(name, []).append((source, key, entry.expires))
+        self._keep_page(name, source, key, entry)
         return dists
+
+    def _keep_page(self, name: str, source: str, key: str, entry: HttpEntry) -> None:
+        self.remember(source, key, entry)
+        self.page_stamps.setdefault(name, []).append((source, key, entry.expires))
 
     async def _cached_get(
         self, index: str, url: str, *, page: bool, sha256: str | None = None
@@ -315,9 +317,7 @@ class PackageIndex:
             expires = time.time() + (result.max_age if result.max_age is not None else PAGE_MAX_AGE)
         else:
             expires = FOREVER if sha256 else time.time() + 86400
-        self._new.setdefault(source, []).append(
-            (key, HttpEntry(result.etag, expires, _pack(body, content_type)))
-        )
+        self.remember(source, key, HttpEntry(result.etag, expires, _pack(body, content_type)))
         return body, content_type
 
     # -- metadata -----------------------------------------------------------------
@@ -477,7 +477,7 @@ class PackageIndex:
         """Immutable when the page gave the file's hash; otherwise kept for a day."""
         source = source_key("index:" + strip_credentials(dist.index))
         expires = FOREVER if dist.sha256 else time.time() + 86400
-        self._new.setdefault(source, []).append((key, HttpEntry(None, expires, _pack(body, kind))))
+        self.remember(source, key, HttpEntry(None, expires, _pack(body, kind)))
 
     async def _json_api(self, dist: Distribution, tried: list[str]) -> Metadata | None:
         """PyPI's JSON API, when this index has one (`.../simple` -> `.../pypi`)."""

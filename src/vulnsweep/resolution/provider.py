@@ -8,6 +8,7 @@ event loop, so resolution costs a few round trips per level of the tree, not per
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -365,8 +366,6 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = self._allowed(name, [*wanted, *constraints])
         if excluded:
-            import itertools
-
             ahead = (dist for version, dist in allowed if version not in excluded)
             self.view.fetch_ahead(list(itertools.islice(ahead, BACKTRACK_AHEAD)))
 
