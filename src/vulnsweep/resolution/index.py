@@ -529,8 +529,15 @@ class PackageIndex:
             found = await self._io(lambda: self.cache.get_http(source, list(waiting)))
         except BaseException as exc:
             for future in waiting.values():
-                if not future.done():
+                if future.done():
+                    continue
+                if isinstance(exc, asyncio.CancelledError):
+                    future.cancel()
+                else:
                     future.set_exception(exc)
+                    # Awaiters re-raise it; one whose awaiter was cancelled must not be
+                    # reported as "never retrieved" when it is collected.
+                    future.exception()
             raise
         for key, future in waiting.items():
             if not future.done():
