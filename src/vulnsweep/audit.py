@@ -20,7 +20,7 @@ from vulnsweep.model import (
     Unaudited,
     Vulnerability,
 )
-from vulnsweep.policy import IgnorePolicy
+from vulnsweep.policy import FindingPolicy
 from vulnsweep.services import (
     Key,
     NullProgress,
@@ -64,13 +64,19 @@ def answers_for(
     dependencies: Sequence[Dependency],
     progress: Progress | None = None,
     on_answer: OnAnswer | None = None,
+    fresh: bool = False,
 ) -> tuple[dict[Key, list[Vulnerability]], ServiceAnswer]:
     """The cache first, the network for the rest (persisting what it learned).
 
     `on_answer` hears cached answers at once and network ones as they complete; the
-    returned ServiceAnswer carries the network's failures, skips and errors.
+    returned ServiceAnswer carries the network's failures, skips and errors. `fresh`
+    asks the service about every pin (a recheck): only advisory records stay cached.
     """
-    answers, misses = service.answer_from_cache(dependencies)
+    if fresh:
+        answers: dict[Key, list[Vulnerability]] = {}
+        misses = list(dependencies)
+    else:
+        answers, misses = service.answer_from_cache(dependencies)
     if on_answer is not None:
         for key, vulns in answers.items():
             on_answer(key, vulns)
@@ -88,9 +94,10 @@ def audit(
     dependencies: Sequence[Dependency],
     skipped: Sequence[SkippedDependency],
     service: VulnerabilityService,
-    policy: IgnorePolicy,
+    policy: FindingPolicy,
     progress: Progress | None = None,
     on_findings: Callable[[Dependency, list[Finding]], None] | None = None,
+    fresh: bool = False,
 ) -> AuditOutcome:
     """Audit every dependency; `on_findings` hears each one the moment it is answered."""
     by_key = {dep.key: dep for dep in dependencies}
@@ -103,7 +110,7 @@ def audit(
         if on_findings is not None:
             on_findings(by_key[key], findings)
 
-    _, answer = answers_for(service, dependencies, progress, on_answer=settle)
+    _, answer = answers_for(service, dependencies, progress, on_answer=settle, fresh=fresh)
     outcome = AuditOutcome(AuditResult(skipped=list(skipped)), errors=answer.errors)
     failures, skips = answer.failures, answer.skipped
     for dep in dependencies:

@@ -5,10 +5,11 @@ subcommands in commands.py."""
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from vulnsweep.errors import (
@@ -24,8 +25,11 @@ from vulnsweep.logs import cache_dir, configure_logging
 from vulnsweep.redact import redact_text
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from vulnsweep.audit import AuditOutcome
     from vulnsweep.cache import Cache
+    from vulnsweep.history.store import RunRecord, StateStore
     from vulnsweep.model import (
         AuditResult,
         Dependency,
@@ -33,7 +37,8 @@ if TYPE_CHECKING:
         SkippedDependency,
         Vulnerability,
     )
-    from vulnsweep.policy import IgnorePolicy
+    from vulnsweep.policy import FindingPolicy
+    from vulnsweep.policy.config import Config
     from vulnsweep.services import VulnerabilityService
     from vulnsweep.services.http import Timeouts
 
@@ -80,9 +85,10 @@ def _timeouts(args: argparse.Namespace) -> Timeouts:
     return Timeouts(connect=min(10.0, args.timeout or 10.0), read=args.timeout or 15.0)
 
 
-def _audit_command(argv: Sequence[str]) -> int:
+def _audit_command(argv: Sequence[str], recheck: bool = False) -> int:
     from vulnsweep.options import build_parser, parse_with_config
 
+    started = dt.datetime.now(dt.timezone.utc)
     args, config = parse_with_config(argv)
     parser = build_parser()
     configure_logging(args.verbose)
@@ -90,7 +96,54 @@ def _audit_command(argv: Sequence[str]) -> int:
         parser.error("--concurrency must be at least 1")
     if args.no_deps and args.resolve_pins:
         parser.error("--resolve-pins resolves dependencies, --no-deps forbids it: pick one")
+    from vulnsweep.history import job
+
+    store = None
+    if args.state:
+        from vulnsweep.history.store import StateStore
+
+        store = StateStore(args.state)
+    try:
+        if recheck:
+            return _recheck(args, argv, config, store, started)
+        previous = job.previous_runs(store, args)
+        return _audit(args, argv, config, store, previous, started)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _recheck(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    config: Config,
+    store: StateStore | None,
+    started: dt.datetime,
+) -> int:
+    """Re-audit the latest stored run of every input set, files unread."""
+    if store is None:
+        raise UsageError("recheck needs --state PATH (the run history to re-audit)")
+    if args.paths or args.requirements or args.sbom or args.site_paths:
+        raise UsageError("recheck re-audits the runs stored in --state; it takes no inputs")
+    latest = store.latest()
+    if not latest:
+        raise UsageError(f"--state {args.state}: no run recorded yet; nothing to recheck")
+    return _audit(args, argv, config, store, latest, started, recheck=True)
+
+
+def _audit(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    config: Config,
+    store: StateStore | None,
+    previous: list[RunRecord],
+    started: dt.datetime,
+    recheck: bool = False,
+) -> int:
+    from pathlib import Path
+
     from vulnsweep.audit import audit, collect
+    from vulnsweep.history import job
     from vulnsweep.sources.select import InputOptions, build_sources
 
     inputs = InputOptions(
@@ -116,9 +169,20 @@ def _audit_command(argv: Sequence[str]) -> int:
         resolve=not args.no_deps,
         resolve_pins=args.resolve_pins,
     )
-    sources = build_sources(inputs)
+    baseline = job.baseline_for(args, store, previous)  # a bad one fails before any work
     requests: list[ResolutionRequest] = []
-    dependencies, skipped = collect((source.collect() for source in sources), requests)
+    root = job.walk_root(args)
+    from vulnsweep.history.store import FileFacts
+
+    stored = FileFacts()
+    if recheck:
+        assert store is not None
+        dependencies, skipped = collect(store.pins(run, stored) for run in previous)
+        roots = [Path(r.root) for r in previous if r.root]
+        root = Path(os.path.commonpath(roots)) if roots else None
+    else:
+        sources = build_sources(inputs)
+        dependencies, skipped = collect((source.collect() for source in sources), requests)
     if args.cert:
         from vulnsweep.services import http
 
@@ -153,22 +217,21 @@ def _audit_command(argv: Sequence[str]) -> int:
         return EXIT_OK
 
     from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
-    from vulnsweep.policy import IgnorePolicy
 
     service = _build_service(args, cache)
-    from vulnsweep.policy import Gate
+    if recheck and store is not None and hasattr(service, "preload"):
+        service.preload(store.records())
+    today = started.date()
+    policy = job.run_policy(args, argv, config, root, baseline, today, stored.projects)
+    owners: Callable[[str], tuple[str, ...]] | None = None
+    if root is not None:
+        from vulnsweep.policy.owners import CodeOwners
 
-    policy = IgnorePolicy(
-        args.ignore_vuln,
-        rules=config.rules,
-        until_fixed=config.until_fixed,
-        packages=config.packages,
-        gate=Gate(
-            min_severity=args.min_severity.upper() if args.min_severity else None,
-            ignore_unknown_severity=args.ignore_unknown_severity,
-            only_fixable=args.only_fixable,
-        ),
-    )
+        codeowners = CodeOwners.load(root)
+        if codeowners is not None:
+            owners = codeowners.owners
+        elif stored.owners:  # a recheck whose tree is gone: owners as last recorded
+            owners = lambda file: stored.owners.get(file, ())  # noqa: E731
     progress = None
     if args.progress_spinner == "on" and sys.stderr.isatty():
         from vulnsweep.output.progress import TerminalProgress
@@ -179,6 +242,7 @@ def _audit_command(argv: Sequence[str]) -> int:
         aliases=resolve_toggle(args.aliases, args.format),
         cyclonedx_version=args.cyclonedx_version,
         hyperlinks=args.output is None and sys.stdout.isatty() and not os.environ.get("CI"),
+        group_by=args.group_by,
     )
     writer = writer_for(args.format, options)
     # The report is open from the start so a streaming format (ndjson) can write each
@@ -191,7 +255,9 @@ def _audit_command(argv: Sequence[str]) -> int:
             else None
         )
         try:
-            outcome = audit(dependencies, skipped, service, policy, progress, on_findings)
+            outcome = audit(
+                dependencies, skipped, service, policy, progress, on_findings, fresh=recheck
+            )
             if args.check_status:
                 from vulnsweep.audit import run_async
                 from vulnsweep.services.status import check
@@ -213,8 +279,76 @@ def _audit_command(argv: Sequence[str]) -> int:
             cache.close()
         if args.fix:
             _fix(args, outcome.result, service)
+        policy.finish(outcome.result, owners)
+        outcome.result.generated_at = _stamp(dt.datetime.now(dt.timezone.utc))
         writer.write(outcome.result, stream)
-    return _summarize(outcome, policy, args.strict)
+    code = _summarize(outcome, policy, args.strict)
+    _after_run(args, store, previous, outcome.result, service, root, started, code, recheck)
+    return code
+
+
+def _after_run(
+    args: argparse.Namespace,
+    store: StateStore | None,
+    previous: list[RunRecord],
+    result: AuditResult,
+    service: VulnerabilityService,
+    root: Path | None,
+    started: dt.datetime,
+    code: int,
+    recheck: bool,
+) -> None:
+    """What a scheduled job keeps and sends once the report is written."""
+    if recheck:
+        newly = [p for p in result.projects if any(f.baseline_state == "new" for f in p.reported)]
+        for project in newly:
+            fresh = sum(f.baseline_state == "new" for f in project.reported)
+            owners = f" ({', '.join(project.owners)})" if project.owners else ""
+            print(f"newly affected: {project.path}{owners}: {fresh} new", file=sys.stderr)
+    if store is not None:
+        from vulnsweep.history import job
+
+        ids = {f.vulnerability.id for f in result.findings}
+        records_of = getattr(service, "records_of", None)
+        records = records_of(ids) if records_of is not None else []
+        runs = previous if recheck else [None]
+        for run in runs:
+            store.record(
+                inputs=run.inputs if run is not None else job.job_inputs(args),
+                kind="recheck" if recheck else "audit",
+                started=started,
+                service=service.name,
+                root=(run.root if run is not None else (str(root) if root else None)),
+                exit_code=code,
+                result=result if run is None else _only(result, store, run),
+                records=records,
+            )
+    if args.summary:
+        from vulnsweep.output.notify import write_step_summary
+
+        write_step_summary(result)
+    if args.webhook:
+        from vulnsweep.output.notify import send_webhook
+
+        send_webhook(args.webhook, result, args.timeout)
+
+
+def _only(result: AuditResult, store: StateStore, run: RunRecord) -> AuditResult:
+    """The part of a recheck that covers one stored run's pins."""
+    import dataclasses
+
+    keys = {dep.key for dep in store.pins(run)}
+    return dataclasses.replace(
+        result,
+        audited=[(d, f) for d, f in result.audited if d.key in keys],
+        unaudited=[u for u in result.unaudited if u.dependency.key in keys],
+        absent=[a for a in result.absent if any(k[0] == a.name for k in keys)],
+        projects=[],
+    )
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _resolve(
@@ -299,7 +433,7 @@ def _fix(args: argparse.Namespace, result: AuditResult, service: VulnerabilitySe
             )
 
 
-def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int:
+def _summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int:
     result = outcome.result
     reported = result.reported
     ignored = len(result.findings) - len(reported)
@@ -322,6 +456,21 @@ def _summarize(outcome: AuditOutcome, policy: IgnorePolicy, strict: bool) -> int
         print(
             f"No known vulnerabilities found in the {len(result.audited)} dependencies that "
             f"could be audited{note}",
+            file=sys.stderr,
+        )
+    if result.baseline_date is not None:
+        states = [f.baseline_state for f in reported]
+        print(
+            f"{states.count('new')} new, {states.count('unchanged')} unchanged, "
+            f"{len(result.absent)} fixed since {result.baseline_date}",
+            file=sys.stderr,
+        )
+    if result.projects:
+        failing = [p.path for p in result.projects if p.fails]
+        listed = f": {', '.join(failing[:10])}" + (" ..." if len(failing) > 10 else "")
+        print(
+            f"{len(failing)} of {_plural(len(result.projects), 'project')} fail"
+            f"{listed if failing else ''}",
             file=sys.stderr,
         )
     for message in policy.messages():
@@ -367,6 +516,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vulnsweep.commands import db_command
 
             return db_command(argv[1:])
+        if argv and argv[0] == "history":
+            from vulnsweep.commands import history_command
+
+            return history_command(argv[1:])
+        if argv and argv[0] == "recheck":
+            return _audit_command(argv[1:], recheck=True)
         return _audit_command(argv)
     except VulnsweepError as exc:
         from vulnsweep.output.columns import printable

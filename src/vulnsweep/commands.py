@@ -80,3 +80,55 @@ def db_command(argv: Sequence[str]) -> int:
     print(f"packages: {info.packages}")
     print(f"updated:  {updated}")
     return EXIT_OK
+
+
+def history_command(argv: Sequence[str]) -> int:
+    """`vulnsweep history --state PATH [--format json]`: the runs of a scheduled job."""
+    import argparse
+
+    import orjson
+
+    from vulnsweep.history.store import StateStore
+
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep history", description="List the runs recorded in a --state file."
+    )
+    parser.add_argument("--state", required=True, metavar="PATH")
+    parser.add_argument("-f", "--format", choices=("columns", "json"), default="columns")
+    parser.add_argument("-n", "--limit", type=int, default=None, help="only the last N runs")
+    args = parser.parse_args(argv)
+    configure_logging(0)
+    if not Path(args.state).is_file():
+        raise UsageError(f"--state {args.state}: no such file")
+    with StateStore(args.state) as store:
+        runs = store.runs()
+    if args.limit is not None:
+        runs = runs[-args.limit :] if args.limit > 0 else []
+    if args.format == "json":
+        print(orjson.dumps([r.as_json() for r in runs], option=orjson.OPT_INDENT_2).decode())
+        return EXIT_OK
+    from vulnsweep.output.columns import table
+
+    def count(value: int | None) -> str:
+        return "-" if value is None else str(value)
+
+    rows = [
+        (
+            str(r.id),
+            r.finished,
+            r.kind,
+            r.inputs_key,
+            str(r.dependencies),
+            str(r.findings),
+            count(r.new),
+            count(r.unchanged),
+            count(r.fixed),
+            count(r.failing_projects),
+            str(r.exit_code),
+        )
+        for r in runs
+    ]
+    headers = ["Run", "Finished", "Kind", "Inputs", "Deps", "Findings", "New", "Unchanged"]
+    headers += ["Fixed", "Failing projects", "Exit"]
+    print("\n".join(table(headers, rows)) if rows else "no runs recorded")
+    return EXIT_OK

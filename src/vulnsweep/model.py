@@ -147,6 +147,8 @@ class Finding:
     vulnerability: Vulnerability
     ignored_reason: str | None = None  # not reported as a vulnerability at all
     passing_reason: str | None = None  # reported, but does not fail the run
+    baseline_state: str | None = None  # "new" | "unchanged" when a baseline is given
+    first_seen: str | None = None  # ISO date, from the baseline or this run
 
     @property
     def ignored(self) -> bool:
@@ -199,6 +201,38 @@ class FixResult:
     skip_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AbsentFinding:
+    """A finding of the baseline that this run no longer has: fixed, or gone."""
+
+    name: str  # canonical
+    version: str
+    id: str
+    aliases: tuple[str, ...] = ()
+    first_seen: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectReport:
+    """One project of a monorepo walk: its findings under its own policy, its owners
+    (CODEOWNERS) and its own verdict."""
+
+    path: str  # relative to the walk's root; "." for the root itself
+    owners: tuple[str, ...]
+    files: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    dependencies: int
+    skipped: int = 0
+
+    @property
+    def reported(self) -> list[Finding]:
+        return [f for f in self.findings if not f.ignored]
+
+    @property
+    def fails(self) -> bool:
+        return any(f.fails for f in self.findings)
+
+
 @dataclass
 class AuditResult:
     """Everything one run learned, in the order writers need it."""
@@ -208,6 +242,11 @@ class AuditResult:
     unaudited: list[Unaudited] = field(default_factory=list)
     statuses: dict[tuple[str, str], ProjectStatus] = field(default_factory=dict)
     fixes: list[FixResult] = field(default_factory=list)
+    projects: list[ProjectReport] = field(default_factory=list)  # a monorepo walk only
+    absent: list[AbsentFinding] = field(default_factory=list)  # with a baseline only
+    baseline_date: str | None = None  # when the baseline report was made
+    generated_at: str | None = None  # when this report was made (UTC, ISO 8601)
+    owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> owners
 
     @property
     def adverse(self) -> list[tuple[Dependency, ProjectStatus]]:

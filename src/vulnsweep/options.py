@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vulnsweep",
         description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
-        "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`.",
+        "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`, "
+        "`vulnsweep recheck --state PATH`, `vulnsweep history --state PATH`.",
         epilog="Exit codes: 0 no known vulnerabilities, 1 vulnerabilities found, "
         "2 usage or input error, 3 a vulnerability service failed.",
     )
@@ -368,6 +369,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     policy.add_argument(
         "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
+    )
+    jobs = parser.add_argument_group(
+        "scheduled jobs", "Compare with an earlier run, split a monorepo into projects."
+    )
+    jobs.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="an earlier vulnsweep report (json, ndjson or sarif): mark each finding new "
+        "or unchanged, and list what was fixed since",
+    )
+    jobs.add_argument(
+        "--fail-on",
+        choices=("new", "any"),
+        default="any",
+        help="with a baseline: fail on new findings only, or on any (default any)",
+    )
+    jobs.add_argument(
+        "--state",
+        metavar="PATH",
+        default=_env("VULNSWEEP_STATE"),
+        help="run history (an SQLite file, created if missing): record this run; the "
+        "previous run of the same inputs is the baseline unless --baseline is given",
+    )
+    jobs.add_argument(
+        "--group-by",
+        choices=("project", "owner", "package"),
+        help="order the columns and markdown reports by project, CODEOWNERS owner or "
+        "package (project and owner imply per-project verdicts)",
+    )
+    jobs.add_argument(
+        "--summary",
+        action="store_true",
+        help="in GitHub Actions: write new findings per project and owner to the job "
+        "summary ($GITHUB_STEP_SUMMARY)",
+    )
+    jobs.add_argument(
+        "--webhook",
+        metavar="URL",
+        default=_env("VULNSWEEP_WEBHOOK"),
+        help="POST a JSON summary of new findings to URL; a failing hook only warns",
     )
     fixing = parser.add_argument_group("fixing")
     fixing.add_argument(

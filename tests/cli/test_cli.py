@@ -398,5 +398,7 @@ def test_ndjson_streams_each_finding_as_soon_as_it_is_known(
     done_at = time.monotonic() - start
     assert (first["name"], first["id"]) == ("jinja2", "PYSEC-2021-66")
     assert done_at - first_at > 2.0  # jinja2's line was out while werkzeug's was pending
-    assert [orjson.loads(line)["name"] for line in rest] == ["werkzeug"] * 4
+    *findings, run = [orjson.loads(line) for line in rest]
+    assert [line["name"] for line in findings] == ["werkzeug"] * 4
+    assert run["type"] == "run" and run["generated_at"].endswith("Z")  # the last line
     assert proc.returncode == 1

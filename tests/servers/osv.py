@@ -65,20 +65,30 @@ class OsvDatabase:
         self.records: dict[str, dict[str, Any]] = {}
         self.bodies: dict[str, bytes] = {}  # pre-serialised: the server stays cheap
         self.by_package: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
-        for record in records:
-            self.records[record["id"]] = record
-            self.bodies[record["id"]] = orjson.dumps(record)
-            if record.get("withdrawn"):
-                continue
-            mine: dict[str, list[dict[str, Any]]] = {}
-            for affected in record.get("affected") or ():
-                package = affected.get("package") or {}
-                if package.get("ecosystem") == "PyPI":
-                    name = canonical_name(str(package.get("name", "")))
-                    mine.setdefault(name, []).append(affected)
-            for name, entries in mine.items():
-                self.by_package.setdefault(name, []).append((record["id"], entries))
         self._memo: dict[tuple[str, str], list[str]] = {}
+        for record in records:
+            self._index(record)
+
+    def _index(self, record: dict[str, Any]) -> None:
+        self.records[record["id"]] = record
+        self.bodies[record["id"]] = orjson.dumps(record)
+        if record.get("withdrawn"):
+            return
+        mine: dict[str, list[dict[str, Any]]] = {}
+        for affected in record.get("affected") or ():
+            package = affected.get("package") or {}
+            if package.get("ecosystem") == "PyPI":
+                name = canonical_name(str(package.get("name", "")))
+                mine.setdefault(name, []).append(affected)
+        for name, entries in mine.items():
+            self.by_package.setdefault(name, []).append((record["id"], entries))
+
+    def put(self, record: dict[str, Any]) -> None:
+        """Publish a new advisory, or a new revision of one (a later `modified`)."""
+        for name, listed in self.by_package.items():
+            self.by_package[name] = [item for item in listed if item[0] != record["id"]]
+        self._index(record)
+        self._memo.clear()
 
     @classmethod
     def from_zip(cls, path: Path = DATA_ZIP) -> OsvDatabase:

@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
-from vulnsweep.model import AuditResult
+from vulnsweep.model import AuditResult, Dependency, Finding, ProjectReport
 
 FORMATS = ("columns", "json", "markdown", "ndjson", "sarif", "cyclonedx-json", "cyclonedx-xml")
 
@@ -24,10 +24,107 @@ class OutputOptions:
     aliases: bool
     cyclonedx_version: str = "1.6"
     hyperlinks: bool = False  # OSC-8 links in columns: only on a terminal, never in CI
+    group_by: str | None = None  # project | owner | package (columns and markdown)
 
 
 def pypi_url(name: str) -> str:
     return f"https://pypi.org/project/{name}"
+
+
+def owners_of(result: AuditResult, dependency: Dependency) -> list[str]:
+    """CODEOWNERS owners of every file that pins a dependency, in file order."""
+    owners: dict[str, None] = {}
+    for origin in dependency.origins:
+        for owner in result.owners.get(origin.path, ()):
+            owners[owner] = None
+    return list(owners)
+
+
+def grouped(result: AuditResult, group_by: str | None) -> list[tuple[str, Finding]]:
+    """Reported findings with the group each is listed under, in report order: by
+    project (each project's findings under its own policy), by CODEOWNERS owner (a
+    finding with two owners is listed under both) or by package."""
+    if group_by == "project" and result.projects:
+        return [(p.path, f) for p in result.projects for f in p.reported]
+    reported = [f for _, findings in result.audited for f in findings if not f.ignored]
+    if group_by == "owner":
+        rows = [
+            (owner, f)
+            for f in reported
+            for owner in (owners_of(result, f.dependency) or ["(no owner)"])
+        ]
+        return sorted(rows, key=lambda row: (row[0] == "(no owner)", row[0]))
+    if group_by == "package":
+        return sorted(((f.dependency.canonical_name, f) for f in reported), key=lambda r: r[0])
+    return [("", f) for f in reported]
+
+
+def verdict_rows(result: AuditResult) -> list[tuple[str, ...]]:
+    """One row per project: path, owners, dependencies, findings, new, verdict."""
+    with_baseline = result.baseline_date is not None
+    rows: list[tuple[str, ...]] = []
+    for project in result.projects:
+        reported = project.reported
+        new = sum(f.baseline_state == "new" for f in reported)
+        rows.append(
+            (
+                project.path,
+                ", ".join(project.owners),
+                str(project.dependencies),
+                str(len(reported)),
+                str(new) if with_baseline else "-",
+                "FAIL" if project.fails else "pass",
+            )
+        )
+    return rows
+
+
+VERDICT_HEADERS = ("Project", "Owners", "Deps", "Findings", "New", "Verdict")
+
+
+def baseline_counts(result: AuditResult) -> dict[str, Any]:
+    """`3 new, 120 unchanged, 5 fixed since 2026-11-20`, as data."""
+    states = [f.baseline_state for f in result.reported]
+    return {
+        "date": result.baseline_date,
+        "new": states.count("new"),
+        "unchanged": states.count("unchanged"),
+        "fixed": len(result.absent),
+    }
+
+
+def project_summary(project: ProjectReport, with_baseline: bool) -> dict[str, Any]:
+    """A project's section in the machine-readable formats."""
+    reported = project.reported
+    counts = {
+        "dependencies": project.dependencies,
+        "findings": len(reported),
+        "failing": sum(f.fails for f in reported),
+        "ignored": len(project.findings) - len(reported),
+        "skipped": project.skipped,
+    }
+    if with_baseline:
+        counts["new"] = sum(f.baseline_state == "new" for f in reported)
+        counts["unchanged"] = sum(f.baseline_state == "unchanged" for f in reported)
+    findings = []
+    for finding in reported:
+        item: dict[str, Any] = {
+            "name": finding.dependency.canonical_name,
+            "version": finding.dependency.version,
+            "id": finding.vulnerability.id,
+            "fails": finding.fails,
+        }
+        if finding.baseline_state is not None:
+            item["baseline_state"] = finding.baseline_state
+        findings.append(item)
+    return {
+        "path": project.path,
+        "owners": list(project.owners),
+        "files": list(project.files),
+        "verdict": "fail" if project.fails else "pass",
+        "counts": counts,
+        "findings": findings,
+    }
 
 
 class Writer(Protocol):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
-from vulnsweep.output import OutputOptions, pypi_url
+from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, verdict_rows
 
 _OSC8 = re.compile(r"\x1b]8;;[^\x1b]*\x1b\\")
 
@@ -57,7 +57,13 @@ class ColumnsWriter:
         self.options = options
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:
+        group_by = self.options.group_by
         headers = ["Name", "Version", "ID", "Fix Versions"]
+        if group_by in ("project", "owner"):
+            headers.insert(0, group_by.capitalize())
+        with_state = result.baseline_date is not None
+        if with_state:
+            headers.append("State")
         with_severity = any(f.vulnerability.severity for f in result.reported)
         if with_severity:
             headers.append("Severity")
@@ -74,32 +80,38 @@ class ColumnsWriter:
         if with_via:
             headers.append("Via")
         rows = []
-        audited = result.audited
-        if with_origin:  # group each package's findings, whichever file pinned it first
-            audited = sorted(audited, key=lambda item: item[0].canonical_name)
-        for dep, findings in audited:
-            for finding in findings:
-                if finding.ignored:
-                    continue
-                vuln = finding.vulnerability
-                name, ident = dep.canonical_name, vuln.id
-                if self.options.hyperlinks:
-                    name, ident = link(name, pypi_url(name)), link(ident, vuln.url)
-                row = [name, dep.version, ident, ",".join(vuln.fix_versions)]
-                if with_severity:
-                    row.append(vuln.severity or "UNKNOWN")
-                if self.options.aliases:
-                    row.append(", ".join(vuln.aliases))
-                if self.options.desc:
-                    row.append(vuln.description)
-                if with_origin and dep.origins:
-                    more = len(dep.origins) - 1
-                    row.append(f"{dep.origins[0]}" + (f" (+{more} more)" if more else ""))
-                elif with_origin:
-                    row.append("")
-                if with_via:
-                    row.append(dep.via or "")
-                rows.append(row)
+        project_files = {p.path: set(p.files) for p in result.projects}
+        listed = grouped(result, group_by)
+        if with_origin and group_by is None:  # each package's findings together
+            listed = sorted(listed, key=lambda row: row[1].dependency.canonical_name)
+        for group, finding in listed:
+            dep, vuln = finding.dependency, finding.vulnerability
+            name, ident = dep.canonical_name, vuln.id
+            if self.options.hyperlinks:
+                name, ident = link(name, pypi_url(name)), link(ident, vuln.url)
+            row = [name, dep.version, ident, ",".join(vuln.fix_versions)]
+            if group_by in ("project", "owner"):
+                row.insert(0, group)
+            if with_state:
+                row.append("NEW" if finding.baseline_state == "new" else "unchanged")
+            if with_severity:
+                row.append(vuln.severity or "UNKNOWN")
+            if self.options.aliases:
+                row.append(", ".join(vuln.aliases))
+            if self.options.desc:
+                row.append(vuln.description)
+            if with_origin and dep.origins:
+                origins = dep.origins
+                if group_by == "project":  # the project's own pin first
+                    files = project_files.get(group, set())
+                    origins = tuple(sorted(origins, key=lambda o: o.path not in files))
+                more = len(origins) - 1
+                row.append(f"{origins[0]}" + (f" (+{more} more)" if more else ""))
+            elif with_origin:
+                row.append("")
+            if with_via:
+                row.append(dep.via or "")
+            rows.append(row)
         lines: list[str] = table(headers, rows) if rows else []
         ignored = [
             (
@@ -131,6 +143,18 @@ class ColumnsWriter:
                     for f in result.fixes
                 ],
             )
+        if result.absent:
+            if lines:
+                lines.append("")
+            lines.append(f"Fixed or gone since the baseline of {result.baseline_date}:")
+            lines += table(
+                ["Name", "Version", "ID", "First seen"],
+                [(a.name, a.version, a.id, a.first_seen or "") for a in result.absent],
+            )
+        if result.projects:
+            if lines:
+                lines.append("")
+            lines += table(VERDICT_HEADERS, verdict_rows(result))
         adverse = [
             (dep.canonical_name, dep.version, status.describe()) for dep, status in result.adverse
         ]

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from vulnsweep.model import AuditResult, Finding
-from vulnsweep.output import OutputOptions
+from vulnsweep.output import OutputOptions, baseline_counts, owners_of, project_summary
 
 
 class JsonWriter:
@@ -32,6 +32,9 @@ class JsonWriter:
             data["cvss_score"] = vuln.score
         if finding.passing_reason:
             data["passing_reason"] = finding.passing_reason
+        if finding.baseline_state is not None:
+            data["baseline_state"] = finding.baseline_state
+            data["first_seen"] = finding.first_seen
         return data
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:
@@ -62,6 +65,8 @@ class JsonWriter:
             if dep.paths:
                 item["dependency_path"] = list(dep.paths[0])
                 item["dependency_paths"] = [list(p) for p in dep.paths]
+            if result.owners:
+                item["owners"] = owners_of(result, dep)
             status = result.statuses.get(dep.key)
             if status is not None:
                 item["status"] = {
@@ -115,6 +120,27 @@ class JsonWriter:
                 ]
             )
         )
+        tail: dict[str, Any] = {}
+        if result.generated_at is not None:
+            tail["generated_at"] = result.generated_at
+        if result.baseline_date is not None:
+            tail["baseline"] = baseline_counts(result)
+            tail["absent"] = [
+                {
+                    "name": a.name,
+                    "version": a.version,
+                    "id": a.id,
+                    "aliases": list(a.aliases),
+                    "first_seen": a.first_seen,
+                    "baseline_state": "absent",
+                }
+                for a in result.absent
+            ]
+        if result.projects:
+            with_baseline = result.baseline_date is not None
+            tail["projects"] = [project_summary(p, with_baseline) for p in result.projects]
+        for key, value in tail.items():
+            stream.write(b"," + orjson.dumps(key) + b":" + orjson.dumps(value))
         stream.write(b"}\n")
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
-from vulnsweep.output import OutputOptions, pypi_url
+from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, verdict_rows
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     from vulnsweep.output.columns import printable
 
     return printable(text.replace("|", "\\|").replace("\n", " "))
@@ -21,6 +21,9 @@ class MarkdownWriter:
 
     def write(self, result: AuditResult, stream: BinaryIO) -> None:
         header, border = "Name | Version | ID | Fix Versions", "--- | --- | --- | ---"
+        with_state = result.baseline_date is not None
+        if with_state:
+            header, border = header + " | State", border + " | ---"
         with_severity = any(f.vulnerability.severity for f in result.reported)
         if with_severity:
             header, border = header + " | Severity", border + " | ---"
@@ -31,30 +34,59 @@ class MarkdownWriter:
         with_via = any(dep.paths for dep, findings in result.audited if findings)
         if with_via:
             header, border = header + " | Via", border + " | ---"
-        rows = []
-        for dep, findings in result.audited:
-            for finding in findings:
-                if finding.ignored:
-                    continue
-                vuln = finding.vulnerability
-                row = (
-                    f"[{dep.canonical_name}]({pypi_url(dep.canonical_name)}) | {dep.version} "
-                    f"| [{vuln.id}]({vuln.url}) | {','.join(vuln.fix_versions)}"
+        group_by = self.options.group_by
+        sections: dict[str, list[str]] = {}
+        for group, finding in grouped(result, group_by):
+            dep, vuln = finding.dependency, finding.vulnerability
+            row = (
+                f"[{dep.canonical_name}]({pypi_url(dep.canonical_name)}) | {dep.version} "
+                f"| [{vuln.id}]({vuln.url}) | {','.join(vuln.fix_versions)}"
+            )
+            if with_state:
+                row += " | **new**" if finding.baseline_state == "new" else " | unchanged"
+            if with_severity:
+                row += f" | {vuln.severity or 'UNKNOWN'}"
+            if self.options.aliases:
+                row += " | " + ", ".join(
+                    f"[{a}](https://osv.dev/vulnerability/{a})" for a in vuln.aliases
                 )
-                if with_severity:
-                    row += f" | {vuln.severity or 'UNKNOWN'}"
-                if self.options.aliases:
-                    row += " | " + ", ".join(
-                        f"[{a}](https://osv.dev/vulnerability/{a})" for a in vuln.aliases
-                    )
-                if self.options.desc:
-                    row += f" | {_cell(vuln.description)}"
-                if with_via:
-                    row += f" | {_cell(dep.via or '')}"
-                rows.append(row)
+            if self.options.desc:
+                row += f" | {cell(vuln.description)}"
+            if with_via:
+                row += f" | {cell(dep.via or '')}"
+            sections.setdefault(group, []).append(row)
         parts = []
-        if rows:
-            parts.append("\n".join([header, border, *rows]))
+        if result.projects:
+            parts.append(
+                "\n".join(
+                    [
+                        " | ".join(VERDICT_HEADERS),
+                        " | ".join("---" for _ in VERDICT_HEADERS),
+                        *(" | ".join(cell(c) for c in row) for row in verdict_rows(result)),
+                    ]
+                )
+            )
+        for group, rows in sections.items():
+            table = "\n".join([header, border, *rows])
+            if group_by in ("project", "owner"):
+                table = f"### {cell(group)}\n\n{table}"
+            parts.append(table)
+        if result.absent:
+            parts.append(
+                "\n".join(
+                    [
+                        f"Fixed or gone since the baseline of {result.baseline_date}:",
+                        "",
+                        "Name | Version | ID | First seen",
+                        "--- | --- | --- | ---",
+                        *(
+                            f"{cell(a.name)} | {cell(a.version)} | {cell(a.id)} | "
+                            f"{a.first_seen or ''}"
+                            for a in result.absent
+                        ),
+                    ]
+                )
+            )
         ignored = [f for f in result.findings if f.ignored]
         if ignored:
             parts.append(
@@ -65,7 +97,7 @@ class MarkdownWriter:
                         *(
                             f"{f.dependency.canonical_name} | {f.dependency.version} | "
                             f"[{f.vulnerability.id}]({f.vulnerability.url}) | "
-                            f"{_cell(f.ignored_reason or '')}"
+                            f"{cell(f.ignored_reason or '')}"
                             for f in ignored
                         ),
                     ]
@@ -81,7 +113,7 @@ class MarkdownWriter:
                     [
                         "Name | Skip Reason",
                         "--- | ---",
-                        *(f"{_cell(n)} | {_cell(r)}" for n, r in skipped),
+                        *(f"{cell(n)} | {cell(r)}" for n, r in skipped),
                     ]
                 )
             )

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from vulnsweep.model import AuditResult, Finding
-from vulnsweep.output import OutputOptions
+from vulnsweep.output import OutputOptions, baseline_counts, project_summary
 
 
 class NdjsonWriter:
@@ -39,6 +39,9 @@ class NdjsonWriter:
                 line["description"] = vuln.description
             if dep.paths:
                 line["dependency_path"] = list(dep.paths[0])
+            if finding.baseline_state is not None:
+                line["baseline_state"] = finding.baseline_state
+                line["first_seen"] = finding.first_seen
             stream.write(orjson.dumps(line) + b"\n")
         stream.flush()
 
@@ -73,3 +76,24 @@ class NdjsonWriter:
                 )
                 + b"\n"
             )
+        for absent in result.absent:
+            item = {
+                "type": "absent",
+                "name": absent.name,
+                "version": absent.version,
+                "id": absent.id,
+                "aliases": list(absent.aliases),
+                "first_seen": absent.first_seen,
+                "baseline_state": "absent",
+            }
+            stream.write(orjson.dumps(item) + b"\n")
+        with_baseline = result.baseline_date is not None
+        for project in result.projects:
+            section = {"type": "project", **project_summary(project, with_baseline)}
+            stream.write(orjson.dumps(section) + b"\n")
+        if result.generated_at is None:
+            return
+        run: dict[str, Any] = {"type": "run", "generated_at": result.generated_at}
+        if with_baseline:
+            run["baseline"] = baseline_counts(result)
+        stream.write(orjson.dumps(run) + b"\n")

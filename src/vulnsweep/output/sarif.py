@@ -17,7 +17,13 @@ import orjson
 
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult, Finding, Origin, Vulnerability
-from vulnsweep.output import OutputOptions, pypi_url
+from vulnsweep.output import (
+    OutputOptions,
+    baseline_counts,
+    owners_of,
+    project_summary,
+    pypi_url,
+)
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note"}
@@ -64,14 +70,50 @@ class SarifWriter:
         root = Path(os.getcwd()).resolve()
         rules: dict[str, dict[str, Any]] = {}
         results = []
+        project_of = {file: p.path for p in result.projects for file in p.files}
         for dep, findings in result.audited:
+            owners = owners_of(result, dep) if result.owners else []
             for finding in findings:
                 vuln = finding.vulnerability
                 if vuln.id not in rules:
                     rules[vuln.id] = _rule(vuln)
                 for origin in dep.origins or (Origin("<unknown>"),):
-                    results.append(self._result(finding, origin, root, list(rules).index(vuln.id)))
-        log = {
+                    item = self._result(finding, origin, root, list(rules).index(vuln.id))
+                    if owners:
+                        item["properties"]["owners"] = owners
+                    if origin.path in project_of:
+                        item["properties"]["project"] = project_of[origin.path]
+                    results.append(item)
+        for absent in result.absent:
+            if absent.id not in rules:
+                rules[absent.id] = _rule(Vulnerability(absent.id, absent.aliases))
+            results.append(
+                {
+                    "ruleId": absent.id,
+                    "ruleIndex": list(rules).index(absent.id),
+                    "level": "none",
+                    "baselineState": "absent",
+                    "message": {
+                        "text": f"{absent.name} {absent.version}: {absent.id} is fixed or "
+                        f"gone since the baseline of {result.baseline_date}."
+                    },
+                    "properties": {
+                        "package": absent.name,
+                        "version": absent.version,
+                        "aliases": list(absent.aliases),
+                        "firstSeen": absent.first_seen,
+                    },
+                }
+            )
+        properties: dict[str, Any] = {}
+        if result.generated_at is not None:
+            properties["generatedAt"] = result.generated_at
+        if result.baseline_date is not None:
+            properties["baseline"] = baseline_counts(result)
+        if result.projects:
+            with_baseline = result.baseline_date is not None
+            properties["projects"] = [project_summary(p, with_baseline) for p in result.projects]
+        log: dict[str, Any] = {
             "$schema": SCHEMA,
             "version": "2.1.0",
             "runs": [
@@ -90,6 +132,12 @@ class SarifWriter:
                 }
             ],
         }
+        if result.generated_at is not None:
+            log["runs"][0]["invocations"] = [
+                {"executionSuccessful": True, "endTimeUtc": result.generated_at}
+            ]
+        if properties:
+            log["runs"][0]["properties"] = properties
         stream.write(orjson.dumps(log, option=orjson.OPT_INDENT_2) + b"\n")
 
     def _result(self, finding: Finding, origin: Origin, root: Path, index: int) -> dict[str, Any]:
@@ -121,9 +169,17 @@ class SarifWriter:
                 }
             ],
             "partialFingerprints": {"vulnsweep/v1": fingerprint},
+            "properties": {
+                "package": dep.canonical_name,
+                "version": dep.version,
+                "aliases": list(vuln.aliases),
+            },
         }
+        if finding.baseline_state is not None:
+            result["baselineState"] = finding.baseline_state
+            result["properties"]["firstSeen"] = finding.first_seen
         if dep.paths:
-            result["properties"] = {"dependencyPath": list(dep.paths[0])}
+            result["properties"]["dependencyPath"] = list(dep.paths[0])
         if finding.ignored:
             result["suppressions"] = [{"kind": "external", "justification": finding.ignored_reason}]
         return result

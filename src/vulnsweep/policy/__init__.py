@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from vulnsweep.model import Dependency, Finding, Vulnerability, canonical_name
 from vulnsweep.policy.severity import LEVELS
@@ -54,6 +55,14 @@ class Gate:
         return None
 
 
+class FindingPolicy(Protocol):
+    """What the audit stage asks of policy: a dependency's findings, then its notes."""
+
+    def findings(self, dependency: Dependency, vulns: Iterable[Vulnerability]) -> list[Finding]: ...
+
+    def messages(self) -> list[str]: ...
+
+
 class IgnorePolicy:
     def __init__(
         self,
@@ -75,6 +84,8 @@ class IgnorePolicy:
         self.gate = gate or Gate()
         self._used: set[int] = set()
         self._used_until_fixed: set[str] = set()
+        # ignore-until-fixed entries whose advisory has a fix now: reported again.
+        self.fixed_now: dict[str, tuple[str, ...]] = {}
 
     @property
     def ignore_ids(self) -> set[str]:
@@ -104,7 +115,13 @@ class IgnorePolicy:
             return f"ignore-until-fixed {matched[0]}: no fix exists yet"
         if matched:
             self._used_until_fixed.update(matched)
+            self.fixed_now.setdefault(matched[0], vuln.fix_versions)
         return None
+
+    @property
+    def entries(self) -> set[str]:
+        """Every ignore entry by id: what `unused` may name."""
+        return {r.id for r in self.rules} | self.until_fixed
 
     @property
     def unused(self) -> list[str]:
@@ -118,6 +135,10 @@ class IgnorePolicy:
             f"ignore for {r.id} expired on {r.until.isoformat()} ({r.source}): it is reported again"
             for r in self.expired
             if r.until is not None
+        ]
+        notes += [
+            f"ignore-until-fixed {i}: a fix exists now ({', '.join(fixes)}); it is reported again"
+            for i, fixes in sorted(self.fixed_now.items())
         ]
         notes += [f"ignore entry {i} matched no finding (stale?)" for i in self.unused]
         return notes

@@ -21,19 +21,28 @@ class Config:
     until_fixed: list[str] = field(default_factory=list)
     packages: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # option dest -> value
+    extend: bool = True  # false: a project's config does not inherit its parents'
 
 
 def find_config(start: Path) -> Path | None:
     """The nearest vulnsweep.toml, or pyproject.toml with [tool.vulnsweep], upwards."""
     for directory in (start, *start.parents):
-        candidate = directory / "vulnsweep.toml"
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file() and "[tool.vulnsweep" in pyproject.read_text(
-            encoding="utf-8", errors="replace"
-        ):
-            return pyproject
+        found = config_in(directory)
+        if found is not None:
+            return found
+    return None
+
+
+def config_in(directory: Path) -> Path | None:
+    """A directory's own config file, if it has one."""
+    candidate = directory / "vulnsweep.toml"
+    if candidate.is_file():
+        return candidate
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file() and "[tool.vulnsweep" in pyproject.read_text(
+        encoding="utf-8", errors="replace"
+    ):
+        return pyproject
     return None
 
 
@@ -58,6 +67,10 @@ def load_config(path: Path | None) -> Config:
             config.until_fixed = [str(v) for v in _list(where, key, value)]
         elif key == "ignore-packages":
             config.packages = [canonical_name(str(v)) for v in _list(where, key, value)]
+        elif key == "extend":
+            if not isinstance(value, bool):
+                raise InputError(where, "`extend` must be true or false")
+            config.extend = value
         else:
             config.options[key.replace("-", "_")] = value
     return config

@@ -183,6 +183,10 @@ class HttpClient:
     ) -> Any:
         return await self._request("POST", url, orjson.dumps(body), read_timeout, False, validate)
 
+    async def deliver(self, url: str, body: Any) -> None:
+        """POST a JSON document where any 2xx answer means delivered (a webhook)."""
+        await self._request("POST", url, orjson.dumps(body), None, False, None, raw=True)
+
     async def get_revalidated(
         self, url: str, etag: str | None, *, validate: Validator | None = None
     ) -> HttpResult:
@@ -328,7 +332,8 @@ class HttpClient:
                     payload = await self._read_capped(
                         response, url, self.max_response_bytes if limit is None else limit
                     )
-                    if raw and response.status in (200, 206):
+                    delivered = raw and method == "POST" and 200 <= response.status < 300
+                    if delivered or (raw and response.status in (200, 206)):
                         if meta:
                             return HttpResult(
                                 response.status,

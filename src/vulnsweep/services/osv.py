@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote, urlsplit
 
@@ -135,6 +135,22 @@ class OsvService:
         self._records: dict[str, OsvRecord] = {}
         self._new_queries: list[tuple[Key, list[VulnRef]]] = []
         self._new_records: list[tuple[str, str, bytes]] = []
+        self._known: dict[str, tuple[str, bytes]] = {}  # id -> (modified, body)
+
+    def preload(self, records: Iterable[tuple[str, str, bytes]]) -> None:
+        """Records a `--state` history already holds: one whose `modified` stamp still
+        matches what querybatch says is not fetched again, cache or no cache."""
+        for record_id, modified, body in records:
+            self._known[record_id] = (modified, body)
+
+    def records_of(self, ids: Iterable[str]) -> list[tuple[str, str, bytes]]:
+        """(id, modified, body) of the records this run read, for the run history."""
+        out = []
+        for record_id in ids:
+            record = self._records.get(record_id)
+            if record is not None:
+                out.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
+        return out
 
     # -- cache stage (synchronous, no HTTP imports) -----------------------------
 
@@ -315,6 +331,9 @@ class OsvService:
         to_fetch = []
         for record_id in ids:
             hit = stored.get(record_id)
+            known = self._known.get(record_id)
+            if known is not None and known[0] == modified[record_id]:
+                hit = known
             record = decoded(hit[1]) if hit is not None and hit[0] == modified[record_id] else None
             if isinstance(record, dict):
                 self._records[record_id] = record

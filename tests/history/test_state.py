@@ -1,0 +1,184 @@
+"""The run history (`--state`): each run recorded, the previous run of the same inputs
+as the automatic baseline, `history` for dashboards, and `recheck`, which re-audits
+every stored project without its files and fetches only the advisories that changed."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import run_cli
+from tests.monorepo import WORKER_AFTER, build_monorepo
+from tests.servers.osv import OsvDatabase, OsvServer
+
+NO_FIX_YET: dict[str, Any] = {
+    "id": "GHSA-test-nofx-0001",
+    "modified": "2026-11-01T00:00:00Z",
+    "published": "2026-11-01T00:00:00Z",
+    "summary": "tornado: no fix yet",
+    "affected": [
+        {
+            "package": {"ecosystem": "PyPI", "name": "tornado"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}],
+        }
+    ],
+}
+ROOT_CONFIG = """\
+ignore-until-fixed = ["GHSA-test-nofx-0001"]
+
+[[ignore]]
+id = "PYSEC-2023-74"
+reason = "proxy leak: no proxies here"
+"""
+
+
+@pytest.fixture
+def osv(osv_db: OsvDatabase) -> Iterator[OsvServer]:
+    """A server of its own: these tests publish and revise advisories."""
+    db = copy.copy(osv_db)
+    db.records, db.bodies = dict(osv_db.records), dict(osv_db.bodies)
+    db.by_package = {k: list(v) for k, v in osv_db.by_package.items()}
+    db._memo = {}
+    with OsvServer(db) as server:
+        yield server
+
+
+def vulnsweep(cwd: Path, osv: OsvServer, cache: Path, *args: str) -> tuple[int, str, str]:
+    proc = run_cli(
+        *args, "--osv-url", osv.url, "--cache-dir", str(cache), "--progress-spinner", "off",
+        cwd=cwd,
+    )  # fmt: skip
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_previous_run_is_the_baseline_and_history_lists_runs(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    code, _, err = vulnsweep(root, osv_server, cache, "-R", ".", "--state", str(state))
+    assert code == 1 and " new, " not in err  # the first run has nothing to compare with
+    (root / "services/worker/requirements.txt").write_text(WORKER_AFTER)
+    code, out, err = vulnsweep(
+        root, osv_server, cache, "-R", ".", "--state", str(state), "-f", "json"
+    )
+    baseline = orjson.loads(out)["baseline"]
+    assert (baseline["new"], baseline["fixed"]) == (3, 4)
+    # Other inputs are another job: no baseline from the monorepo's runs.
+    worker = root / "services/worker/requirements.txt"
+    code, _, err = vulnsweep(root, osv_server, cache, "-r", str(worker), "--state", str(state))
+    assert " new, " not in err
+
+    proc = run_cli("history", "--state", str(state), "--format", "json")
+    runs = orjson.loads(proc.stdout)
+    assert [(r["id"], r["kind"], r["new"], r["fixed"]) for r in runs] == [
+        (1, "audit", None, None),
+        (2, "audit", 3, 4),
+        (3, "audit", None, None),
+    ]
+    assert runs[0]["inputs_key"] == runs[1]["inputs_key"] != runs[2]["inputs_key"]
+    assert runs[1]["findings"] == baseline["new"] + baseline["unchanged"]
+    assert runs[1]["failing_projects"] == 2
+    table = run_cli("history", "--state", str(state)).stdout.splitlines()
+    assert table[0].split()[:3] == ["Run", "Finished", "Kind"] and len(table) == 5
+
+
+def test_recheck_fetches_only_changed_advisories_and_names_affected_projects(
+    tmp_path: Path, osv: OsvServer
+) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    (root / "vulnsweep.toml").write_text(ROOT_CONFIG)
+    osv.db.put(NO_FIX_YET)
+    state = tmp_path / "state.db"
+    code, first, _ = vulnsweep(
+        root, osv, tmp_path / "cache", "-R", ".", "--state", str(state), "-f", "json"
+    )
+    full = dict(osv.hits)
+    ignored = [i["id"] for i in orjson.loads(first)["ignored"]]
+    assert "GHSA-test-nofx-0001" in ignored
+
+    # Overnight: a new advisory for tornado (pinned by services/api only), a fix for the
+    # ignored-until-fixed one, and a revision of jinja2's (services/worker) that changes
+    # nothing it affects.
+    osv.db.put(
+        {
+            **NO_FIX_YET,
+            "id": "GHSA-test-torn-0002",
+            "summary": "tornado: new",
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "tornado"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "6.0"}, {"fixed": "6.4.1"}]}
+                    ],
+                }
+            ],
+        }
+    )
+    fixed = copy.deepcopy(NO_FIX_YET)
+    fixed["modified"] = "2026-11-28T00:00:00Z"
+    fixed["affected"][0]["ranges"][0]["events"].append({"fixed": "6.5"})
+    osv.db.put(fixed)
+    jinja = {**osv.db.records["PYSEC-2021-66"], "modified": "2026-11-28T00:00:00Z"}
+    osv.db.put(jinja)
+    osv.reset()
+    shutil.rmtree(root)  # a recheck reads no input file (and here, no config either)
+
+    code, out, err = vulnsweep(
+        tmp_path, osv, tmp_path / "empty-cache", "recheck", "--state", str(state), "-f", "json"
+    )
+    report = orjson.loads(out)
+    assert osv.hits["querybatch"] == full["querybatch"]
+    assert osv.hits["vulns"] == 3 < full["vulns"]  # the new one and the two revised
+    new = sorted(
+        (dep["name"], v["id"])
+        for dep in report["dependencies"]
+        for v in dep["vulns"]
+        if v["baseline_state"] == "new"
+    )
+    assert new == [("tornado", "GHSA-test-nofx-0001"), ("tornado", "GHSA-test-torn-0002")]
+    assert "newly affected: services/api (@acme/api): 2 new" in err
+    assert "newly affected: services/worker" not in err and "libs/core" not in err.split("fail")[0]
+    assert [p["path"] for p in report["projects"]] == [
+        "libs/core",
+        "services/api",
+        "services/worker",
+    ]
+    assert code == 1
+    history = orjson.loads(run_cli("history", "--state", str(state), "-f", "json").stdout)
+    assert [(r["kind"], r["new"]) for r in history] == [("audit", None), ("recheck", 2)]
+
+
+def test_recheck_reports_an_ignore_whose_fix_arrived(tmp_path: Path, osv: OsvServer) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    (root / "vulnsweep.toml").write_text(ROOT_CONFIG)
+    osv.db.put(NO_FIX_YET)
+    state = tmp_path / "state.db"
+    vulnsweep(root, osv, tmp_path / "cache", "-R", ".", "--state", str(state))
+    fixed = copy.deepcopy(NO_FIX_YET)
+    fixed["modified"] = "2026-11-28T00:00:00Z"
+    fixed["affected"][0]["ranges"][0]["events"].append({"fixed": "6.5"})
+    osv.db.put(fixed)
+    _, _, err = vulnsweep(tmp_path, osv, tmp_path / "cache", "recheck", "--state", str(state))
+    assert "ignore-until-fixed GHSA-test-nofx-0001: a fix exists now (6.5)" in err
+
+
+def test_recheck_needs_a_state_with_runs(tmp_path: Path, osv_server: OsvServer) -> None:
+    code, _, err = vulnsweep(tmp_path, osv_server, tmp_path / "c", "recheck")
+    assert code == 2 and "recheck needs --state PATH" in err
+    code, _, err = vulnsweep(
+        tmp_path, osv_server, tmp_path / "c", "recheck", "--state", str(tmp_path / "s.db")
+    )
+    assert code == 2 and "no run recorded yet" in err
+    (tmp_path / "junk.db").write_text("this is not SQLite " * 100)
+    code, _, err = vulnsweep(
+        tmp_path, osv_server, tmp_path / "c", "recheck", "--state", str(tmp_path / "junk.db")
+    )
+    assert code == 2 and "not a vulnsweep state file" in err
