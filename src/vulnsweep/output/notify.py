@@ -20,9 +20,11 @@ log = logging.getLogger("vulnsweep")
 
 def new_findings(result: AuditResult) -> list[Finding]:
     """With a baseline, the new ones; without, every reported finding is new."""
-    if result.baseline_date is None:
-        return result.reported
-    return [f for f in result.reported if f.baseline_state == "new"]
+    return [f for f in result.reported if _is_new(result, f)]
+
+
+def _is_new(result: AuditResult, finding: Finding) -> bool:
+    return result.baseline_date is None or finding.baseline_state == "new"
 
 
 def payload(result: AuditResult) -> dict[str, Any]:
@@ -32,11 +34,7 @@ def payload(result: AuditResult) -> dict[str, Any]:
             "path": p.path,
             "owners": list(p.owners),
             "verdict": "fail" if p.fails else "pass",
-            "new": [
-                _item(result, f)
-                for f in p.reported
-                if result.baseline_date is None or f.baseline_state == "new"
-            ],
+            "new": [_item(result, f) for f in p.reported if _is_new(result, f)],
         }
         for p in result.projects
     ]
@@ -100,11 +98,15 @@ def step_summary(result: AuditResult) -> str:
         lines.append(f"{len(failing)} of {len(result.projects)} projects fail.")
     lines.append("")
     groups: dict[tuple[str, str], list[Finding]] = {}
-    by_project = {id(f): p for p in result.projects for f in p.findings if not f.ignored}
-    for finding in fresh:
-        project = by_project.get(id(finding))
-        owners = ", ".join(owners_of(result, finding.dependency)) or "no owner"
-        groups.setdefault((project.path if project else ".", owners), []).append(finding)
+    if result.projects:
+        for project in result.projects:
+            mine = [f for f in project.reported if _is_new(result, f)]
+            if mine:
+                groups[(project.path, ", ".join(project.owners) or "no owner")] = mine
+    else:
+        for finding in fresh:
+            owners = ", ".join(owners_of(result, finding.dependency)) or "no owner"
+            groups.setdefault((".", owners), []).append(finding)
     if not fresh:
         lines.append("No new findings.")
     for (path, owners), findings in sorted(groups.items()):
