@@ -28,6 +28,7 @@ bench: install
 	$(PY) -m benchmarks.resolution
 	$(PY) -m benchmarks.soak
 	$(PY) -m benchmarks.scale
+	$(PY) -m benchmarks.recheck
 
 soak: install
 	$(PY) -m pytest -q -m soak

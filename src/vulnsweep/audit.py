@@ -72,7 +72,7 @@ def answers_for(
     returned ServiceAnswer carries the network's failures, skips and errors. `fresh`
     asks the service about every pin (a recheck): only advisory records stay cached.
     """
-    if fresh:
+    if fresh and not service.answers_locally:
         answers: dict[Key, list[Vulnerability]] = {}
         misses = list(dependencies)
     else:

@@ -308,9 +308,8 @@ def _after_run(
     if store is not None:
         from vulnsweep.history import job
 
-        ids = {f.vulnerability.id for f in result.findings}
-        records_of = getattr(service, "records_of", None)
-        records = records_of(ids) if records_of is not None else []
+        records_read = getattr(service, "records_read", None)
+        records = list(records_read()) if records_read is not None else []
         runs = previous if recheck else [None]
         for run in runs:
             store.record(
@@ -320,7 +319,7 @@ def _after_run(
                 service=service.name,
                 root=(run.root if run is not None else (str(root) if root else None)),
                 exit_code=code,
-                result=result if run is None else _only(result, store, run),
+                result=result if run is None or len(runs) == 1 else _only(result, store, run),
                 records=records,
             )
     if args.summary:

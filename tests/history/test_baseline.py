@@ -124,6 +124,10 @@ def test_every_format_marks_the_state(tmp_path: Path, osv_server: OsvServer) -> 
     assert markdown.count("| **new** |") == 3
     assert "jinja2 | 2.10.1 | PYSEC-2021-66 |" in markdown
     _, sarif, _ = audit(root, osv_server, cache, *base, "-f", "sarif")
+    import jsonschema
+
+    schema = json.loads((DATA / "sarif-schema-2.1.0.json").read_text())
+    jsonschema.validate(json.loads(sarif), schema)
     run = orjson.loads(sarif)["runs"][0]
     by_state: dict[str, set[str]] = {}
     for result in run["results"]:

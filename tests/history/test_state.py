@@ -182,3 +182,45 @@ def test_recheck_needs_a_state_with_runs(tmp_path: Path, osv_server: OsvServer) 
         tmp_path, osv_server, tmp_path / "c", "recheck", "--state", str(tmp_path / "junk.db")
     )
     assert code == 2 and "not a vulnsweep state file" in err
+
+
+def test_recheck_offline_matches_stored_pins_against_the_database(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    from tests.conftest import DATA
+
+    root = build_monorepo(tmp_path / "repo")
+    cache, state = tmp_path / "cache", tmp_path / "state.db"
+    imported = run_cli(
+        "db", "import", str(DATA / "osv-pypi-2024-10.zip"), "--cache-dir", str(cache)
+    )
+    assert imported.returncode == 0, imported.stderr
+    offline = ("--offline", "--max-db-age", "100000", "-f", "json")
+    code, first, _ = vulnsweep(root, osv_server, cache, "-R", ".", "--state", str(state), *offline)
+    code, again, _ = vulnsweep(
+        tmp_path, osv_server, cache, "recheck", "--state", str(state), *offline
+    )
+    report = orjson.loads(again)
+    assert report["baseline"]["new"] == report["baseline"]["fixed"] == 0
+    assert report["baseline"]["unchanged"] == len(
+        [v for d in orjson.loads(first)["dependencies"] for v in d.get("vulns", ())]
+    )
+    assert not any("skip_reason" in d for d in report["dependencies"])
+    assert code == 1 and osv_server.hits["querybatch"] == 0
+
+
+def test_what_could_not_be_audited_is_not_reported_fixed(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    state = tmp_path / "state.db"
+    vulnsweep(root, osv_server, tmp_path / "cache", "-R", ".", "--state", str(state))
+    with OsvServer(osv_server.db, faults=None) as down:
+        pass  # closed: every query fails
+    code, out, err = vulnsweep(
+        tmp_path, down, tmp_path / "other-cache", "recheck", "--state", str(state),
+        "-f", "json", "--timeout", "1",
+    )  # fmt: skip
+    assert code == 3
+    assert orjson.loads(out)["absent"] == []
+    assert "0 new, 0 unchanged, 0 fixed since" in err

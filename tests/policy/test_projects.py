@@ -133,3 +133,23 @@ def test_owners_in_reports_and_group_by(tmp_path: Path, osv_server: OsvServer) -
     werkzeug = next(r for r in results if r["properties"]["package"] == "werkzeug")
     assert werkzeug["properties"]["owners"] == ["@acme/worker", "@alice"]
     assert werkzeug["properties"]["project"] == "services/worker"
+
+
+def test_cyclonedx_names_projects_and_owners(tmp_path: Path, osv_server: OsvServer) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    proc = run_cli(
+        "-R", ".", "-f", "cyclonedx-json", "--osv-url", osv_server.url,
+        "--cache-dir", str(tmp_path / "cache"), "--progress-spinner", "off", cwd=root,
+    )  # fmt: skip
+    bom = orjson.loads(proc.stdout)
+    requests = next(c for c in bom["components"] if c["bom-ref"] == "requests==2.25.0")
+    assert [(p["name"], p["value"]) for p in requests["properties"]] == [
+        ("vulnsweep:owner", "@acme/api"),
+        ("vulnsweep:owner", "@acme/worker"),
+        ("vulnsweep:owner", "@alice"),
+        ("vulnsweep:project", "services/api"),
+        ("vulnsweep:project", "services/worker"),
+    ]
+    # Ignored in services/api, reported in services/worker: not a "will not fix".
+    (vuln,) = [v for v in bom["vulnerabilities"] if v["id"] == "PYSEC-2023-74"]
+    assert "analysis" not in vuln

@@ -61,8 +61,12 @@ class Baseline:
             return "new", today
         return "unchanged", entry.first_seen or self.date
 
-    def absent(self, reported: Iterable[Finding]) -> list[AbsentFinding]:
-        """Baseline findings that no reported finding of this run matches."""
+    def absent(
+        self, reported: Iterable[Finding], unknown: Iterable[str] = ()
+    ) -> list[AbsentFinding]:
+        """Baseline findings that no reported finding of this run matches; a package
+        this run could not audit (`unknown`) has nothing fixed, only nothing known."""
+        unknown = set(unknown)
         now: dict[str, set[str]] = {}
         for finding in reported:
             now.setdefault(finding.dependency.canonical_name, set()).update(
@@ -70,6 +74,8 @@ class Baseline:
             )
         gone: dict[tuple[str, str], AbsentFinding] = {}
         for name, entries in self.by_name.items():
+            if name in unknown:
+                continue
             for entry in entries:
                 if entry.ids & now.get(name, set()):
                     continue

@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS projects (
     dependencies INTEGER NOT NULL, findings INTEGER NOT NULL, fails INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS advisories (
-    id TEXT NOT NULL, modified TEXT NOT NULL, body BLOB NOT NULL, PRIMARY KEY (id, modified)
+    id TEXT PRIMARY KEY, modified TEXT NOT NULL, body BLOB NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -265,7 +265,8 @@ class StateStore:
                     for p in result.projects
                 ),
             )
-            self.db.executemany("INSERT OR IGNORE INTO advisories VALUES (?, ?, ?)", records)
+            # The latest revision of each record is all a recheck compares with.
+            self.db.executemany("INSERT OR REPLACE INTO advisories VALUES (?, ?, ?)", records)
         return int(run or 0)
 
 

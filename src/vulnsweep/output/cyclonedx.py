@@ -8,7 +8,7 @@ from typing import BinaryIO
 
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult
-from vulnsweep.output import OutputOptions
+from vulnsweep.output import OutputOptions, owners_of
 
 
 class CycloneDxWriter:
@@ -22,7 +22,7 @@ class CycloneDxWriter:
     def render(self, result: AuditResult) -> str:
         from decimal import Decimal
 
-        from cyclonedx.model import XsUri
+        from cyclonedx.model import Property, XsUri
         from cyclonedx.model.bom import Bom
         from cyclonedx.model.component import Component, ComponentType
         from cyclonedx.model.impact_analysis import (
@@ -49,18 +49,31 @@ class CycloneDxWriter:
             Component(type=ComponentType.APPLICATION, name="vulnsweep", version=__version__)
         )
         components = {}
+        project_of = {file: p.path for p in result.projects for file in p.files}
         for dep, _ in result.audited:
+            # A monorepo walk: which projects pin it and who owns them, as properties.
+            properties = [
+                Property(name="vulnsweep:project", value=project)
+                for project in dict.fromkeys(
+                    project_of[o.path] for o in dep.origins if o.path in project_of
+                )
+            ]
+            properties += [
+                Property(name="vulnsweep:owner", value=owner) for owner in owners_of(result, dep)
+            ]
             component = Component(
                 type=ComponentType.LIBRARY,
                 name=dep.canonical_name,
                 version=dep.version,
                 purl=PackageURL("pypi", None, dep.canonical_name, dep.version),
                 bom_ref=f"{dep.canonical_name}=={dep.version}",
+                properties=properties,
             )
             components[dep.key] = component
             bom.components.add(component)
         vulns: dict[str, Vulnerability] = {}
-        ignored: dict[str, str] = {}
+        states: dict[str, set[str]] = {}
+        ignored: dict[str, str] = {}  # id -> reason, for ids no dependency reports
         live: set[str] = set()
         for dep, findings in result.audited:
             for finding in findings:
@@ -112,13 +125,11 @@ class CycloneDxWriter:
                             f"Upgrade to one of: {fixes}" if fixes else "No fix version is known"
                         ),
                     )
-                    if finding.ignored:
-                        # Kept, with the team's decision, rather than silently dropped.
-                        entry.analysis = VulnerabilityAnalysis(
-                            responses=[ImpactAnalysisResponse.WILL_NOT_FIX],
-                            detail=f"ignored: {finding.ignored_reason}",
-                        )
                     vulns[vuln.id] = entry
+                if finding.ignored:
+                    ignored.setdefault(vuln.id, finding.ignored_reason or "")
+                else:
+                    live.add(vuln.id)
                 entry.affects.add(
                     BomTarget(
                         ref=components[dep.key].bom_ref.value or "",
@@ -129,12 +140,17 @@ class CycloneDxWriter:
                         ],
                     )
                 )
+                if finding.baseline_state is not None:
+                    states.setdefault(vuln.id, set()).add(finding.baseline_state)
         for vuln_id, reason in ignored.items():
             if vuln_id not in live:
                 # Kept, with the team's decision, rather than silently dropped.
                 vulns[vuln_id].analysis = VulnerabilityAnalysis(
                     responses=[ImpactAnalysisResponse.WILL_NOT_FIX], detail=f"ignored: {reason}"
                 )
+        for vuln_id, seen in states.items():
+            state = "new" if "new" in seen else "unchanged"
+            vulns[vuln_id].properties.add(Property(name="vulnsweep:baseline_state", value=state))
         for entry in vulns.values():
             bom.vulnerabilities.add(entry)
         version = {"1.4": SchemaVersion.V1_4, "1.5": SchemaVersion.V1_5, "1.6": SchemaVersion.V1_6}[

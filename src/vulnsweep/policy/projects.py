@@ -245,7 +245,9 @@ class ScopedPolicy:
     def finish(self, result: AuditResult, owners: Callable[[str], tuple[str, ...]] | None) -> None:
         """Per-project reports, owners and the baseline's absent findings on the result."""
         if self.baseline is not None:
-            result.absent = self.baseline.absent(result.reported)
+            unknown = {u.dependency.canonical_name for u in result.unaudited}
+            unknown |= {s.canonical_name for s in result.skipped}
+            result.absent = self.baseline.absent(result.reported, unknown)
             result.baseline_date = self.baseline.date
         files = {o.path for dep, _ in result.audited for o in dep.origins}
         files |= {o.path for s in result.skipped for o in s.origins}

@@ -53,6 +53,7 @@ OnAnswer = Callable[[Key, list[Vulnerability]], None]
 
 class VulnerabilityService(Protocol):
     name: str
+    answers_locally: bool  # no network stage: a recheck cannot bypass its "cache"
 
     def answer_from_cache(
         self, dependencies: Sequence[Dependency]

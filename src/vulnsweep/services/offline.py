@@ -28,6 +28,7 @@ _CHUNK = 500
 
 class OfflineService:
     name = "offline database"
+    answers_locally = True  # its cache stage is the whole answer
 
     def __init__(self, path: Path, *, max_age_days: float = 7.0) -> None:
         self.path = path

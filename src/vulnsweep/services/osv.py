@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote, urlsplit
 
@@ -103,6 +103,7 @@ class _BadResponse(ValueError):
 
 class OsvService:
     name = "OSV"
+    answers_locally = False
 
     def __init__(
         self,
@@ -143,14 +144,11 @@ class OsvService:
         for record_id, modified, body in records:
             self._known[record_id] = (modified, body)
 
-    def records_of(self, ids: Iterable[str]) -> list[tuple[str, str, bytes]]:
-        """(id, modified, body) of the records this run read, for the run history."""
-        out = []
-        for record_id in ids:
-            record = self._records.get(record_id)
-            if record is not None:
-                out.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
-        return out
+    def records_read(self) -> Iterator[tuple[str, str, bytes]]:
+        """(id, modified, body) of every record this run read (an alias group's members
+        too), for the run history."""
+        for record_id, record in self._records.items():
+            yield record_id, str(record.get("modified", "")), orjson.dumps(record)
 
     # -- cache stage (synchronous, no HTTP imports) -----------------------------
 

@@ -60,6 +60,7 @@ def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
 
 class PypiService:
     name = "PyPI"
+    answers_locally = False
 
     def __init__(
         self,
