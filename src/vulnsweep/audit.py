@@ -6,9 +6,9 @@ cache cannot answer everything, which keeps a warm run close to interpreter star
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from vulnsweep.errors import ServiceError
 from vulnsweep.model import (
@@ -31,7 +31,8 @@ from vulnsweep.services import (
 )
 from vulnsweep.sources import Collected, deduplicate
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from vulnsweep.net.session import Network
 
 
 @dataclass
@@ -48,23 +49,13 @@ def collect(
     return deduplicate((item for source in sources for item in source), requests)
 
 
-def run_async(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run on uvloop when it is installed, plain asyncio otherwise."""
-    import anyio
-
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return anyio.run(fn)
-    return anyio.run(fn, backend_options={"use_uvloop": True})
-
-
 def answers_for(
     service: VulnerabilityService,
     dependencies: Sequence[Dependency],
     progress: Progress | None = None,
     on_answer: OnAnswer | None = None,
     fresh: bool = False,
+    network: Network | None = None,
 ) -> tuple[dict[Key, list[Vulnerability]], ServiceAnswer]:
     """The cache first, the network for the rest (persisting what it learned).
 
@@ -82,9 +73,10 @@ def answers_for(
             on_answer(key, vulns)
     answer = ServiceAnswer()
     if misses:
-        answer = run_async(
-            lambda: service.query(misses, progress or NullProgress(), on_answer=on_answer)
-        )
+        from vulnsweep.net.session import run_once
+
+        query = lambda: service.query(misses, progress or NullProgress(), on_answer=on_answer)  # noqa: E731
+        answer = network.run(query) if network is not None else run_once(query)
         service.persist()
         answers.update(answer.vulnerabilities)
     return answers, answer
@@ -98,6 +90,7 @@ def audit(
     progress: Progress | None = None,
     on_findings: Callable[[Dependency, list[Finding]], None] | None = None,
     fresh: bool = False,
+    network: Network | None = None,
 ) -> AuditOutcome:
     """Audit every dependency; `on_findings` hears each one the moment it is answered."""
     by_key = {dep.key: dep for dep in dependencies}
@@ -110,7 +103,9 @@ def audit(
         if on_findings is not None:
             on_findings(by_key[key], findings)
 
-    _, answer = answers_for(service, dependencies, progress, on_answer=settle, fresh=fresh)
+    _, answer = answers_for(
+        service, dependencies, progress, on_answer=settle, fresh=fresh, network=network
+    )
     outcome = AuditOutcome(AuditResult(skipped=list(skipped)), errors=answer.errors)
     failures, skips = answer.failures, answer.skipped
     for dep in dependencies:

@@ -61,11 +61,11 @@ def db_command(argv: Sequence[str]) -> int:
         print(f"imported {info.records} advisories for {info.packages} packages into {path}")
         return EXIT_OK
     if args.action == "sync":
-        from vulnsweep.audit import run_async
+        from vulnsweep.net.session import run_once
         from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
 
         url = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
-        kind, count = run_async(lambda: sync(path, url))
+        kind, count = run_once(lambda: sync(path, url))
         print(f"{kind} sync: {count} advisories written to {path}")
         return EXIT_OK
     info = advisorydb.info(path)

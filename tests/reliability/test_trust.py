@@ -20,7 +20,7 @@ from tests.servers.osv import OsvServer
 from vulnsweep.errors import ServiceError
 from vulnsweep.redact import redact_url
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.sources.requirements import RequirementsSource
 
 

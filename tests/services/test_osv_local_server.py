@@ -10,7 +10,7 @@ from tests.servers.osv import Faults, OsvServer
 from vulnsweep.cache import Cache
 from vulnsweep.model import Dependency
 from vulnsweep.services import NullProgress, ServiceAnswer
-from vulnsweep.services.http import RetryPolicy
+from vulnsweep.net.http import RetryPolicy
 from vulnsweep.services.osv import OsvService
 
 FAST = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_retry_after=0.05)
@@ -94,7 +94,7 @@ def test_transient_faults_give_the_clean_answer(osv_server: OsvServer) -> None:
 
 
 def test_hang_past_timeout_is_retried(osv_server: OsvServer) -> None:
-    from vulnsweep.services.http import Timeouts
+    from vulnsweep.net.http import Timeouts
 
     osv_server.reset(Faults(hang_rate=0.3, seed=1))
     answer = query(osv_server, timeouts=Timeouts(connect=1, read=0.3), batch_read_timeout=0.3)

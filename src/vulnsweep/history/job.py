@@ -3,21 +3,23 @@ inputs a run covers, its walk root, its baseline and the policy it applies."""
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vulnsweep.history.baseline import Baseline, load_baseline
-from vulnsweep.history.store import RunRecord, StateStore, inputs_key
 from vulnsweep.policy import Gate, IgnorePolicy
 from vulnsweep.policy.config import Config
 from vulnsweep.policy.projects import GATE_KEYS, ProjectMap, ProjectPolicies, ScopedPolicy
+from vulnsweep.settings import Settings
+
+if TYPE_CHECKING:  # imported when a baseline or a --state file is actually used
+    from vulnsweep.history.baseline import Baseline
+    from vulnsweep.history.store import RunRecord, StateStore
 
 
-def job_inputs(args: argparse.Namespace) -> dict[str, Any]:
+def job_inputs(args: Settings) -> dict[str, Any]:
     """What identifies "the same inputs" between two runs of a job."""
 
     def absolute(paths: Sequence[str]) -> list[str]:
@@ -35,7 +37,7 @@ def job_inputs(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def walk_root(args: argparse.Namespace) -> Path | None:
+def walk_root(args: Settings) -> Path | None:
     """The root projects are found under: a -R walk's directory (the common one when
     several are walked), or the working directory when grouping by project or owner."""
     if args.recursive:
@@ -47,7 +49,7 @@ def walk_root(args: argparse.Namespace) -> Path | None:
     return None
 
 
-def gate_of(args: argparse.Namespace) -> Gate:
+def gate_of(args: Settings) -> Gate:
     return Gate(
         min_severity=args.min_severity.upper() if args.min_severity else None,
         ignore_unknown_severity=args.ignore_unknown_severity,
@@ -66,7 +68,7 @@ def explicit_options(argv: Sequence[str]) -> set[str]:
 
 
 def run_policy(
-    args: argparse.Namespace,
+    args: Settings,
     argv: Sequence[str],
     config: Config,
     root: Path | None,
@@ -97,18 +99,20 @@ def run_policy(
 
 
 def baseline_for(
-    args: argparse.Namespace, store: StateStore | None, previous: Sequence[RunRecord]
+    args: Settings, store: StateStore | None, previous: Sequence[RunRecord]
 ) -> Baseline | None:
     """`--baseline FILE` when given, else the previous run of these inputs in `--state`."""
     if args.baseline:
+        from vulnsweep.history.baseline import load_baseline
+
         return load_baseline(args.baseline)
     if store is not None:
         return store.baseline(previous)
     return None
 
 
-def previous_runs(store: StateStore | None, args: argparse.Namespace) -> list[RunRecord]:
-    if store is None:
-        return []
+def previous_runs(store: StateStore, args: Settings) -> list[RunRecord]:
+    from vulnsweep.history.store import inputs_key
+
     found = store.previous(inputs_key(job_inputs(args)))
     return [found] if found is not None else []

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult, Finding
 from vulnsweep.output import baseline_counts, owners_of
 from vulnsweep.redact import redact_url
+
+if TYPE_CHECKING:
+    from vulnsweep.net.session import Network
 
 log = logging.getLogger("vulnsweep")
 
@@ -135,11 +138,13 @@ def write_step_summary(result: AuditResult) -> None:
         log.warning("--summary: cannot write %s: %s", path, exc.strerror)
 
 
-def send_webhook(url: str, result: AuditResult, timeout: float | None) -> bool:
+def send_webhook(
+    url: str, result: AuditResult, timeout: float | None, network: Network | None = None
+) -> bool:
     """POST the summary (retried like any request); True when delivered."""
-    from vulnsweep.audit import run_async
     from vulnsweep.errors import ServiceError
-    from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+    from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
+    from vulnsweep.net.session import run_once
 
     document = payload(result)
 
@@ -149,11 +154,15 @@ def send_webhook(url: str, result: AuditResult, timeout: float | None) -> bool:
             timeouts=Timeouts(connect=min(10.0, timeout or 10.0), read=timeout or 15.0),
             concurrency=1,
             retry=RetryPolicy(attempts=3, max_retry_after=10.0),
+            network=network,
         ) as http:
             await http.deliver(url, document)
 
     try:
-        run_async(deliver)
+        if network is not None:
+            network.run(deliver)
+        else:
+            run_once(deliver)
     except ServiceError as exc:
         log.warning("--webhook %s not delivered: %s", redact_url(url), exc.message)
         return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     import anyio.abc
 
     from vulnsweep.cache import Cache
+    from vulnsweep.net.http import HttpClient, Timeouts
+    from vulnsweep.net.session import Network
     from vulnsweep.resolution.index import Distribution, PackageIndex
-    from vulnsweep.services.http import HttpClient, Timeouts
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -70,6 +71,7 @@ class ResolverSettings:
     concurrency: int = 32
     timeouts: Timeouts | None = None
     deadline: float | None = None  # seconds for every resolution together
+    network: Network | None = None  # the run's loop and connection pool
 
 
 @dataclass
@@ -80,10 +82,15 @@ class Resolved:
 
 
 def resolve_all(requests: Sequence[ResolutionRequest], settings: ResolverSettings) -> Resolved:
-    from vulnsweep.audit import run_async
+    from vulnsweep.net.session import run_once
+
+    def resolution() -> Awaitable[Resolved]:
+        return resolve_async(requests, settings)
 
     try:
-        return run_async(lambda: resolve_async(requests, settings))
+        if settings.network is not None:
+            return settings.network.run(resolution)
+        return run_once(resolution)
     except BaseExceptionGroup as group:  # task groups wrap what a resolution raised
         raise _first_error(group) from None
 
@@ -111,13 +118,14 @@ async def resolve_async(
     from vulnsweep.resolution.index import ACCEPT, LazyHttp, PackageIndex
 
     def client() -> HttpClient:
-        from vulnsweep.services.http import HttpClient
+        from vulnsweep.net.http import HttpClient
 
         return HttpClient(
             "package index",
             timeouts=settings.timeouts,
             concurrency=settings.concurrency,
             headers={"Accept": ACCEPT},
+            network=settings.network,
         )
 
     resolved = Resolved()

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.version import Version
 
+    from vulnsweep.net.http import HttpClient
     from vulnsweep.resolution.target import TargetEnvironment
-    from vulnsweep.services.http import HttpClient
 
 log = logging.getLogger(__name__)
 

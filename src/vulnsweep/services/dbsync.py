@@ -18,8 +18,8 @@ from typing import Any
 
 from vulnsweep.cache import advisorydb
 from vulnsweep.errors import ServiceError
+from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.redact import redact_url
-from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
 
 log = logging.getLogger(__name__)
 

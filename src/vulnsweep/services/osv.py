@@ -19,12 +19,13 @@ import orjson
 from vulnsweep.cache import Cache, VulnRef, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.net.http import RetryPolicy, Timeouts
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import OsvRecord, merge
-from vulnsweep.services.http import RetryPolicy, Timeouts
 
 if TYPE_CHECKING:
-    from vulnsweep.services.http import HttpClient
+    from vulnsweep.net.http import HttpClient
+    from vulnsweep.net.session import Network
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,9 @@ class OsvService:
         max_batch: int = MAX_QUERIES_PER_BATCH,
         deadline: float | None = None,
         hydrate: str = "ids",
+        network: Network | None = None,
     ) -> None:
+        self.network = network
         self.base_url = normalize_base_url(base_url)
         self.deadline = deadline
         self.cache = cache or Cache(None)
@@ -195,7 +198,7 @@ class OsvService:
     ) -> ServiceAnswer:
         import anyio
 
-        from vulnsweep.services.http import HttpClient
+        from vulnsweep.net.http import HttpClient
 
         self._answer = ServiceAnswer()
         self._on_answer = on_answer
@@ -210,7 +213,11 @@ class OsvService:
         self._record_limit = anyio.Semaphore(self.concurrency)
         progress.add_queries(len(dependencies))
         async with HttpClient(
-            self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
+            self.name,
+            timeouts=self.timeouts,
+            concurrency=self.concurrency,
+            retry=self.retry,
+            network=self.network,
         ) as http:
             self._http: HttpClient = http
             with anyio.move_on_after(self.deadline) as scope:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import orjson
@@ -18,9 +18,12 @@ import orjson
 from vulnsweep.cache import Cache, HttpEntry, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
+
+if TYPE_CHECKING:
+    from vulnsweep.net.session import Network
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.advisories import merge
-from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.services.osv import query_version
 
 DEFAULT_URL = "https://pypi.org"
@@ -71,7 +74,9 @@ class PypiService:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         deadline: float | None = None,
+        network: Network | None = None,
     ) -> None:
+        self.network = network
         base_url = base_url.rstrip("/")
         self.deadline = deadline
         if not base_url.startswith(("http://", "https://")):
@@ -155,7 +160,11 @@ class PypiService:
 
         async with (
             HttpClient(
-                self.name, timeouts=self.timeouts, concurrency=self.concurrency, retry=self.retry
+                self.name,
+                timeouts=self.timeouts,
+                concurrency=self.concurrency,
+                retry=self.retry,
+                network=self.network,
             ) as http,
             anyio.create_task_group() as tg,
         ):

@@ -8,12 +8,15 @@ release is yanked (PEP 592). Reported as warnings; `--strict` makes them fail.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from vulnsweep.errors import ServiceError
 from vulnsweep.model import Dependency, ProjectStatus, version_key
-from vulnsweep.services.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
+
+if TYPE_CHECKING:
+    from vulnsweep.net.session import Network
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 ACCEPT = "application/vnd.pypi.simple.v1+json"
@@ -26,6 +29,7 @@ async def project_pages(
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
     retry: RetryPolicy | None = None,
+    network: Network | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[ServiceError]]:
     """Each project's PEP 691 JSON page, many in flight; unknown projects are absent.
     The index's credentials (from ~/.netrc or keyring) apply as they do in resolution."""
@@ -57,6 +61,7 @@ async def project_pages(
             concurrency=concurrency,
             retry=retry,
             headers={"Accept": ACCEPT},
+            network=network,
         ) as http,
         anyio.create_task_group() as tg,
     ):
@@ -72,6 +77,7 @@ async def check(
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
     retry: RetryPolicy | None = None,
+    network: Network | None = None,
 ) -> tuple[dict[tuple[str, str], ProjectStatus], list[ServiceError]]:
     pages, errors = await project_pages(
         [d.canonical_name for d in dependencies],
@@ -79,6 +85,7 @@ async def check(
         concurrency=concurrency,
         timeouts=timeouts,
         retry=retry,
+        network=network,
     )
     statuses = {
         dep.key: status_from_page(pages[dep.canonical_name], dep.version)
@@ -134,6 +141,7 @@ async def release_hashes(
     *,
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
+    network: Network | None = None,
 ) -> dict[tuple[str, str], list[str]]:
     """sha256 of every file of each (project, version), for rewriting hash pins."""
     pages, errors = await project_pages(
@@ -141,6 +149,7 @@ async def release_hashes(
         index_url,
         concurrency=concurrency,
         timeouts=timeouts,
+        network=network,
     )
     if errors:
         raise errors[0]

@@ -1,6 +1,7 @@
-"""The one HTTP client of a run: a shared aiohttp session with keep-alive, timeouts,
-and retries (exponential backoff with jitter; 429 honours Retry-After; 5xx, resets
-and timeouts retried; other 4xx fail at once with the server's own message)."""
+"""A service's HTTP client over the run's shared connection pool (net/session.py):
+timeouts, a response size cap, and retries (exponential backoff with jitter; 429
+honours Retry-After; 5xx, resets and timeouts retried; other 4xx fail at once with the
+server's own message). Every error names the service it was talking to."""
 
 from __future__ import annotations
 
@@ -23,27 +24,16 @@ from vulnsweep.redact import redact_text, redact_url
 if TYPE_CHECKING:
     import aiohttp
 
+    from vulnsweep.net.session import Network
+
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"vulnsweep/{__version__}"
 
 Validator = Callable[[Any], Any]
 
-_CA_BUNDLE: str | None = None
 # No JSON answer of OSV or PyPI comes near this; a larger one is refused, not held.
 MAX_RESPONSE_BYTES = 64 * 1024**2
-
-
-def use_ca_bundle(path: str) -> None:
-    """Verify TLS against this bundle (a corporate CA, a mirror's own CA) for the run."""
-    import os
-
-    from vulnsweep.errors import UsageError
-
-    if not os.path.isfile(path):
-        raise UsageError(f"--cert {path}: no such file")
-    global _CA_BUNDLE
-    _CA_BUNDLE = path
 
 
 @dataclass(frozen=True)
@@ -107,45 +97,43 @@ class HttpClient:
         headers: dict[str, str] | None = None,
         ssl_context: Any = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        network: Network | None = None,
     ) -> None:
         self.service = service
         self.timeouts = timeouts or Timeouts()
         self.concurrency = concurrency
         self.retry = retry or RetryPolicy()
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+        self._json_headers = {**self.headers, "Content-Type": "application/json"}
         self.ssl_context = ssl_context
         self.max_response_bytes = max_response_bytes
         self.requests_sent = 0
+        self.network = network  # None: a session of its own (tools and tests)
         self._session: aiohttp.ClientSession | None = None
+        self._timeout: aiohttp.ClientTimeout | None = None
 
     async def __aenter__(self) -> HttpClient:
         import aiohttp
 
-        ssl_context = self.ssl_context
-        if ssl_context is None and _CA_BUNDLE is not None:
-            import ssl
-
-            try:
-                ssl_context = ssl.create_default_context(cafile=_CA_BUNDLE)
-            except (ssl.SSLError, OSError) as exc:
-                from vulnsweep.errors import UsageError
-
-                raise UsageError(f"--cert {_CA_BUNDLE}: not a usable CA bundle ({exc})") from None
+        # The client's own timeouts, built once: the shared pool serves services whose
+        # patience differs (a querybatch may take a minute, a status check should not).
+        self._timeout = aiohttp.ClientTimeout(
+            total=self.timeouts.total(self.timeouts.read),
+            connect=self.timeouts.connect,
+            sock_read=self.timeouts.read,
+        )
+        if self.network is not None:
+            self._session = await self.network.session()
+            return self
         connector = aiohttp.TCPConnector(
             limit=self.concurrency + 8,
             ttl_dns_cache=300,
-            ssl=ssl_context if ssl_context is not None else True,
+            ssl=self.ssl_context if self.ssl_context is not None else True,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
-            headers=self.headers,
             raise_for_status=False,
             cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
-            timeout=aiohttp.ClientTimeout(
-                total=self.timeouts.total(self.timeouts.read),
-                connect=self.timeouts.connect,
-                sock_read=self.timeouts.read,
-            ),
         )
         return self
 
@@ -155,9 +143,9 @@ class HttpClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._session is not None:
+        if self._session is not None and self.network is None:
             await self._session.close()
-            self._session = None
+        self._session = None
 
     async def get_json(
         self,
@@ -247,7 +235,9 @@ class HttpClient:
                 unbounded = aiohttp.ClientTimeout(
                     total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
                 )
-                async with self._session.get(url, timeout=unbounded) as response:
+                async with self._session.get(
+                    url, headers=self.headers, timeout=unbounded
+                ) as response:
                     if response.status != 200:
                         self._interpret(
                             response.status, response.headers, await response.read(), url, False
@@ -299,7 +289,6 @@ class HttpClient:
         import aiohttp
 
         assert self._session is not None, "HttpClient used outside `async with`"
-        # None: the session's own timeouts apply (no per-request object to build).
         timeout = (
             aiohttp.ClientTimeout(
                 total=self.timeouts.total(read_timeout),
@@ -307,15 +296,13 @@ class HttpClient:
                 sock_read=read_timeout,
             )
             if read_timeout is not None
-            else None
+            else self._timeout
         )
-        headers: dict[str, str] | None = (
-            {"Content-Type": "application/json"} if body is not None else None
-        )
+        headers = self._json_headers if body is not None else self.headers
         if etag:
-            headers = {**(headers or {}), "If-None-Match": etag}
+            headers = {**headers, "If-None-Match": etag}
         if extra_headers:
-            headers = {**(headers or {}), **extra_headers}
+            headers = {**headers, **extra_headers}
         last_error = "no attempt made"
         attempt = 0
         connect_failures = 0
@@ -327,7 +314,7 @@ class HttpClient:
                     url,
                     data=body,
                     headers=headers,
-                    **({"timeout": timeout} if timeout is not None else {}),
+                    timeout=timeout,
                 ) as response:
                     payload = await self._read_capped(
                         response, url, self.max_response_bytes if limit is None else limit

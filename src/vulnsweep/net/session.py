@@ -1,0 +1,141 @@
+"""The run's network: one event loop per process and one aiohttp connection pool per
+run, both opened on first use -- so a run the cache answers entirely never imports
+aiohttp, and resolution, queries, status checks, `--fix` rounds and the webhook all
+reuse the same loop and the same kept-alive connections (and TLS sessions)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from vulnsweep.errors import UsageError
+
+if TYPE_CHECKING:
+    import asyncio
+
+    import aiohttp
+
+T = TypeVar("T")
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
+
+
+class Network:
+    """Owned by the run; `close()` (always called) closes the pool, then the loop."""
+
+    def __init__(self, *, ca_bundle: str | None = None, connections: int = 128) -> None:
+        if ca_bundle is not None:
+            import os
+
+            if not os.path.isfile(ca_bundle):
+                raise UsageError(f"--cert {ca_bundle}: no such file")
+        self.ca_bundle = ca_bundle
+        self.connections = connections
+        self._runner: Any = None  # asyncio.Runner (3.11+) or a plain loop on 3.10
+        self._session: aiohttp.ClientSession | None = None
+        self._ssl: Any = None
+
+    @property
+    def started(self) -> bool:
+        return self._runner is not None
+
+    def run(self, fn: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine to completion on the process's one event loop."""
+        if self._runner is None:
+            import asyncio
+
+            if sys.version_info >= (3, 11):
+                self._runner = asyncio.Runner(loop_factory=_loop_factory())
+            else:  # pragma: no cover - 3.10 has no asyncio.Runner
+                self._runner = _LoopRunner(_loop_factory()())
+        return self._runner.run(_awaited(fn))  # type: ignore[no-any-return]
+
+    def ssl_context(self) -> Any:
+        """Built once per run, and only when a request needs TLS verification against
+        a bundle of its own; otherwise aiohttp's default verification applies."""
+        if self._ssl is None and self.ca_bundle is not None:
+            import ssl
+
+            try:
+                self._ssl = ssl.create_default_context(cafile=self.ca_bundle)
+            except (ssl.SSLError, OSError) as exc:
+                raise UsageError(
+                    f"--cert {self.ca_bundle}: not a usable CA bundle ({exc})"
+                ) from None
+        return self._ssl
+
+    async def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            import aiohttp
+
+            from vulnsweep.net.http import USER_AGENT
+
+            ssl_context = self.ssl_context()
+            connector = aiohttp.TCPConnector(
+                limit=self.connections,
+                ttl_dns_cache=300,
+                ssl=ssl_context if ssl_context is not None else True,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                raise_for_status=False,
+                cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
+            )
+        return self._session
+
+    def close(self) -> None:
+        if self._runner is None:
+            return
+        runner, self._runner = self._runner, None
+        try:
+            if self._session is not None:
+                session, self._session = self._session, None
+                runner.run(session.close())
+        finally:
+            runner.close()
+
+
+async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+class _LoopRunner:  # pragma: no cover - Python 3.10 only
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        import asyncio
+
+        loop = self.loop
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def run_once(fn: Callable[[], Awaitable[T]]) -> T:
+    """For a caller with no run around it (a maintenance command, a library user): a
+    network of its own for one coroutine, closed afterwards."""
+    network = Network()
+    try:
+        return network.run(fn)
+    finally:
+        network.close()

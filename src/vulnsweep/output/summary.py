@@ -1,0 +1,89 @@
+"""The few lines a run ends with on stderr, and the exit code they justify: findings,
+baseline counts, failing projects, policy notes, what could not be audited."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, EXIT_VULNERABLE
+
+if TYPE_CHECKING:
+    from vulnsweep.audit import AuditOutcome
+    from vulnsweep.policy import FindingPolicy
+
+log = logging.getLogger("vulnsweep")
+
+
+def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int:
+    """The stderr summary of a run, and its exit code."""
+    result = outcome.result
+    reported = result.reported
+    ignored = len(result.findings) - len(reported)
+    passing = len(reported) - len(result.failing)
+    packages = len({f.dependency.key for f in reported})
+    notes = [f"{ignored} ignored"] if ignored else []
+    if passing:
+        notes.append(f"{passing} not failing the run")
+    note = f" ({', '.join(notes)})" if notes else ""
+    if reported:
+        print(
+            f"Found {plural(len(reported), 'known vulnerability', 'known vulnerabilities')}"
+            f"{note} in {plural(packages, 'package')}",
+            file=sys.stderr,
+        )
+    elif not result.unaudited:
+        print(f"No known vulnerabilities found{note}", file=sys.stderr)
+    elif result.audited:
+        # Never let "no vulnerabilities" stand for dependencies nobody looked at.
+        print(
+            f"No known vulnerabilities found in the {len(result.audited)} dependencies that "
+            f"could be audited{note}",
+            file=sys.stderr,
+        )
+    if result.baseline_date is not None:
+        states = [f.baseline_state for f in reported]
+        print(
+            f"{states.count('new')} new, {states.count('unchanged')} unchanged, "
+            f"{len(result.absent)} fixed since {result.baseline_date}",
+            file=sys.stderr,
+        )
+    if result.projects:
+        failing = [p.path for p in result.projects if p.fails]
+        listed = f": {', '.join(failing[:10])}" + (" ..." if len(failing) > 10 else "")
+        print(
+            f"{len(failing)} of {plural(len(result.projects), 'project')} fail"
+            f"{listed if failing else ''}",
+            file=sys.stderr,
+        )
+    for message in policy.messages():
+        log.warning("%s", message)
+    for dep, status in result.adverse:
+        print(f"warning: {dep.canonical_name} {dep.version}: {status.describe()}", file=sys.stderr)
+    if result.skipped:
+        print(
+            f"Skipped {plural(len(result.skipped), 'dependency', 'dependencies')} "
+            "that could not be audited (see the report)",
+            file=sys.stderr,
+        )
+    if outcome.errors:
+        first = outcome.errors[0]
+        print(
+            f"vulnsweep: error: {first}; {len(result.unaudited)} of "
+            f"{len(result.unaudited) + len(result.audited)} dependencies could not be "
+            "audited",
+            file=sys.stderr,
+        )
+        return EXIT_SERVICE
+    if result.unaudited:
+        return EXIT_SERVICE
+    if strict and result.skipped:
+        return EXIT_USAGE
+    if strict and result.adverse:
+        return EXIT_VULNERABLE
+    return EXIT_VULNERABLE if result.failing else EXIT_OK
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"

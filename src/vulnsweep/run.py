@@ -1,0 +1,467 @@
+"""One audit run: the Run owns what must be closed (the cache, the network, the run
+history) and the stages are plain functions over it, in pipeline order:
+
+    collect -> resolve -> audit (+ status) -> fix -> report -> remember
+
+The network (event loop and connection pool) opens only when a stage first needs it,
+so a run the cache answers entirely never imports aiohttp.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from vulnsweep.errors import EXIT_OK, UsageError
+from vulnsweep.logs import cache_dir
+from vulnsweep.settings import Settings
+
+if TYPE_CHECKING:
+    from vulnsweep.audit import AuditOutcome
+    from vulnsweep.cache import Cache
+    from vulnsweep.history.store import FileFacts, RunRecord, StateStore
+    from vulnsweep.model import (
+        AuditResult,
+        Dependency,
+        ResolutionRequest,
+        SkippedDependency,
+        Vulnerability,
+    )
+    from vulnsweep.net.session import Network
+    from vulnsweep.policy.config import Config
+    from vulnsweep.policy.projects import ScopedPolicy
+    from vulnsweep.services import VulnerabilityService
+
+log = logging.getLogger("vulnsweep")
+
+
+class Run:
+    """A context manager: whatever a stage raises, everything opened is closed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started = dt.datetime.now(dt.timezone.utc)
+        self.store: StateStore | None = None
+        self._cache: Cache | None = None
+        self._network: Network | None = None
+
+    def __enter__(self) -> Run:
+        if self.settings.state:
+            from vulnsweep.history.store import StateStore
+
+            self.store = StateStore(self.settings.state)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._network is not None:
+                self._network.close()
+        finally:
+            if self._cache is not None:
+                self._cache.close()
+            if self.store is not None:
+                self.store.close()
+
+    @property
+    def cache(self) -> Cache:
+        if self._cache is None:
+            from vulnsweep.cache import Cache
+
+            s = self.settings
+            self._cache = Cache(None if s.no_cache else cache_dir(s.cache_dir), ttl=s.cache_ttl)
+        return self._cache
+
+    @property
+    def network(self) -> Network:
+        """The process's one event loop and the run's one connection pool, on first use."""
+        if self._network is None:
+            from vulnsweep.net.session import Network
+
+            s = self.settings
+            self._network = Network(ca_bundle=s.cert, connections=max(s.concurrency, 64) + 16)
+        return self._network
+
+
+@dataclass
+class Collected:
+    dependencies: list[Dependency]
+    skipped: list[SkippedDependency]
+    requests: list[ResolutionRequest] = field(default_factory=list)
+    root: Path | None = None  # where a monorepo's projects are found
+    previous: list[RunRecord] = field(default_factory=list)  # stored runs compared with
+    files: FileFacts | None = None  # a recheck: each file's project and owners, as stored
+    markers: dict[str, str] | None = None  # the target environment's marker values
+
+
+def execute(run: Run) -> int:
+    """The audit command: every stage in order; the exit code."""
+    from vulnsweep.history import job
+    from vulnsweep.output.summary import summarize
+
+    s = run.settings
+    previous = _previous_runs(run)
+    baseline = job.baseline_for(s, run.store, previous)  # a bad one fails before any work
+    collected = collect(run, previous)
+    resolve(run, collected)
+    if s.dry_run and not s.fix:
+        print(
+            f"Dry run: would audit {len(collected.dependencies)} packages "
+            f"({len(collected.skipped)} skipped)",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    service = build_service(run)
+    if s.recheck and run.store is not None and hasattr(service, "preload"):
+        service.preload(run.store.records())
+    policy = job.run_policy(
+        s, s.argv, _config(s), collected.root, baseline, run.started.date(),
+        collected.files.projects if collected.files else None,
+    )  # fmt: skip
+    outcome = report(run, collected, service, policy)
+    code = summarize(outcome, policy, s.strict)
+    remember(run, collected, outcome.result, service, code)
+    return code
+
+
+def _config(settings: Settings) -> Config:
+    from vulnsweep.policy.config import Config
+
+    return settings.config or Config()
+
+
+def _previous_runs(run: Run) -> list[RunRecord]:
+    if run.store is None:
+        if run.settings.recheck:
+            raise UsageError("recheck needs --state PATH (the run history to re-audit)")
+        return []
+    if not run.settings.recheck:
+        from vulnsweep.history import job
+
+        return job.previous_runs(run.store, run.settings)
+    latest = run.store.latest()
+    if not latest:
+        raise UsageError(f"--state {run.settings.state}: no run recorded yet; nothing to recheck")
+    return latest
+
+
+def collect(run: Run, previous: list[RunRecord]) -> Collected:
+    """Every source's pins, deduplicated; or, for a recheck, the stored runs' pins."""
+    from vulnsweep.audit import collect as gather
+    from vulnsweep.history import job
+
+    s = run.settings
+    if s.recheck:
+        from vulnsweep.history.store import FileFacts
+
+        if s.paths or s.requirements or s.sbom or s.site_paths:
+            raise UsageError("recheck re-audits the runs stored in --state; it takes no inputs")
+        assert run.store is not None
+        store, files = run.store, FileFacts()
+        dependencies, skipped = gather(store.pins(r, files) for r in previous)
+        roots = [Path(r.root) for r in previous if r.root]
+        root = Path(os.path.commonpath(roots)) if roots else None
+        return Collected(dependencies, skipped, [], root, previous, files)
+    from vulnsweep.sources.select import build_sources
+
+    requests: list[ResolutionRequest] = []
+    inputs = s.inputs()
+    sources = build_sources(inputs)
+    dependencies, skipped = gather((source.collect() for source in sources), requests)
+    return Collected(
+        dependencies,
+        skipped,
+        requests,
+        job.walk_root(s),
+        previous,
+        markers=inputs.marker_environment,
+    )
+
+
+def resolve(run: Run, collected: Collected) -> None:
+    """Unpinned requirement sets -> the releases pip would install, merged with the
+    pins that needed no resolving; then what `--skip-editable` and `--strict` say."""
+    s = run.settings
+    requests = collected.requests
+    if requests and not s.dry_run and s.service_name == "offline":
+        from vulnsweep.cache import advisorydb
+
+        # Before resolving (which can take a while), not after: no database, no audit.
+        advisorydb.connect(advisorydb.db_path(cache_dir(s.cache_dir))).close()
+    if requests:
+        from vulnsweep.resolution.target import TargetEnvironment
+        from vulnsweep.sources import deduplicate
+        from vulnsweep.sources.select import platform_of
+
+        markers = collected.markers
+        target = TargetEnvironment(markers, s.platform or platform_of(markers))
+        if s.resolver == "uv":
+            from vulnsweep.resolution.uv import resolve_with_uv
+
+            resolved = resolve_with_uv(requests, s.index_url, s.extra_index_url, target, s.pre)
+        else:
+            from vulnsweep.resolution import ResolverSettings, resolve_all
+
+            resolved = resolve_all(
+                requests,
+                ResolverSettings(
+                    cache=run.cache,
+                    index_url=s.index_url,
+                    extra_index_urls=s.extra_index_url,
+                    target=target,
+                    pre=s.pre,
+                    concurrency=min(s.concurrency, 64),
+                    timeouts=s.timeouts,
+                    deadline=s.deadline,
+                    network=run.network,
+                ),
+            )
+        log.info(
+            "resolved %d requirement sets to %d releases", len(requests), len(resolved.dependencies)
+        )
+        collected.dependencies, collected.skipped = deduplicate(
+            [*collected.dependencies, *resolved.dependencies, *collected.skipped, *resolved.skipped]
+        )
+    if s.skip_editable:
+        collected.skipped = [x for x in collected.skipped if "editable" not in x.reason]
+    if s.strict and collected.skipped:
+        first = collected.skipped[0]
+        where = f" ({first.origins[0]})" if first.origins else ""
+        raise UsageError(
+            f"--strict: {len(collected.skipped)} dependencies cannot be audited; first: "
+            f"{first.name}{where}: {first.reason}"
+        )
+
+
+def build_service(run: Run) -> VulnerabilityService:
+    s = run.settings
+    if s.service_name == "offline":
+        from vulnsweep.cache import advisorydb
+        from vulnsweep.services.offline import OfflineService
+
+        return OfflineService(advisorydb.db_path(cache_dir(s.cache_dir)), max_age_days=s.max_db_age)
+    # The network is handed over unopened: a fully cached audit never opens it.
+    network = run.network
+    if s.service_name == "pypi":
+        from vulnsweep.services.pypi import PypiService
+
+        return PypiService(
+            s.pypi_url,
+            run.cache,
+            concurrency=s.concurrency,
+            timeouts=s.timeouts,
+            deadline=s.deadline,
+            network=network,
+        )
+    from vulnsweep.services.osv import BATCH_READ_TIMEOUT, OsvService
+
+    return OsvService(
+        s.osv_url,
+        run.cache,
+        concurrency=s.concurrency,
+        timeouts=s.timeouts,
+        batch_read_timeout=s.timeout if s.timeout is not None else BATCH_READ_TIMEOUT,
+        deadline=s.deadline,
+        hydrate=s.hydrate,
+        network=network,
+    )
+
+
+def report(
+    run: Run, collected: Collected, service: VulnerabilityService, policy: ScopedPolicy
+) -> AuditOutcome:
+    """Audit, enrich with project status, fix, and write the report. The report is
+    open from the start so a streaming format (ndjson) can write each finding as it is
+    known; a file still only replaces the old one when complete."""
+    from vulnsweep.audit import audit
+    from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
+
+    s = run.settings
+    progress = None
+    if s.progress_spinner == "on" and sys.stderr.isatty():
+        from vulnsweep.output.progress import TerminalProgress
+
+        progress = TerminalProgress()
+    options = OutputOptions(
+        desc=resolve_toggle(s.desc, s.format),
+        aliases=resolve_toggle(s.aliases, s.format),
+        cyclonedx_version=s.cyclonedx_version,
+        hyperlinks=s.output is None and sys.stdout.isatty() and not os.environ.get("CI"),
+        group_by=s.group_by,
+    )
+    writer = writer_for(s.format, options)
+    with open_output(s.output) as stream:
+        stream_findings = getattr(writer, "findings", None)
+        on_findings = (
+            (lambda dep, findings: stream_findings(stream, findings))
+            if stream_findings is not None
+            else None
+        )
+        try:
+            outcome = audit(
+                collected.dependencies,
+                collected.skipped,
+                service,
+                policy,
+                progress,
+                on_findings,
+                fresh=s.recheck,
+                network=run.network,
+            )
+        finally:
+            if progress is not None:
+                progress.close()
+        if s.check_status:
+            enrich(run, outcome)
+        if s.fix:
+            fix(run, outcome.result, service)
+        policy.finish(outcome.result, _owners(collected))
+        now = dt.datetime.now(dt.timezone.utc)
+        outcome.result.generated_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        writer.write(outcome.result, stream)
+    return outcome
+
+
+def enrich(run: Run, outcome: AuditOutcome) -> None:
+    """`--check-status`: PEP 792 project status and yanked releases from the index."""
+    from vulnsweep.services.status import check
+
+    s = run.settings
+    audited = [dep for dep, _ in outcome.result.audited]
+    statuses, errors = run.network.run(
+        lambda: check(
+            audited,
+            s.index_url,
+            concurrency=min(s.concurrency, 32),
+            timeouts=s.timeouts,
+            network=run.network,
+        )
+    )
+    outcome.result.statuses = statuses
+    outcome.errors += errors
+
+
+def fix(run: Run, result: AuditResult, service: VulnerabilityService) -> None:
+    """`--fix`: plan the smallest fixing versions (each candidate audited too), rewrite
+    the files that pin them, say what changed."""
+    from vulnsweep import fix as fixing
+    from vulnsweep.audit import answers_for
+    from vulnsweep.model import FixResult
+    from vulnsweep.services.status import release_hashes
+
+    s = run.settings
+
+    def auditor(candidates: list[Dependency]) -> dict[tuple[str, str], list[Vulnerability] | None]:
+        return dict(answers_for(service, candidates, network=run.network)[0])
+
+    plans = fixing.plan(result, auditor)
+    rewrites = fixing.rewrite_files(
+        plans,
+        lambda pairs: run.network.run(
+            lambda: release_hashes(pairs, s.index_url, timeouts=s.timeouts, network=run.network)
+        ),
+    )
+    result.fixes = [
+        FixResult(p.dependency.canonical_name, p.dependency.version, p.new_version, p.skip_reason)
+        for p in plans
+    ]
+    if s.diff:
+        sys.stderr.write("".join(r.diff() for r in rewrites))
+    verb = "Would fix" if s.dry_run else "Fixed"
+    if not s.dry_run:
+        fixing.apply(rewrites)
+    for p in plans:
+        if p.new_version:
+            print(
+                f"{verb} {p.dependency.canonical_name}: {p.dependency.version} -> "
+                f"{p.new_version} in {', '.join(p.files) or 'no rewritable file'}",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"Cannot fix {p.dependency.canonical_name} {p.dependency.version}: {p.skip_reason}",
+                file=sys.stderr,
+            )
+
+
+def _owners(collected: Collected) -> Callable[[str], tuple[str, ...]] | None:
+    if collected.root is None:
+        return None
+    from vulnsweep.policy.owners import CodeOwners
+
+    codeowners = CodeOwners.load(collected.root)
+    if codeowners is not None:
+        return codeowners.owners
+    stored = collected.files
+    if stored is not None and stored.owners:  # a recheck whose tree is gone
+        return lambda file: stored.owners.get(file, ())
+    return None
+
+
+def remember(
+    run: Run,
+    collected: Collected,
+    result: AuditResult,
+    service: VulnerabilityService,
+    code: int,
+) -> None:
+    """What a scheduled job keeps and sends once the report is written."""
+    s = run.settings
+    if s.recheck:
+        for project in result.projects:
+            fresh = sum(f.baseline_state == "new" for f in project.reported)
+            if fresh:
+                owners = f" ({', '.join(project.owners)})" if project.owners else ""
+                print(f"newly affected: {project.path}{owners}: {fresh} new", file=sys.stderr)
+    if run.store is not None:
+        from vulnsweep.history import job
+
+        records_read = getattr(service, "records_read", None)
+        records = list(records_read()) if records_read is not None else []
+        stored_runs: list[RunRecord | None] = list(collected.previous) if s.recheck else [None]
+        for stored in stored_runs:
+            root = collected.root
+            run.store.record(
+                inputs=stored.inputs if stored is not None else job.job_inputs(s),
+                kind="recheck" if s.recheck else "audit",
+                started=run.started,
+                service=service.name,
+                root=stored.root if stored is not None else (str(root) if root else None),
+                exit_code=code,
+                result=result
+                if stored is None or len(stored_runs) == 1
+                else _only(result, run.store, stored),
+                records=records,
+            )
+    if s.summary:
+        from vulnsweep.output.notify import write_step_summary
+
+        write_step_summary(result)
+    if s.webhook:
+        from vulnsweep.output.notify import send_webhook
+
+        send_webhook(s.webhook, result, s.timeout, run.network)
+
+
+def _only(result: AuditResult, store: StateStore, stored: RunRecord) -> AuditResult:
+    """The part of a recheck that covers one stored run's pins."""
+    keys = {dep.key for dep in store.pins(stored)}
+    names = {name for name, _ in keys}
+    return replace(
+        result,
+        audited=[(d, f) for d, f in result.audited if d.key in keys],
+        unaudited=[u for u in result.unaudited if u.dependency.key in keys],
+        absent=[a for a in result.absent if a.name in names],
+        projects=[],
+    )

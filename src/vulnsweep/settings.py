@@ -1,0 +1,150 @@
+"""Everything a run was asked to do, typed, made once from argv + the config file +
+the environment (options.py says where each value comes from and how it is checked).
+Stages read a Settings; nothing below the command line sees argparse."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from vulnsweep.net.http import Timeouts
+    from vulnsweep.policy.config import Config
+    from vulnsweep.sources.select import InputOptions
+
+Toggle = Literal["on", "off", "auto"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    # inputs
+    paths: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+    recursive: bool = False
+    exclude: tuple[str, ...] = ()
+    include_sboms: bool = False
+    sbom: tuple[str, ...] = ()
+    locked: bool = False
+    extras: tuple[str, ...] = ()
+    all_extras: bool = False
+    groups: tuple[str, ...] = ()
+    no_dev: bool = False
+    site_paths: tuple[str, ...] = ()
+    python: str | None = None
+    local: bool = False
+    skip_editable: bool = False
+    python_version: str | None = None
+    platform: Literal["linux", "macos", "windows"] | None = None
+    marker_environment: str | None = None
+    require_hashes: bool = False
+    no_deps: bool = False
+    # resolution
+    resolver: Literal["builtin", "uv"] = "builtin"
+    extra_index_url: tuple[str, ...] = ()
+    resolve_pins: bool = False
+    pre: bool = False
+    # vulnerability service and network
+    vulnerability_service: Literal["osv", "pypi", "offline"] = "osv"
+    osv_url: str = "https://api.osv.dev"
+    offline: bool = False
+    max_db_age: float = 7.0
+    pypi_url: str = "https://pypi.org"
+    hydrate: Literal["ids", "packages"] = "ids"
+    check_status: bool = False
+    index_url: str = "https://pypi.org/simple"
+    timeout: float | None = None
+    deadline: float = 1800.0
+    cert: str | None = None
+    concurrency: int = 64
+    cache_dir: str | None = None
+    no_cache: bool = False
+    cache_ttl: float = 3600.0
+    # output
+    format: str = "columns"
+    output: str | None = None
+    desc: Toggle = "auto"
+    aliases: Toggle = "auto"
+    cyclonedx_version: Literal["1.4", "1.5", "1.6"] = "1.6"
+    progress_spinner: Literal["on", "off"] = "on"
+    # policy
+    ignore_vuln: tuple[str, ...] = ()
+    min_severity: Literal["low", "medium", "high", "critical"] | None = None
+    ignore_unknown_severity: bool = False
+    only_fixable: bool = False
+    strict: bool = False
+    # scheduled jobs
+    baseline: str | None = None
+    fail_on: Literal["new", "any"] = "any"
+    state: str | None = None
+    group_by: Literal["project", "owner", "package"] | None = None
+    summary: bool = False
+    webhook: str | None = None
+    # fixing and the run itself
+    fix: bool = False
+    diff: bool = False
+    dry_run: bool = False
+    verbose: int = 0
+    recheck: bool = False  # `vulnsweep recheck`: the inputs are the stored runs
+    argv: tuple[str, ...] = ()  # as given: which options the command line set itself
+    config: Config | None = field(default=None, compare=False)
+
+    @classmethod
+    def parse(cls, argv: Sequence[str], *, recheck: bool = False) -> Settings:
+        """argv + config + environment, checked; a usage error exits 2."""
+        from vulnsweep.errors import UsageError
+        from vulnsweep.options import parse_with_config
+
+        args, config = parse_with_config(argv)
+        if args.no_deps and args.resolve_pins:
+            raise UsageError("--resolve-pins resolves dependencies, --no-deps forbids it: pick one")
+        return cls.from_namespace(args, config=config, argv=tuple(argv), recheck=recheck)
+
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace, **extra: object) -> Settings:
+        values: dict[str, object] = {}
+        for spec in fields(cls):
+            if spec.name in extra:
+                values[spec.name] = extra[spec.name]
+            elif hasattr(args, spec.name):
+                value = getattr(args, spec.name)
+                values[spec.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def service_name(self) -> str:
+        return "offline" if self.offline else self.vulnerability_service
+
+    @property
+    def timeouts(self) -> Timeouts:
+        from vulnsweep.net.http import Timeouts
+
+        return Timeouts(connect=min(10.0, self.timeout or 10.0), read=self.timeout or 15.0)
+
+    def inputs(self) -> InputOptions:
+        from vulnsweep.sources.select import InputOptions
+
+        return InputOptions(
+            requirements=self.requirements,
+            paths=self.paths,
+            sboms=self.sbom,
+            site_paths=self.site_paths,
+            python=self.python,
+            local_only=self.local,
+            recursive=self.recursive,
+            excludes=self.exclude,
+            include_sboms=self.include_sboms,
+            locked=self.locked,
+            extras=self.extras,
+            groups=self.groups,
+            all_extras=self.all_extras,
+            no_dev=self.no_dev,
+            skip_editable=self.skip_editable,
+            require_hashes=self.require_hashes,
+            python_version=self.python_version,
+            platform=self.platform,
+            marker_file=self.marker_environment,
+            resolve=not self.no_deps,
+            resolve_pins=self.resolve_pins,
+        )
