@@ -73,7 +73,7 @@ def version_of(filename: str) -> Version | None:
 async def capture(session: object, name: str, resolved: str, out: Path) -> None:
     import aiohttp
 
-    from vulnsweep.resolution.archives import ArchiveError, wheel_metadata_by_ranges
+    from vulnsweep.index.archives import ArchiveError, wheel_metadata_by_ranges
 
     assert isinstance(session, aiohttp.ClientSession)
     async with session.get(f"{INDEX}/{name}/", headers={"Accept": ACCEPT}) as response:

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_command(argv[1:], recheck=True)
         return _audit_command(argv)
     except VulnsweepError as exc:
-        from vulnsweep.output.columns import printable
+        from vulnsweep.redact import printable
 
         print(f"vulnsweep: error: {printable(redact_text(str(exc)))}", file=sys.stderr)
         return exc.exit_code

@@ -7,8 +7,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from vulnsweep.cache import cache_dir
 from vulnsweep.errors import EXIT_OK, UsageError
-from vulnsweep.logs import cache_dir, configure_logging
+from vulnsweep.logs import configure_logging
 from vulnsweep.options import build_cache_parser, build_db_parser
 from vulnsweep.redact import redact_text
 

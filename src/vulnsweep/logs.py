@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
 from vulnsweep.redact import redact_text
 
@@ -14,7 +13,7 @@ class RedactingFormatter(logging.Formatter):
     input line must not drive the terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        from vulnsweep.output.columns import printable
+        from vulnsweep.redact import printable
 
         lines = redact_text(super().format(record)).split("\n")
         return "\n".join(printable(line) for line in lines)
@@ -28,9 +27,3 @@ def configure_logging(verbosity: int) -> None:
     root.setLevel(
         logging.DEBUG if verbosity > 1 else logging.INFO if verbosity else logging.WARNING
     )
-
-
-def cache_dir(arg: str | None) -> Path:
-    from vulnsweep.cache import default_cache_dir
-
-    return Path(arg) if arg else default_cache_dir()

@@ -1,4 +1,5 @@
-"""Credentials never leave the process: every URL we print passes through here.
+"""What may be printed: credentials never leave the process (every URL we print
+passes through here), and control characters from inputs never reach a terminal.
 
 Linear in the text's length (each `://` is looked at once, and the userinfo scan
 stops at the next `/`), so a hostile 10 MB line costs milliseconds, not minutes.
@@ -33,3 +34,19 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Redact every URL inside free text (error messages, log lines)."""
     return redact_url(text)
+
+
+OSC8_LINK = re.compile(r"\x1b]8;;[^\x1b]*\x1b\\")  # a terminal hyperlink's markup
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(cell: str) -> str:
+    """Control characters from input files or advisories shown as escapes, never sent
+    to the terminal (a name could retitle the window or hide rows); OSC-8 links the
+    columns writer adds itself stay links."""
+    if not _CONTROL.search(OSC8_LINK.sub("", cell)):
+        return cell
+    parts = OSC8_LINK.split(cell)
+    links = OSC8_LINK.findall(cell)
+    escaped = [_CONTROL.sub(lambda m: repr(m[0])[1:-1], part) for part in parts]
+    return "".join(p + (links[i] if i < len(links) else "") for i, p in enumerate(escaped))

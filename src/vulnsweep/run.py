@@ -19,8 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from vulnsweep.cache import cache_dir
 from vulnsweep.errors import EXIT_OK, UsageError
-from vulnsweep.logs import cache_dir
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -200,9 +200,8 @@ def resolve(run: Run, collected: Collected) -> None:
         # Before resolving (which can take a while), not after: no database, no audit.
         advisorydb.connect(advisorydb.db_path(cache_dir(s.cache_dir))).close()
     if requests:
-        from vulnsweep.resolution.target import TargetEnvironment
         from vulnsweep.sources import deduplicate
-        from vulnsweep.sources.select import platform_of
+        from vulnsweep.target import TargetEnvironment, platform_of
 
         markers = collected.markers
         target = TargetEnvironment(markers, s.platform or platform_of(markers))
@@ -335,7 +334,7 @@ def report(
 
 def enrich(run: Run, outcome: AuditOutcome) -> None:
     """`--check-status`: PEP 792 project status and yanked releases from the index."""
-    from vulnsweep.services.status import check
+    from vulnsweep.index.status import check
 
     s = run.settings
     audited = [dep for dep, _ in outcome.result.audited]
@@ -357,8 +356,8 @@ def fix(run: Run, result: AuditResult, service: VulnerabilityService) -> None:
     the files that pin them, say what changed."""
     from vulnsweep import fix as fixing
     from vulnsweep.audit import answers_for
+    from vulnsweep.index.status import release_hashes
     from vulnsweep.model import FixResult
-    from vulnsweep.services.status import release_hashes
 
     s = run.settings
 

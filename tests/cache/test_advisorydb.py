@@ -14,8 +14,8 @@ import pytest
 from tests.servers.osv import DATA_ZIP, OsvServer
 from vulnsweep.cache import advisorydb
 from vulnsweep.errors import InputError
-from vulnsweep.services.dbsync import sync
 from vulnsweep.net.http import RetryPolicy
+from vulnsweep.services.dbsync import sync
 
 FAST = RetryPolicy(attempts=3, base_delay=0.001, max_delay=0.01)
 

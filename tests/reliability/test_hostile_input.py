@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import run_cli
+from vulnsweep.advisories.matching import compile_affected, record_affects
 from vulnsweep.errors import InputError
-from vulnsweep.services.matching import compile_affected, record_affects
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.lockfiles import LockFileSource
 from vulnsweep.sources.requirements import RequirementsSource

@@ -17,10 +17,10 @@ from tests.conftest import run_cli
 from tests.servers.background import BackgroundServer
 from tests.servers.index import IndexFaults, IndexServer
 from tests.servers.osv import OsvServer
+from vulnsweep.advisories.records import merge
 from vulnsweep.errors import ServiceError
-from vulnsweep.redact import redact_url
-from vulnsweep.services.advisories import merge
 from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.redact import redact_url
 from vulnsweep.sources.requirements import RequirementsSource
 
 

@@ -13,10 +13,9 @@ from vulnsweep.cache import Cache
 from vulnsweep.errors import InputError
 from vulnsweep.model import ResolutionRequest
 from vulnsweep.resolution import Resolved, ResolverSettings, resolve_all
-from vulnsweep.resolution.target import TargetEnvironment
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.requirements import RequirementsSource
-from vulnsweep.sources.select import target_environment
+from vulnsweep.target import TargetEnvironment, target_environment
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "resolution"
 # pip recorded on CPython 3.11 / linux; the resolver is told the same target.

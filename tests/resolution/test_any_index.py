@@ -213,7 +213,7 @@ def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
     import resolvelib
 
     from vulnsweep.cache import Cache, HttpEntry, source_key
-    from vulnsweep.resolution.index import strip_credentials
+    from vulnsweep.index.client import strip_credentials
 
     cold = resolve_file(CASES / "web.in", index_server, tmp_path)
     runs: list[int] = []

@@ -10,7 +10,7 @@ import pytest
 from tests.resolution.test_against_pip import CASES, resolve_file
 from tests.servers.index import IndexServer
 from vulnsweep.errors import ServiceError
-from vulnsweep.resolution.index import PackageIndex
+from vulnsweep.index.client import PackageIndex
 
 
 def test_an_oversized_page_is_refused(

@@ -8,10 +8,9 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from vulnsweep.resolution.index import installable_releases, parse_core_metadata, parse_page
+from vulnsweep.index.client import installable_releases, parse_core_metadata, parse_page
 from vulnsweep.resolution.provider import Requirement, allowed_versions, dependencies_of
-from vulnsweep.resolution.target import TargetEnvironment
-from vulnsweep.sources.select import target_environment
+from vulnsweep.target import TargetEnvironment, target_environment
 
 INDEX = Path(__file__).resolve().parents[1] / "data" / "index"
 PY311 = TargetEnvironment(target_environment("3.11.7", "linux"), "linux")

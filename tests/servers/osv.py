@@ -317,7 +317,7 @@ class OsvServer(BackgroundServer):
 
     async def _pypi(self, request: web.Request) -> web.Response:
         """PyPI's JSON API shape: `vulnerabilities` with `fixed_in` for this package."""
-        from vulnsweep.services.advisories import fix_versions
+        from vulnsweep.advisories.records import fix_versions
 
         name = canonical_name(request.match_info["name"])
         version = request.match_info["version"]

@@ -9,8 +9,8 @@ import anyio
 from tests.servers.osv import Faults, OsvServer
 from vulnsweep.cache import Cache
 from vulnsweep.model import Dependency
-from vulnsweep.services import NullProgress, ServiceAnswer
 from vulnsweep.net.http import RetryPolicy
+from vulnsweep.services import NullProgress, ServiceAnswer
 from vulnsweep.services.osv import OsvService
 
 FAST = RetryPolicy(attempts=6, base_delay=0.001, max_delay=0.01, max_retry_after=0.05)

@@ -13,8 +13,8 @@ from aioresponses import CallbackResult, aioresponses
 from vulnsweep.cache import Cache
 from vulnsweep.errors import UsageError
 from vulnsweep.model import Dependency
-from vulnsweep.services import NullProgress, ServiceAnswer
 from vulnsweep.net.http import RetryPolicy
+from vulnsweep.services import NullProgress, ServiceAnswer
 from vulnsweep.services.osv import OsvService, normalize_base_url
 
 BASE = "https://osv.example"

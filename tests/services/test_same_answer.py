@@ -11,8 +11,8 @@ import pytest
 from tests.servers.osv import DATA_ZIP, OsvDatabase, OsvServer
 from vulnsweep.cache import Cache, advisorydb
 from vulnsweep.model import Dependency, Vulnerability, canonical_name
-from vulnsweep.services import Key, NullProgress, VulnerabilityService
 from vulnsweep.net.http import RetryPolicy
+from vulnsweep.services import Key, NullProgress, VulnerabilityService
 from vulnsweep.services.offline import OfflineService
 from vulnsweep.services.osv import OsvService
 from vulnsweep.services.pypi import PypiService

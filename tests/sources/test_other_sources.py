@@ -20,8 +20,9 @@ from vulnsweep.sources.environment import EnvironmentSource, interpreter_site_di
 from vulnsweep.sources.pyproject import ProjectSelection, PyprojectSource
 from vulnsweep.sources.requirements import RequirementsSource
 from vulnsweep.sources.sbom import SbomSource, parse_pypi_purl
-from vulnsweep.sources.select import InputOptions, build_sources, target_environment
+from vulnsweep.sources.select import InputOptions, build_sources
 from vulnsweep.sources.tree import walk
+from vulnsweep.target import target_environment
 
 PYPROJECTS = DATA / "pyproject"
 

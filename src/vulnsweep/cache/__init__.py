@@ -58,6 +58,11 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("vulnsweep", appauthor=False))
 
 
+def cache_dir(arg: str | None) -> Path:
+    """`--cache-dir` when given, else the default."""
+    return Path(arg) if arg else default_cache_dir()
+
+
 def source_key(url: str) -> str:
     """Cache partition per service URL, hashed so credentials never land on disk."""
     return hashlib.sha256(url.encode()).hexdigest()[:16]

@@ -196,7 +196,7 @@ def upsert(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
 def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     import orjson
 
-    from vulnsweep.services.matching import compile_ranges
+    from vulnsweep.advisories.matching import compile_ranges
 
     ids = [r["id"] for r in batch]
     conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])

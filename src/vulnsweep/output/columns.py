@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
 from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, verdict_rows
-
-_OSC8 = re.compile(r"\x1b]8;;[^\x1b]*\x1b\\")
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(cell: str) -> str:
-    """Control characters from input files or advisories shown as escapes, never sent
-    to the terminal (a name could retitle the window or hide rows); the OSC-8 links
-    this writer adds itself stay links."""
-    if not _CONTROL.search(_OSC8.sub("", cell)):
-        return cell
-    parts = _OSC8.split(cell)
-    links = _OSC8.findall(cell)
-    escaped = [_CONTROL.sub(lambda m: repr(m[0])[1:-1], part) for part in parts]
-    return "".join(p + (links[i] if i < len(links) else "") for i, p in enumerate(escaped))
+from vulnsweep.redact import OSC8_LINK, printable
 
 
 def _width(cell: str) -> int:
-    return len(_OSC8.sub("", cell)) if "\x1b" in cell else len(cell)
+    return len(OSC8_LINK.sub("", cell)) if "\x1b" in cell else len(cell)
 
 
 def _pad(cell: str, width: int) -> str:

@@ -10,7 +10,7 @@ from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, 
 
 
 def cell(text: str) -> str:
-    from vulnsweep.output.columns import printable
+    from vulnsweep.redact import printable
 
     return printable(text.replace("|", "\\|").replace("\n", " "))
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from vulnsweep.advisories.severity import LEVELS
 from vulnsweep.model import Dependency, Finding, Vulnerability, canonical_name
-from vulnsweep.policy.severity import LEVELS
 
 
 @dataclass(frozen=True)

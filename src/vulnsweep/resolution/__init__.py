@@ -38,15 +38,15 @@ from vulnsweep.resolution.provider import (
     likely_pick,
     parse_requirement,
 )
-from vulnsweep.resolution.target import TargetEnvironment
+from vulnsweep.target import TargetEnvironment
 
 if TYPE_CHECKING:
     import anyio.abc
 
     from vulnsweep.cache import Cache
+    from vulnsweep.index.client import Distribution, PackageIndex
     from vulnsweep.net.http import HttpClient, Timeouts
     from vulnsweep.net.session import Network
-    from vulnsweep.resolution.index import Distribution, PackageIndex
 
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
@@ -114,8 +114,8 @@ async def resolve_async(
 ) -> Resolved:
     import anyio
 
-    from vulnsweep.resolution.auth import with_credentials
-    from vulnsweep.resolution.index import ACCEPT, LazyHttp, PackageIndex
+    from vulnsweep.index.auth import with_credentials
+    from vulnsweep.index.client import ACCEPT, LazyHttp, PackageIndex
 
     def client() -> HttpClient:
         from vulnsweep.net.http import HttpClient
@@ -338,7 +338,7 @@ def _fingerprint(
     import orjson
 
     from vulnsweep import __version__
-    from vulnsweep.resolution.index import strip_credentials
+    from vulnsweep.index.client import strip_credentials
 
     def lines(items: Sequence[RequirementLine]) -> list[tuple[str, str]]:
         return [(line.text, str(line.origin)) for line in items]

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from resolvelib import AbstractProvider
 
+from vulnsweep.index.client import Distribution, Metadata, pick_file
 from vulnsweep.model import Origin, canonical_name
-from vulnsweep.resolution.index import Distribution, Metadata, pick_file
-from vulnsweep.resolution.target import TargetEnvironment
+from vulnsweep.target import TargetEnvironment
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement as Pep508

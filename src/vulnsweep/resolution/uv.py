@@ -20,7 +20,7 @@ from vulnsweep.redact import redact_text
 from vulnsweep.resolution import ResolutionError, Resolved, give_up, root_requirements
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import Requirement
-from vulnsweep.resolution.target import TargetEnvironment
+from vulnsweep.target import TargetEnvironment
 
 _UV_PLATFORMS = {
     "linux": "x86_64-unknown-linux-gnu",

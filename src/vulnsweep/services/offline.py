@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
+from vulnsweep.advisories.matching import SortKey, parse, range_contains, sort_key
+from vulnsweep.advisories.records import merge
 from vulnsweep.cache import advisorydb
 from vulnsweep.model import Dependency, Vulnerability, parsed_version_key
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
-from vulnsweep.services.advisories import merge
-from vulnsweep.services.matching import SortKey, parse, range_contains, sort_key
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
+from vulnsweep.advisories.records import OsvRecord, merge
 from vulnsweep.cache import Cache, VulnRef, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability
 from vulnsweep.net.http import RetryPolicy, Timeouts
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
-from vulnsweep.services.advisories import OsvRecord, merge
 
 if TYPE_CHECKING:
     from vulnsweep.net.http import HttpClient

@@ -22,8 +22,8 @@ from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
 
 if TYPE_CHECKING:
     from vulnsweep.net.session import Network
+from vulnsweep.advisories.records import merge
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
-from vulnsweep.services.advisories import merge
 from vulnsweep.services.osv import query_version
 
 DEFAULT_URL = "https://pypi.org"

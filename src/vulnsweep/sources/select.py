@@ -8,19 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vulnsweep.errors import InputError, UsageError
+from vulnsweep.errors import InputError
 from vulnsweep.sources import ChainSource, DependencySource, TolerantSource
 from vulnsweep.sources.lockfiles import GroupSelection, LockFileSource, lock_format
 from vulnsweep.sources.text import prefetch
 from vulnsweep.sources.tree import walk
 
 log = logging.getLogger(__name__)
-
-PLATFORMS = {
-    "linux": {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"},
-    "macos": {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix"},
-    "windows": {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt"},
-}
 
 
 @dataclass
@@ -49,88 +43,11 @@ class InputOptions:
     marker_environment: dict[str, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        from vulnsweep.target import target_environment
+
         self.marker_environment = target_environment(
             self.python_version, self.platform, self.marker_file
         )
-
-
-MARKER_VARIABLES = frozenset(
-    {
-        "implementation_name",
-        "implementation_version",
-        "os_name",
-        "platform_machine",
-        "platform_python_implementation",
-        "platform_release",
-        "platform_system",
-        "platform_version",
-        "python_full_version",
-        "python_version",
-        "sys_platform",
-    }
-)
-
-
-def target_environment(
-    python_version: str | None,
-    platform: str | None,
-    marker_file: str | None = None,
-) -> dict[str, str] | None:
-    """Marker values for the environment being audited; None means this interpreter.
-
-    `marker_file` is a JSON object of PEP 508 marker variables (what
-    `packaging.markers.default_environment()` gives on the production host);
-    --python-version and --platform then apply on top of it."""
-    if python_version is None and platform is None and marker_file is None:
-        return None
-    from packaging.markers import default_environment
-
-    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
-    if marker_file is not None:
-        env.update(_read_marker_file(marker_file))
-    if python_version is not None:
-        parts = python_version.split(".")
-        if not (2 <= len(parts) <= 3 and all(p.isdigit() for p in parts)):
-            raise UsageError(
-                f"--python-version must look like 3.12 or 3.12.1, got {python_version!r}"
-            )
-        env["python_version"] = ".".join(parts[:2])
-        env["python_full_version"] = ".".join(parts) if len(parts) == 3 else f"{python_version}.0"
-    if platform is not None:
-        if platform not in PLATFORMS:
-            raise UsageError(f"--platform must be one of {', '.join(PLATFORMS)}")
-        env.update(PLATFORMS[platform])
-    return env
-
-
-def _read_marker_file(path: str) -> dict[str, str]:
-    import json
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"not a JSON marker environment: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(path, "a marker environment must be a JSON object")
-    unknown = sorted(set(data) - MARKER_VARIABLES)
-    if unknown:
-        raise InputError(path, f"unknown marker variables: {', '.join(unknown)}")
-    bad = sorted(k for k, v in data.items() if not isinstance(v, str))
-    if bad:
-        raise InputError(path, f"marker values must be strings: {', '.join(bad)}")
-    return dict(data)
-
-
-def platform_of(environment: dict[str, str] | None) -> str | None:
-    """--platform's name for a marker environment's sys_platform (for wheel tags)."""
-    if environment is None:
-        return None
-    return {"linux": "linux", "darwin": "macos", "win32": "windows"}.get(
-        environment.get("sys_platform", "")
-    )
 
 
 def build_sources(options: InputOptions) -> list[DependencySource]:

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 
 from tests.servers.index import build_sdist, build_wheel
-from vulnsweep.resolution.archives import (
+from vulnsweep.index.archives import (
     MAX_METADATA,
     ArchiveError,
     RangesUnsupported,

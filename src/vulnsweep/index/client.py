@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from packaging.version import Version
 
     from vulnsweep.net.http import HttpClient
-    from vulnsweep.resolution.target import TargetEnvironment
+    from vulnsweep.target import TargetEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ class PackageIndex:
 
     async def _from_wheel(self, dist: Distribution, tried: list[str]) -> bytes | None:
         """Range requests first (two or three small reads), the whole file second."""
-        from vulnsweep.resolution.archives import (
+        from vulnsweep.index.archives import (
             ArchiveError,
             RangesUnsupported,
             wheel_metadata_by_ranges,
@@ -417,7 +417,7 @@ class PackageIndex:
         import tempfile
         from pathlib import Path
 
-        from vulnsweep.resolution.archives import wheel_metadata_from_file
+        from vulnsweep.index.archives import wheel_metadata_from_file
 
         http = await self.http.client()
         self.requests += 1
@@ -437,7 +437,7 @@ class PackageIndex:
     async def _from_sdist(self, dist: Distribution, tried: list[str]) -> bytes | None:
         """PKG-INFO, when PEP 643 says its Requires-Dist is static (Metadata-Version
         2.2+ and Requires-Dist not Dynamic); anything else would mean building it."""
-        from vulnsweep.resolution.archives import ArchiveError, sdist_pkg_info
+        from vulnsweep.index.archives import ArchiveError, sdist_pkg_info
 
         http = await self.http.client()
         self.requests += 1
@@ -631,7 +631,7 @@ def _extracted_key(dist: Distribution) -> str:
 
 
 def _check_hash(dist: Distribution, digest: str) -> None:
-    from vulnsweep.resolution.archives import ArchiveError
+    from vulnsweep.index.archives import ArchiveError
 
     if dist.sha256 and digest != dist.sha256.lower():
         raise ArchiveError("the file does not match the sha256 the index gave for it")

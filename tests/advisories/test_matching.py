@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.version import Version
 
-from vulnsweep.services.matching import compile_affected, record_affects
+from vulnsweep.advisories.matching import compile_affected, record_affects
 
 
 def rec(events: list[dict[str, str]], versions: list[str] | None = None) -> dict[str, Any]:
@@ -128,7 +128,7 @@ pep440 = st.builds(
 @settings(max_examples=500, deadline=None)
 @given(pep440, pep440)
 def test_sort_keys_order_like_pep440(a: str, b: str) -> None:
-    from vulnsweep.services.matching import sort_key
+    from vulnsweep.advisories.matching import sort_key
 
     va, vb = Version(a), Version(b)
     ka, kb = sort_key(va), sort_key(vb)
@@ -142,7 +142,7 @@ def test_stored_ranges_answer_like_fresh_ones(bounds: list[str], probe: str) -> 
     """A range as the offline database stores it (JSON round trip) answers alike."""
     import orjson
 
-    from vulnsweep.services.matching import Range, compile_ranges, sort_key
+    from vulnsweep.advisories.matching import Range, compile_ranges, sort_key
 
     ordered = sorted(bounds, key=Version)
     events = [{"introduced" if i % 2 == 0 else "fixed": b} for i, b in enumerate(ordered)]

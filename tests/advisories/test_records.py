@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vulnsweep.services.advisories import fix_versions, merge, sort_versions
+from vulnsweep.advisories.records import fix_versions, merge, sort_versions
 
 
 def record(

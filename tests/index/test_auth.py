@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.servers.osv import OsvServer
+from vulnsweep.index.auth import with_credentials
+from vulnsweep.index.client import strip_credentials
 from vulnsweep.redact import redact_url
-from vulnsweep.resolution.auth import with_credentials
-from vulnsweep.resolution.index import strip_credentials
 
 
 def test_credentials_in_the_url_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:

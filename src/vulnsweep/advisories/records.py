@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from vulnsweep.advisories.severity import assess
 from vulnsweep.model import Vulnerability, canonical_name
-from vulnsweep.policy.severity import assess
 
 OsvRecord = Mapping[str, Any]
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from vulnsweep.cache import HttpEntry
-from vulnsweep.resolution.index import PackageIndex
+from vulnsweep.index.client import PackageIndex
 
 
 class SlowCache:

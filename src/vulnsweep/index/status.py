@@ -35,7 +35,7 @@ async def project_pages(
     The index's credentials (from ~/.netrc or keyring) apply as they do in resolution."""
     import anyio
 
-    from vulnsweep.resolution.auth import with_credentials
+    from vulnsweep.index.auth import with_credentials
 
     index_url = with_credentials(index_url.rstrip("/"))
     pages: dict[str, dict[str, Any]] = {}
