@@ -210,7 +210,7 @@ def resolve(run: Run, collected: Collected) -> None:
 
             resolved = resolve_with_uv(requests, s.index_url, s.extra_index_url, target, s.pre)
         else:
-            from vulnsweep.resolution import ResolverSettings, resolve_all
+            from vulnsweep.resolution.resolve import ResolverSettings, resolve_all
 
             resolved = resolve_all(
                 requests,

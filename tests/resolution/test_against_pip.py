@@ -12,7 +12,7 @@ from tests.servers.index import IndexServer
 from vulnsweep.cache import Cache
 from vulnsweep.errors import InputError
 from vulnsweep.model import ResolutionRequest
-from vulnsweep.resolution import Resolved, ResolverSettings, resolve_all
+from vulnsweep.resolution.resolve import Resolved, ResolverSettings, resolve_all
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.requirements import RequirementsSource
 from vulnsweep.target import TargetEnvironment, target_environment

@@ -242,7 +242,7 @@ def test_a_project_required_back_by_its_own_group_is_the_local_project(tmp_path:
     """llm's dev group has llm-echo, which requires llm: that is the project itself."""
     from tests.resolution.test_against_pip import TARGET
     from vulnsweep.cache import Cache
-    from vulnsweep.resolution import ResolverSettings, resolve_all
+    from vulnsweep.resolution.resolve import ResolverSettings, resolve_all
     from vulnsweep.sources import deduplicate
     from vulnsweep.sources.pyproject import PyprojectSource
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Origin, ResolutionRequest, canonical_name
 from vulnsweep.redact import redact_text
-from vulnsweep.resolution import ResolutionError, Resolved, give_up, root_requirements
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import Requirement
+from vulnsweep.resolution.resolve import ResolutionError, Resolved, give_up, root_requirements
 from vulnsweep.target import TargetEnvironment
 
 _UV_PLATFORMS = {

@@ -24,6 +24,8 @@ from vulnsweep.net.http import RetryPolicy, Timeouts
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 
 if TYPE_CHECKING:
+    import anyio.abc
+
     from vulnsweep.net.http import HttpClient
     from vulnsweep.net.session import Network
 
@@ -200,17 +202,6 @@ class OsvService:
 
         from vulnsweep.net.http import HttpClient
 
-        self._answer = ServiceAnswer()
-        self._on_answer = on_answer
-        self._names = {d.key: d.canonical_name for d in dependencies}
-        self._waiting: dict[str, list[Key]] = {}  # record id -> answers waiting for it
-        self._outstanding: dict[Key, int] = {}  # answer -> records still to arrive
-        self._refs: dict[Key, list[VulnRef]] = {}
-        self._record_errors: dict[str, str] = {}
-        self._scheduled: set[str] = set(self._records)
-        self._progress = progress
-        self._batch_limit = anyio.Semaphore(self.batch_concurrency)
-        self._record_limit = anyio.Semaphore(self.concurrency)
         progress.add_queries(len(dependencies))
         async with HttpClient(
             self.name,
@@ -219,20 +210,20 @@ class OsvService:
             retry=self.retry,
             network=self.network,
         ) as http:
-            self._http: HttpClient = http
+            query = _Query(self, http, progress, on_answer, dependencies)
             with anyio.move_on_after(self.deadline) as scope:
                 async with anyio.create_task_group() as tg:
-                    self._tg = tg
+                    query._tg = tg
                     for chunk in self._chunks(dependencies):
-                        tg.start_soon(self._run_batch, chunk)
+                        tg.start_soon(query._run_batch, chunk)
             if scope.cancelled_caught:
-                self._answer.errors.append(
+                query._answer.errors.append(
                     ServiceError(
                         self.name, self.base_url, f"--deadline of {self.deadline:g}s exceeded"
                     )
                 )
             self.requests_sent += http.requests_sent
-        return self._settle(dependencies)
+        return query._settle(dependencies)
 
     def _chunks(self, dependencies: Sequence[Dependency]) -> list[Sequence[Dependency]]:
         """Split so every batch slot is busy: round trips, not batch size, bound the run."""
@@ -245,8 +236,44 @@ class OsvService:
         size = math.ceil(len(dependencies) / count)
         return [dependencies[i : i + size] for i in range(0, len(dependencies), size)]
 
+    def persist(self) -> None:
+        self.cache.put_records(self.source, self._new_records)
+        self.cache.put_queries(self.source, self._new_queries)
+        self._new_records.clear()
+        self._new_queries.clear()
+
+
+class _Query:
+    """One `query()` call's state: answers being assembled, records awaited, limits.
+    The service keeps only what outlives a query (records read, answers to cache)."""
+
+    def __init__(
+        self,
+        service: OsvService,
+        http: HttpClient,
+        progress: Progress,
+        on_answer: OnAnswer | None,
+        dependencies: Sequence[Dependency],
+    ) -> None:
+        import anyio
+
+        self.service = service
+        self._http = http
+        self._progress = progress
+        self._on_answer = on_answer
+        self._answer = ServiceAnswer()
+        self._names = {d.key: d.canonical_name for d in dependencies}
+        self._waiting: dict[str, list[Key]] = {}  # record id -> answers waiting for it
+        self._outstanding: dict[Key, int] = {}  # answer -> records still to arrive
+        self._refs: dict[Key, list[VulnRef]] = {}
+        self._record_errors: dict[str, str] = {}
+        self._scheduled: set[str] = set(service._records)
+        self._batch_limit = anyio.Semaphore(service.batch_concurrency)
+        self._record_limit = anyio.Semaphore(service.concurrency)
+        self._tg: anyio.abc.TaskGroup | None = None
+
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
-        url = f"{self.base_url}/v1/querybatch"
+        url = f"{self.service.base_url}/v1/querybatch"
         # Only the answers that list something are kept, and a batch's queries are
         # built once it has a slot: 200,000 pins must not mean 200,000 dicts at once.
         refs: dict[int, list[VulnRef]] = {}
@@ -263,7 +290,7 @@ class OsvService:
                     results: list[OsvBatchResult] = await self._http.post_json(
                         url,
                         request,
-                        read_timeout=self.batch_read_timeout,
+                        read_timeout=self.service.batch_read_timeout,
                         validate=functools.partial(_batch_results, expected=len(pending)),
                     )
                     del request
@@ -289,7 +316,9 @@ class OsvService:
                 )
                 if looping is not None:
                     message = f"{looping}; giving up on {chunk[index].canonical_name}"
-                    self._fail_queries([chunk[index]], ServiceError(self.name, url, message))
+                    self._fail_queries(
+                        [chunk[index]], ServiceError(self.service.name, url, message)
+                    )
                     continue
                 seen_tokens.add((index, token))
                 tokens[index] = token
@@ -303,12 +332,12 @@ class OsvService:
             if dep.key in failed:
                 continue
             self._refs[dep.key] = dep_refs
-            self._new_queries.append((dep.key, dep_refs))
+            self.service._new_queries.append((dep.key, dep_refs))
             for record_id, _modified in dep_refs:
                 if record_id not in self._scheduled:
                     self._scheduled.add(record_id)
                     fresh.append(record_id)
-            missing = {i for i, _ in dep_refs if i not in self._records}
+            missing = {i for i, _ in dep_refs if i not in self.service._records}
             if not missing:
                 self._complete(dep.key)
                 continue
@@ -332,24 +361,26 @@ class OsvService:
     ) -> None:
         import anyio
 
-        stored = await anyio.to_thread.run_sync(self.cache.get_records, self.source, ids)
+        stored = await anyio.to_thread.run_sync(
+            self.service.cache.get_records, self.service.source, ids
+        )
         to_fetch = []
         for record_id in ids:
             hit = stored.get(record_id)
-            known = self._known.get(record_id)
+            known = self.service._known.get(record_id)
             if known is not None and known[0] == modified[record_id]:
                 hit = known
             record = decoded(hit[1]) if hit is not None and hit[0] == modified[record_id] else None
             if isinstance(record, dict):
-                self._records[record_id] = record
+                self.service._records[record_id] = record
                 self._arrived(record_id)
             else:
                 to_fetch.append(record_id)
         self._progress.add_records(len(to_fetch))
-        if self.hydrate == "packages":
+        if self.service.hydrate == "packages":
             to_fetch = self._by_package(chunk, to_fetch)
         for record_id in to_fetch:
-            self._tg.start_soon(self._fetch_record, record_id)
+            self._task_group.start_soon(self._fetch_record, record_id)
 
     def _by_package(self, chunk: Sequence[Dependency], to_fetch: list[str]) -> list[str]:
         """Claim for one /v1/query each the pins that need two or more of these records
@@ -359,13 +390,13 @@ class OsvService:
             claimed = [i for i, _ in self._refs.get(dep.key, ()) if i in left]
             if len(claimed) >= 2:
                 left.difference_update(claimed)
-                self._tg.start_soon(self._fetch_package, dep, claimed)
+                self._task_group.start_soon(self._fetch_package, dep, claimed)
         return [i for i in to_fetch if i in left]
 
     async def _fetch_package(self, dep: Dependency, claimed: list[str]) -> None:
         """Every record of one pin from /v1/query (paginated); any claimed record the
         answer lacks is fetched by id after all."""
-        url = f"{self.base_url}/v1/query"
+        url = f"{self.service.base_url}/v1/query"
         query: OsvQuery = {
             "package": {"name": dep.canonical_name, "ecosystem": "PyPI"},
             "version": query_version(dep),
@@ -394,18 +425,20 @@ class OsvService:
         for record_id in claimed:
             full = found.get(record_id)
             if full is None:
-                self._tg.start_soon(self._fetch_record, record_id)
+                self._task_group.start_soon(self._fetch_record, record_id)
                 continue
             self._progress.record_done()
             self._store(record_id, full)
 
     def _store(self, record_id: str, record: dict[str, Any]) -> None:
-        self._records[record_id] = record
+        self.service._records[record_id] = record
         self._arrived(record_id)
-        self._new_records.append((record_id, str(record.get("modified", "")), orjson.dumps(record)))
+        self.service._new_records.append(
+            (record_id, str(record.get("modified", "")), orjson.dumps(record))
+        )
 
     async def _fetch_record(self, record_id: str) -> None:
-        url = f"{self.base_url}/v1/vulns/{quote(record_id, safe='')}"
+        url = f"{self.service.base_url}/v1/vulns/{quote(record_id, safe='')}"
         try:
             async with self._record_limit:
                 record = await self._http.get_json(
@@ -413,7 +446,7 @@ class OsvService:
                 )
             if record is None:
                 raise ServiceError(
-                    self.name,
+                    self.service.name,
                     url,
                     f"advisory {record_id} not found (HTTP 404) although querybatch returned it",
                 )
@@ -434,7 +467,7 @@ class OsvService:
 
     def _complete(self, key: Key) -> None:
         """Every record of this answer is here: settle it now, and stream it."""
-        vulns = merge([self._records[i] for i, _ in self._refs[key]], self._names[key])
+        vulns = merge([self.service._records[i] for i, _ in self._refs[key]], self._names[key])
         self._answer.vulnerabilities[key] = vulns
         if self._on_answer is not None:
             self._on_answer(key, vulns)
@@ -448,7 +481,7 @@ class OsvService:
                     dep.key, "OSV query did not complete before the deadline"
                 )
                 continue
-            missing = [i for i, _ in refs if i not in self._records]
+            missing = [i for i, _ in refs if i not in self.service._records]
             if missing:
                 reasons = "; ".join(
                     self._record_errors.get(i, f"{i} not fetched before the deadline")
@@ -460,14 +493,15 @@ class OsvService:
                 self._complete(dep.key)
         # Only cache answers whose every record arrived: a half-known answer must be
         # asked again next time.
-        self._new_queries = [(k, r) for k, r in self._new_queries if k in answer.vulnerabilities]
+        self.service._new_queries = [
+            (k, r) for k, r in self.service._new_queries if k in answer.vulnerabilities
+        ]
         return answer
 
-    def persist(self) -> None:
-        self.cache.put_records(self.source, self._new_records)
-        self.cache.put_queries(self.source, self._new_queries)
-        self._new_records.clear()
-        self._new_queries.clear()
+    @property
+    def _task_group(self) -> anyio.abc.TaskGroup:
+        assert self._tg is not None, "query records are scheduled inside the task group"
+        return self._tg
 
 
 _NO_REFS: list[VulnRef] = []  # shared by every pin with no advisory; never mutated
