@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,9 +25,6 @@ class _CompatClientResponse(aiohttp.ClientResponse):
 
 
 aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[misc]
-
-DATA = Path(__file__).parent / "data"
-REQUIREMENTS = DATA / "requirements"
 
 
 @pytest.fixture(scope="session")
@@ -57,40 +51,3 @@ def osv_server(_osv_server_session: OsvServer) -> Iterator[OsvServer]:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
-
-
-def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment without any vulnsweep/pip-audit settings, plus `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
-    clean.update(env or {})
-    return clean
-
-
-def spawn_cli(*args: str, text: bool = True) -> subprocess.Popen:  # type: ignore[type-arg]
-    """vulnsweep running in the background, for tests that interact with it mid-run."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "vulnsweep", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=text,
-        env=cli_env(),
-    )
-
-
-def run_cli(
-    *args: str,
-    stdin: str | None = None,
-    env: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    timeout: float = 120,
-) -> subprocess.CompletedProcess[str]:
-    full_env = cli_env(env)
-    return subprocess.run(
-        [sys.executable, "-m", "vulnsweep", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=timeout,
-    )

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import DATA, REQUIREMENTS
+from tests.helpers import DATA, REQUIREMENTS
 
 WORKER_BEFORE = "jinja2==2.10.1\nwerkzeug==0.15.3\nrequests==2.25.0\n"
 # jinja2 fixed; werkzeug upgraded but still vulnerable (PYSEC-2023-221); urllib3 new.

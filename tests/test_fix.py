@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from subprocess import CompletedProcess
 
-from tests.conftest import REQUIREMENTS, run_cli
+from tests.helpers import REQUIREMENTS, run_cli
 from tests.servers.osv import OsvServer
 
 HASHED = """\

@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
 from vulnsweep.errors import InputError
-from vulnsweep.model import AuditResult, Dependency, Vulnerability, canonical_name
+from vulnsweep.model import AuditResult, Dependency, Vulnerability, canonical_name, parse_version
 
 MAX_ROUNDS = 10
 # Answers the advisories of candidate pins (the audit's own service, cache and all).
@@ -45,9 +45,8 @@ def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
         vulns = [f.vulnerability for f in findings if not f.ignored]
         if not vulns:
             continue
-        try:
-            current = Version(dep.version)
-        except InvalidVersion:
+        current = parse_version(dep.version)
+        if current is None:
             fixes[dep.key] = Fix(dep, skip_reason=f"version {dep.version!r} is not PEP 440")
             continue
         fixes[dep.key] = Fix(dep)
@@ -56,12 +55,14 @@ def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
         if not pending:
             break
         candidates: dict[tuple[str, str], Dependency] = {}
+        target_of: dict[tuple[str, str], Version] = {}
         for key, (dep, floor, vulns) in pending.items():
             target, blocker = _smallest_fix(floor, vulns)
             if target is None:
                 fixes[key].skip_reason = f"{blocker} has no fix version above {floor}"
                 continue
             candidates[key] = Dependency(dep.name, str(target))
+            target_of[key] = target
         answers = auditor(list(candidates.values()))
         pending_next = {}
         for key, candidate in candidates.items():
@@ -71,7 +72,7 @@ def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
             elif not found:
                 fixes[key].new_version = candidate.version
             else:
-                pending_next[key] = (pending[key][0], Version(candidate.version), found)
+                pending_next[key] = (pending[key][0], target_of[key], found)
         pending = pending_next
     for key in pending:
         fixes[key].skip_reason = f"no clean version found within {MAX_ROUNDS} rounds"
@@ -85,19 +86,14 @@ def _smallest_fix(
     target = current
     for vuln in vulns:
         above = [
-            v for v in (_version(f) for f in vuln.fix_versions) if v is not None and v > current
+            v
+            for v in (parse_version(f) for f in vuln.fix_versions)
+            if v is not None and v > current
         ]
         if not above:
             return None, vuln.id
         target = max(target, min(above))
     return target, None
-
-
-def _version(text: str) -> Version | None:
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
 
 
 # -- rewriting ----------------------------------------------------------------------
@@ -151,7 +147,8 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
     known_hashes = hashes(needed) if any("--hash" in files.text(p) for p in edits) else {}
     rewrites = []
     for path, items in edits.items():
-        before = path.read_text(encoding="utf-8")  # strict: a rewrite must not lose bytes
+        # Strict UTF-8 and line endings as they are: a rewrite must not lose a byte.
+        before = path.read_bytes().decode("utf-8")
         lines = before.splitlines(keepends=True)
         for line_number, fix in sorted(items, key=lambda item: -item[0]):
             _edit(path, lines, line_number, fix, known_hashes)
@@ -264,9 +261,9 @@ def _edit(
     else:  # hashes inline on the same line
         text = first.rstrip("\r\n")
         comment = ""
-        if " #" in text:
-            text, comment = text.split(" #", 1)
-            comment = " #" + comment
+        found = re.search(r"\s+#.*$", text)
+        if found is not None:  # the comment keeps the spacing before it
+            text, comment = text[: found.start()], found.group(0)
         head = re.sub(r"\s*--hash[=\s]\S+", "", text).rstrip()
         body = [head + "".join(f" --hash=sha256:{h}" for h in new_hashes) + comment + newline]
     lines[index : end + 1] = body

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import run_cli, spawn_cli
+from tests.helpers import run_cli, spawn_cli
 from tests.servers.osv import Faults, OsvServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "requirements.txt"

@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import DATA, run_cli
+from tests.helpers import DATA, run_cli
 from tests.monorepo import WORKER_AFTER, build_monorepo
 from tests.servers.osv import OsvServer
 

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.monorepo import WORKER_AFTER, build_monorepo
 from tests.servers.osv import OsvDatabase, OsvServer
 
@@ -187,7 +187,7 @@ def test_recheck_needs_a_state_with_runs(tmp_path: Path, osv_server: OsvServer) 
 def test_recheck_offline_matches_stored_pins_against_the_database(
     tmp_path: Path, osv_server: OsvServer
 ) -> None:
-    from tests.conftest import DATA
+    from tests.helpers import DATA
 
     root = build_monorepo(tmp_path / "repo")
     cache, state = tmp_path / "cache", tmp_path / "state.db"

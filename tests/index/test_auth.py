@@ -71,7 +71,7 @@ def test_check_status_uses_the_index_credentials_from_netrc(
     osv_server: OsvServer, cache_dir: Path, tmp_path: Path
 ) -> None:
     """--check-status reads the same index as resolution, so it signs in the same way."""
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
     from tests.servers.index import IndexServer
 
     netrc = tmp_path / "netrc"

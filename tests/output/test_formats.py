@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA
+from tests.helpers import DATA
 from tests.servers.osv import DATA_ZIP
 from vulnsweep.audit import audit
 from vulnsweep.cache import advisorydb

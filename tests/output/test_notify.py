@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.monorepo import WORKER_AFTER, build_monorepo
 from tests.servers.background import BackgroundServer
 from tests.servers.osv import OsvServer

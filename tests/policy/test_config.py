@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.servers.osv import OsvServer
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Vulnerability

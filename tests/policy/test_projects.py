@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.monorepo import build_monorepo
 from tests.servers.osv import OsvServer
 from vulnsweep.policy.projects import ProjectMap

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from vulnsweep.advisories.matching import compile_affected, record_affects
 from vulnsweep.errors import InputError
 from vulnsweep.sources import deduplicate

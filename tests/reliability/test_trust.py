@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.servers.background import BackgroundServer
 from tests.servers.index import IndexFaults, IndexServer
 from tests.servers.osv import OsvServer

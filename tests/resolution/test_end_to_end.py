@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.servers.index import IndexFaults, IndexServer, Project
 from tests.servers.osv import OsvServer
 

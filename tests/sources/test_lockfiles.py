@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import tomllib
 
-from tests.conftest import DATA
+from tests.helpers import DATA
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Origin, SkippedDependency, canonical_name, version_key
 from vulnsweep.sources import deduplicate

@@ -12,7 +12,7 @@ import pytest
 import tomllib
 from packaging.requirements import Requirement
 
-from tests.conftest import DATA
+from tests.helpers import DATA
 from vulnsweep.errors import InputError, UsageError
 from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import deduplicate

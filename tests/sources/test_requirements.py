@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REQUIREMENTS
+from tests.helpers import REQUIREMENTS
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import deduplicate

@@ -6,14 +6,13 @@ the same answer for the same records.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vulnsweep.advisories.severity import assess
-from vulnsweep.model import Vulnerability, canonical_name
+from vulnsweep.model import Vulnerability, canonical_name, parse_version
 
 OsvRecord = Mapping[str, Any]
 
@@ -97,7 +96,11 @@ def fix_versions(record: OsvRecord, package: str) -> list[str]:
                 continue
             for event in range_.get("events") or ():
                 fixed = event.get("fixed")
-                if isinstance(fixed, str) and fixed not in fixes and _parse(fixed) is not None:
+                if (
+                    isinstance(fixed, str)
+                    and fixed not in fixes
+                    and parse_version(fixed) is not None
+                ):
                     fixes.append(fixed)
     return fixes
 
@@ -107,18 +110,9 @@ def sort_versions(versions: Iterable[str]) -> tuple[str, ...]:
     unique = set(versions)
     if len(unique) < 2:
         return tuple(unique)
-    valid = sorted((v for v in unique if _parse(v) is not None), key=_parse)
-    return (*valid, *sorted(v for v in unique if _parse(v) is None))
-
-
-@functools.lru_cache(maxsize=8192)
-def _parse(text: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return Version(text)
-    except InvalidVersion:
-        return None
+    parsed = [(parse_version(v), v) for v in unique]
+    valid = sorted((version, text) for version, text in parsed if version is not None)
+    return (*(text for _, text in valid), *sorted(t for version, t in parsed if version is None))
 
 
 def merge(records: Iterable[OsvRecord], package: str) -> list[Vulnerability]:

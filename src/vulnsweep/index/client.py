@@ -146,7 +146,6 @@ class PackageIndex:
         # pages that are all still in the cache unchanged can be reused as it is.
         self.page_stamps: dict[str, list[tuple[str, str, float]]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
-        self.requests = 0
 
     # -- public -------------------------------------------------------------------
 
@@ -269,7 +268,6 @@ class PackageIndex:
         if stored is not None and compact is not None and stored.expires > time.time():
             self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
             return from_compact(name, compact, index)
-        self.requests += 1
         http = await self.http.client()
         etag = stored.etag if compact is not None and stored is not None else None
         result = await http.get_document(url, etag, max_bytes=self.max_bytes)
@@ -302,7 +300,6 @@ class PackageIndex:
         stored = await self._stored_entry(source, key)
         if stored is not None and stored.expires > time.time():
             return _unpack(stored.body)
-        self.requests += 1
         http = await self.http.client()
         result = await http.get_document(
             url, stored.etag if page and stored else None, max_bytes=self.max_bytes
@@ -383,7 +380,6 @@ class PackageIndex:
         http = await self.http.client()
 
         async def fetch(start: int, end: int | None) -> tuple[bytes, int]:
-            self.requests += 1
             result = await http.get_range(dist.url, start, end, max_bytes=IN_MEMORY_FILE)
             if result.status == 200:
                 raise RangesUnsupported(result.data)
@@ -420,7 +416,6 @@ class PackageIndex:
         from vulnsweep.index.archives import wheel_metadata_from_file
 
         http = await self.http.client()
-        self.requests += 1
         with tempfile.TemporaryDirectory(prefix="vulnsweep-wheel-") as directory:
             path = Path(directory) / "release.whl"
             await http.download(dist.url, path, max_bytes=WHOLE_FILE_MAX)
@@ -440,7 +435,6 @@ class PackageIndex:
         from vulnsweep.index.archives import ArchiveError, sdist_pkg_info
 
         http = await self.http.client()
-        self.requests += 1
         try:
             result = await http.get_document(dist.url, None, max_bytes=IN_MEMORY_FILE)
             if result.status == 404:

@@ -19,7 +19,7 @@ import orjson
 from vulnsweep.advisories.records import OsvRecord, merge
 from vulnsweep.cache import Cache, VulnRef, decoded, source_key
 from vulnsweep.errors import ServiceError, UsageError
-from vulnsweep.model import Dependency, Vulnerability
+from vulnsweep.model import Dependency, Vulnerability, parse_version
 from vulnsweep.net.http import RetryPolicy, Timeouts
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 
@@ -92,12 +92,8 @@ def normalize_base_url(url: str) -> str:
 
 def query_version(dependency: Dependency) -> str:
     """The PEP 440 normal form when there is one (`1.0-RC1` -> `1.0rc1`), else as written."""
-    from packaging.version import InvalidVersion, Version
-
-    try:
-        return str(Version(dependency.version))
-    except InvalidVersion:
-        return dependency.version
+    parsed = parse_version(dependency.version)
+    return dependency.version if parsed is None else str(parsed)
 
 
 class _BadResponse(ValueError):
@@ -137,7 +133,6 @@ class OsvService:
         if hydrate not in ("ids", "packages"):
             raise UsageError(f"--hydrate must be ids or packages, got {hydrate!r}")
         self.hydrate = hydrate
-        self.requests_sent = 0
         self._records: dict[str, OsvRecord] = {}
         self._new_queries: list[tuple[Key, list[VulnRef]]] = []
         self._new_records: list[tuple[str, str, bytes]] = []
@@ -222,7 +217,6 @@ class OsvService:
                         self.name, self.base_url, f"--deadline of {self.deadline:g}s exceeded"
                     )
                 )
-            self.requests_sent += http.requests_sent
         return query._settle(dependencies)
 
     def _chunks(self, dependencies: Sequence[Dependency]) -> list[Sequence[Dependency]]:
@@ -520,7 +514,8 @@ def _query(dependency: Dependency, page_token: str | None) -> OsvQuery:
 def _batch_results(response: Any, expected: int) -> list[OsvBatchResult]:
     if not isinstance(response, dict) or not isinstance(response.get("results"), list):
         raise _BadResponse("querybatch response has no `results` list")
-    results: list[OsvBatchResult] = response["results"]
+    batch: OsvBatchResponse = response  # type: ignore[assignment]
+    results = batch["results"]
     if len(results) != expected:
         raise _BadResponse(f"querybatch returned {len(results)} results for {expected} queries")
     for result in results:

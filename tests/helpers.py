@@ -1,0 +1,48 @@
+"""What tests share besides fixtures: the data directory and running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).parent / "data"
+REQUIREMENTS = DATA / "requirements"
+
+
+def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without any vulnsweep/pip-audit settings, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
+    clean.update(env or {})
+    return clean
+
+
+def spawn_cli(*args: str, text: bool = True) -> subprocess.Popen:  # type: ignore[type-arg]
+    """vulnsweep running in the background, for tests that interact with it mid-run."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vulnsweep", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=text,
+        env=cli_env(),
+    )
+
+
+def run_cli(
+    *args: str,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    full_env = cli_env(env)
+    return subprocess.run(
+        [sys.executable, "-m", "vulnsweep", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+    )
