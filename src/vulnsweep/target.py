@@ -6,7 +6,6 @@ and resolution (tags) alike.
 
 from __future__ import annotations
 
-import platform as _platform
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -78,7 +77,9 @@ class TargetEnvironment:
                 if self.platform in _PLATFORM_TAGS
                 else list(tags.platform_tags())
             )
-            machine = self.marker_values.get("platform_machine") or _platform.machine()
+            import platform
+
+            machine = self.marker_values.get("platform_machine") or platform.machine()
             if machine in ("aarch64", "arm64") and self.platform == "linux":
                 platforms = [p.replace("x86_64", "aarch64") for p in platforms]
             ordered = [

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.helpers import run_cli, spawn_cli
+from tests.helpers import run_cli, spawn_cli, unstamped
 from tests.servers.osv import Faults, OsvServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "requirements.txt"
@@ -36,7 +36,7 @@ def test_json_output_file_and_warm_rerun_without_network(
     out = tmp_path / "report.json"
     cold = run_cli("-r", str(EXAMPLE), "-f", "json", "-o", str(out), *args(osv_server, cache_dir))
     assert cold.returncode == 1 and cold.stdout == ""
-    report = orjson.loads(out.read_bytes())
+    report = orjson.loads(unstamped(out.read_text()))
     jinja = next(d for d in report["dependencies"] if d["name"] == "jinja2")
     assert jinja == {
         "name": "jinja2",
@@ -56,7 +56,7 @@ def test_json_output_file_and_warm_rerun_without_network(
     osv_server.reset()
     warm = run_cli("-r", str(EXAMPLE), "-f", "json", *args(osv_server, cache_dir))
     assert warm.returncode == 1
-    assert orjson.loads(warm.stdout) == report
+    assert orjson.loads(unstamped(warm.stdout)) == report
     assert sum(osv_server.hits.values()) == 0
 
 

@@ -17,7 +17,7 @@ from vulnsweep.advisories.matching import compile_affected, record_affects
 from vulnsweep.errors import InputError
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.lockfiles import LockFileSource
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 
 Maker = Callable[[Path], tuple[list[str], str]]
 
@@ -267,8 +267,8 @@ def test_permission_denied_is_named_even_when_running_as_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Root ignores file modes, so the refusal is simulated where the OS would raise it.
-    from vulnsweep.sources import requirements as requirements_module
     from vulnsweep.sources import tree
+    from vulnsweep.sources.requirements import source as requirements_module
 
     locked = tmp_path / "locked"
     locked.mkdir()

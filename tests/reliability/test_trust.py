@@ -21,7 +21,7 @@ from vulnsweep.advisories.records import merge
 from vulnsweep.errors import ServiceError
 from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
 from vulnsweep.redact import redact_url
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 
 
 @pytest.fixture(scope="module")

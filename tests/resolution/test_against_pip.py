@@ -14,7 +14,7 @@ from vulnsweep.errors import InputError
 from vulnsweep.model import ResolutionRequest
 from vulnsweep.resolution.resolve import Resolved, ResolverSettings, resolve_all
 from vulnsweep.sources import deduplicate
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 from vulnsweep.target import TargetEnvironment, target_environment
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "resolution"

@@ -18,7 +18,7 @@ from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.environment import EnvironmentSource, interpreter_site_dirs
 from vulnsweep.sources.pyproject import ProjectSelection, PyprojectSource
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 from vulnsweep.sources.sbom import SbomSource, parse_pypi_purl
 from vulnsweep.sources.select import InputOptions, build_sources
 from vulnsweep.sources.tree import walk

@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 
 from vulnsweep.model import Dependency, ResolutionRequest, SkippedDependency
 from vulnsweep.sources import deduplicate
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 
 pip_req_file = pytest.importorskip("pip._internal.req.req_file")
 pip_constructors = pytest.importorskip("pip._internal.req.constructors")

@@ -12,7 +12,7 @@ from tests.helpers import REQUIREMENTS
 from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, Origin, SkippedDependency
 from vulnsweep.sources import deduplicate
-from vulnsweep.sources.requirements import RequirementsSource
+from vulnsweep.sources.requirements.source import RequirementsSource
 
 
 def collect(

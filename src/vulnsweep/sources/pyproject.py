@@ -22,7 +22,7 @@ from vulnsweep.model import (
     canonical_name,
 )
 from vulnsweep.sources import Collected
-from vulnsweep.sources.requirements import requirement_to_pin
+from vulnsweep.sources.requirements.pep508 import requirement_to_pin
 from vulnsweep.sources.text import parse_toml, read_file
 
 log = logging.getLogger(__name__)

@@ -43,6 +43,8 @@ class InputOptions:
     marker_environment: dict[str, str] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        if self.python_version is None and self.platform is None and self.marker_file is None:
+            return  # this interpreter's own environment (the common case: nothing to load)
         from vulnsweep.target import target_environment
 
         self.marker_environment = target_environment(
@@ -51,7 +53,7 @@ class InputOptions:
 
 
 def build_sources(options: InputOptions) -> list[DependencySource]:
-    from vulnsweep.sources.requirements import RequirementsSource
+    from vulnsweep.sources.requirements.source import RequirementsSource
 
     sources: list[DependencySource] = []
     group_selection = GroupSelection(no_dev=options.no_dev, groups=tuple(options.groups))
@@ -147,7 +149,7 @@ def _file_source(
             resolve=options.resolve,
             resolve_pins=options.resolve_pins,
         )
-    from vulnsweep.sources.requirements import RequirementsSource
+    from vulnsweep.sources.requirements.source import RequirementsSource
 
     return RequirementsSource(
         [str(path)],

@@ -1,0 +1,57 @@
+"""What reading a requirements file (and its includes) accumulates before pins and
+constraints are settled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vulnsweep.model import Origin, SkippedDependency
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+
+@dataclass
+class Entry:
+    """A parsed requirement line before pins and constraints are settled."""
+
+    origin: Origin
+    text: str
+    hashes: list[str]
+    requirement: Requirement | None = None
+    name: str = ""
+    pinned_version: str | None = None
+
+
+@dataclass
+class FileState:
+    # Plain pins as (name, version, path, line) tuples, (..., True) when hash-pinned;
+    # everything else as Entry.
+    requirements: list[Entry | tuple[str, str, str, int] | tuple[str, str, str, int, bool]] = field(
+        default_factory=list
+    )
+    constraints: dict[str, Entry] = field(default_factory=dict)
+    # Every constraint as (text, path, line), should the file need resolving.
+    constraint_lines: list[tuple[str, str, int | None]] = field(default_factory=list)
+    skipped: list[SkippedDependency] = field(default_factory=list)
+    require_hashes: bool = False
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    pre: bool = False
+    unpinned: bool = False  # some requirement is not an exact pin
+
+
+def entries(state: FileState) -> int:
+    return (
+        len(state.requirements)
+        + len(state.constraints)
+        + len(state.constraint_lines)
+        + len(state.skipped)
+    )
+
+
+def allows(entry: Entry, version: str) -> bool:
+    if entry.requirement is None:
+        return True
+    return entry.requirement.specifier.contains(version, prereleases=True)
