@@ -15,7 +15,16 @@ from typing import Any, BinaryIO, Protocol
 
 from vulnsweep.model import AuditResult, Dependency, Finding, ProjectReport
 
-FORMATS = ("columns", "json", "markdown", "ndjson", "sarif", "cyclonedx-json", "cyclonedx-xml")
+FORMATS = (
+    "columns",
+    "json",
+    "markdown",
+    "ndjson",
+    "sarif",
+    "cyclonedx-json",
+    "cyclonedx-xml",
+    "html",
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,10 @@ def writer_for(fmt: str, options: OutputOptions) -> Writer:
         from vulnsweep.output.sarif import SarifWriter
 
         return SarifWriter(options)
+    if fmt == "html":
+        from vulnsweep.output.html import HtmlWriter
+
+        return HtmlWriter(options)
     if fmt.startswith("cyclonedx-"):
         from vulnsweep.output.cyclonedx import CycloneDxWriter
 
