@@ -54,3 +54,6 @@ def unstamped(report: str) -> str:
     import re
 
     return re.sub(r',"generated_at":"[^"]*"', "", report)
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

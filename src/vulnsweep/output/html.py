@@ -269,9 +269,7 @@ class HtmlWriter:
                     + "</td>"
                 )
             rows.append(
-                f'<tr data-sev="{level}" data-state="{_e(state)}">'
-                + "".join(cells)
-                + "</tr>"
+                f'<tr data-sev="{level}" data-state="{_e(state)}">' + "".join(cells) + "</tr>"
             )
         heads = ([group_label] if group_label else []) + [
             "Package",

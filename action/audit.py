@@ -1,0 +1,87 @@
+"""The action's audit step: turn the action's inputs (INPUT_* variables, as action.yml
+maps them) into one vulnsweep command, run it, then write the SARIF file from the warm
+cache if asked. Standard library only: it runs with the runner's own python3."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+
+def flag(name: str) -> bool:
+    return os.environ.get(f"INPUT_{name}", "").strip().lower() in ("true", "1", "yes", "on")
+
+
+def value(name: str) -> str:
+    return os.environ.get(f"INPUT_{name}", "").strip()
+
+
+def vulnsweep() -> list[str]:
+    explicit = os.environ.get("VULNSWEEP_ACTION_COMMAND")  # tests: the command to run
+    if explicit:
+        return shlex.split(explicit)
+    venv = Path(os.environ.get("RUNNER_TEMP", "/tmp")) / "vulnsweep-venv"
+    return [str(venv / ("Scripts" if os.name == "nt" else "bin") / "vulnsweep")]
+
+
+def arguments() -> list[str]:
+    """Every input, as vulnsweep's own flags (the same names pip-audit uses)."""
+    args = ["--progress-spinner", "off", *value("INPUTS").split()]
+    if value("VIRTUAL_ENVIRONMENT"):
+        args += ["--python", str(Path(value("VIRTUAL_ENVIRONMENT")) / "bin" / "python")]
+    for name, option in (
+        ("LOCAL", "--local"),
+        ("REQUIRE_HASHES", "--require-hashes"),
+        ("NO_DEPS", "--no-deps"),
+        ("LOCKED", "--locked"),
+        ("RECURSIVE", "--recursive"),
+    ):
+        if flag(name):
+            args.append(option)
+    if value("VULNERABILITY_SERVICE"):
+        args += ["--vulnerability-service", value("VULNERABILITY_SERVICE")]
+    if value("INDEX_URL"):
+        args += ["--index-url", value("INDEX_URL")]
+    for url in value("EXTRA_INDEX_URLS").split():
+        args += ["--extra-index-url", url]
+    for ident in value("IGNORE_VULNS").split():
+        args += ["--ignore-vuln", ident]
+    if value("MIN_SEVERITY"):
+        args += ["--min-severity", value("MIN_SEVERITY")]
+    if value("BASELINE"):
+        args += ["--baseline", value("BASELINE"), "--fail-on", "new"]
+    args += shlex.split(value("EXTRA_FLAGS"))
+    return args
+
+
+def main() -> int:
+    command = vulnsweep()
+    args = arguments()
+    report = ["--format", value("FORMAT") or "columns"]
+    if value("OUTPUT"):
+        report += ["--output", value("OUTPUT")]
+    if flag("SUMMARY") and os.environ.get("GITHUB_STEP_SUMMARY"):
+        report.append("--summary")
+    print("+ " + shlex.join([*command, *args, *report]), flush=True)
+    code = subprocess.run([*command, *args, *report]).returncode
+    if value("SARIF_FILE") and code in (0, 1):
+        # The cache now answers every pin: the SARIF run costs no request.
+        sarif = [*args, "--format", "sarif", "--output", value("SARIF_FILE")]
+        sarif_code = subprocess.run([*command, *sarif]).returncode
+        if sarif_code not in (0, 1):
+            code = sarif_code
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            handle.write(f"exit-code={code}\n")
+    if code == 1 and flag("ALLOW_FAILURE"):
+        print("vulnerabilities found; not failing the step (internal-be-careful-allow-failure)")
+        return 0
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

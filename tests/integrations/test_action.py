@@ -1,0 +1,143 @@
+"""The GitHub Action: action.yml is a valid composite action whose inputs are those of
+pypa/gh-action-pip-audit (plus vulnsweep's own), and its audit step, run as a script
+with a simulated GITHUB_* environment against the local OSV server, audits, writes the
+job summary and the SARIF file, and sets its output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.helpers import DATA, REPO_ROOT, cli_env
+from tests.servers.osv import OsvServer
+
+ACTION = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
+# The inputs of pypa/gh-action-pip-audit a workflow may already set.
+PIP_AUDIT_ACTION_INPUTS = {
+    "inputs",
+    "virtual-environment",
+    "local",
+    "vulnerability-service",
+    "require-hashes",
+    "no-deps",
+    "summary",
+    "index-url",
+    "extra-index-urls",
+    "ignore-vulns",
+    "internal-be-careful-allow-failure",
+    "internal-be-careful-extra-flags",
+    "locked",
+}
+
+
+def test_action_is_a_composite_action_with_pip_audits_inputs() -> None:
+    assert ACTION["runs"]["using"] == "composite"
+    inputs = ACTION["inputs"]
+    assert set(inputs) >= PIP_AUDIT_ACTION_INPUTS
+    assert {"recursive", "min-severity", "baseline", "sarif-file"} <= set(inputs)
+    for name, spec in inputs.items():
+        assert spec.get("description") and "default" in spec, name
+    used = set()
+    for step in ACTION["runs"]["steps"]:
+        text = json.dumps(step)
+        used |= set(re.findall(r"\$\{\{ inputs\.([a-z-]+) \}\}", text))
+        if "run" in step:
+            assert step["shell"] == "bash"
+            script = re.search(r'action_path \}\}/(action/[\w.]+)"', step["run"])
+            assert script and (REPO_ROOT / script.group(1)).is_file()
+    assert used == set(inputs)  # every input reaches a step, and no step reads another
+    cache = next(
+        s for s in ACTION["runs"]["steps"] if s.get("uses", "").startswith("actions/cache")
+    )
+    assert cache["with"]["path"] == "${{ runner.temp }}/vulnsweep-cache"
+
+
+def audit_step(
+    tmp_path: Path, osv: OsvServer, **inputs: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, str]]:
+    """Run the audit step as GitHub would: its env mapping with the inputs substituted
+    (defaults for the rest), GITHUB_* files in place, then its `run:` line in bash."""
+    step = next(s for s in ACTION["runs"]["steps"] if s.get("id") == "audit")
+    values = {name: spec["default"] for name, spec in ACTION["inputs"].items()} | inputs
+    files = {"GITHUB_STEP_SUMMARY": tmp_path / "summary.md", "GITHUB_OUTPUT": tmp_path / "out"}
+    for file in files.values():
+        file.write_text("")
+
+    def substitute(text: str) -> str:
+        text = re.sub(r"\$\{\{ inputs\.([a-z-]+) \}\}", lambda m: values[m.group(1)], text)
+        text = text.replace("${{ runner.temp }}", str(tmp_path))
+        return text.replace("${{ github.action_path }}", str(REPO_ROOT))
+
+    env = cli_env({k: substitute(str(v)) for k, v in step["env"].items()})
+    env |= {name: str(path) for name, path in files.items()}
+    env |= {"RUNNER_TEMP": str(tmp_path), "GITHUB_ACTIONS": "true"}
+    env["VULNSWEEP_ACTION_COMMAND"] = f"{sys.executable} -m vulnsweep"
+    env["VULNSWEEP_OSV_URL"] = osv.url
+    proc = subprocess.run(
+        ["bash", "-c", substitute(step["run"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    return proc, {name: path.read_text() for name, path in files.items()}
+
+
+def test_audit_step_writes_summary_sarif_and_output(tmp_path: Path, osv_server: OsvServer) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("idna==3.6\njinja2==2.10.1\n")
+    sarif = tmp_path / "vulnsweep.sarif"
+    proc, files = audit_step(
+        tmp_path,
+        osv_server,
+        inputs=str(requirements),
+        **{"sarif-file": str(sarif), "ignore-vulns": "PYSEC-2024-60\nGHSA-nope-nope-nope"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "--ignore-vuln PYSEC-2024-60 --ignore-vuln GHSA-nope-nope-nope" in proc.stdout
+    assert files["GITHUB_STEP_SUMMARY"].startswith("## vulnsweep")
+    assert files["GITHUB_OUTPUT"] == "exit-code=1\n"
+    log: dict[str, Any] = json.loads(sarif.read_text())
+    results = {r["ruleId"]: r for r in log["runs"][0]["results"]}
+    assert set(results) == {"PYSEC-2021-66", "PYSEC-2024-60"}
+    assert "suppressions" in results["PYSEC-2024-60"]  # ignored: kept, as suppressed
+    assert "suppressions" not in results["PYSEC-2021-66"]
+    # The SARIF run came from the warm cache: the server saw only the first run.
+    assert osv_server.hits["querybatch"] == 1
+
+
+def test_allow_failure_and_a_clean_input(tmp_path: Path, osv_server: OsvServer) -> None:
+    requirements = DATA / "requirements" / "uv-jupyter.txt"
+    proc, files = audit_step(
+        tmp_path,
+        osv_server,
+        inputs=str(requirements),
+        summary="false",
+        **{"internal-be-careful-allow-failure": "true"},
+    )
+    assert proc.returncode == 0 and files["GITHUB_OUTPUT"] == "exit-code=1\n"
+    assert files["GITHUB_STEP_SUMMARY"] == ""
+    clean = tmp_path / "clean.txt"
+    clean.write_text("six==1.16.0\n")
+    proc, files = audit_step(tmp_path, osv_server, inputs=str(clean))
+    assert proc.returncode == 0 and files["GITHUB_OUTPUT"] == "exit-code=0\n"
+
+
+def test_install_step_script_is_sound() -> None:
+    # Installing needs PyPI, which tests never reach: check the script compiles and
+    # that the step hands it the action's path and the version input.
+    compile((REPO_ROOT / "action" / "install.py").read_text(), "install.py", "exec")
+    step = ACTION["runs"]["steps"][0]
+    assert step["env"] == {
+        "VULNSWEEP_ACTION_VERSION": "${{ inputs.version }}",
+        "VULNSWEEP_ACTION_PATH": "${{ github.action_path }}",
+    }
+    assert os.path.basename(step["run"].split('"')[1]) == "install.py"
