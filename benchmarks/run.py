@@ -181,10 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--wide-concurrency",
         type=int,
-        default=256,
+        default=1000,
         help="also time a cold run at this --concurrency (0: skip)",
     )
     parser.add_argument("--tree-lines", type=int, default=100_000)
+    parser.add_argument(
+        "--tls", action="store_true", help="serve over HTTPS (a trustme CA), as api.osv.dev is"
+    )
     args = parser.parse_args(argv)
 
     # A wheel install ships compiled bytecode; an editable checkout under
@@ -199,8 +202,21 @@ def main(argv: list[str] | None = None) -> int:
     write_requirements(pins, requirements)
     measures: list[Measure] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
+    ssl_context = None
+    if args.tls:
+        # As api.osv.dev is reached in real life: every new connection pays a handshake.
+        import trustme
 
-    with OsvServer(db, faults=Faults(latency=args.latency)) as server:
+        authority = trustme.CA()
+        ssl_context = __import__("ssl").create_default_context(
+            __import__("ssl").Purpose.CLIENT_AUTH
+        )
+        authority.issue_cert("127.0.0.1").configure_cert(ssl_context)
+        bundle = work / "ca.pem"
+        authority.cert_pem.write_to_path(str(bundle))
+        env |= {"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)}
+
+    with OsvServer(db, faults=Faults(latency=args.latency), ssl_context=ssl_context) as server:
         print(
             f"corpus: {len(pins)} unique pins, {vulnerable} known-vulnerable; "
             f"server {server.url} with {args.latency * 1000:.0f} ms latency",

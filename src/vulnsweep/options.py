@@ -277,9 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
     service.add_argument(
         "--concurrency",
         type=int,
-        default=64,
+        default=256,
         metavar="N",
-        help="advisory requests in flight at once (default 64)",
+        help="advisory requests in flight at once, at most (default 256); fewer while the "
+        "service answers 429, 503 or times out",
     )
     service.add_argument(
         "--cache-dir",

@@ -58,7 +58,7 @@ class Settings:
     timeout: float | None = None
     deadline: float = 1800.0
     cert: str | None = None
-    concurrency: int = 64
+    concurrency: int = 256
     cache_dir: str | None = None
     no_cache: bool = False
     cache_ttl: float = 3600.0

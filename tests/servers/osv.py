@@ -46,6 +46,8 @@ class Faults:
     slow_ids: dict[str, float] = field(default_factory=dict)  # /v1/vulns/{id} extra delay
     query_drops: set[str] = field(default_factory=set)  # /v1/query leaves these records out
     repeat_token: bool = False  # a page token that never ends
+    # A real rate limit: more requests than this in flight at once are answered 429.
+    max_in_flight: int | None = None
     seed: int = 0
     # Transient means transient: after this many faults the same request is served
     # clean, so it always succeeds within the client's retry budget. None: no limit.
@@ -174,6 +176,7 @@ class OsvServer(BackgroundServer):
         self.export_zip: Path | None = DATA_ZIP
         self.faults = faults or Faults()
         self.hits: Counter[str] = Counter()
+        self.in_flight = self.peak_in_flight = 0
         self._faulted: Counter[tuple[str, str, int]] = Counter()
         self.ssl_context = ssl_context
         self._rng = random.Random(self.faults.seed)
@@ -190,6 +193,7 @@ class OsvServer(BackgroundServer):
             self.page_size = page_size
         self.hits.clear()
         self._faulted.clear()
+        self.in_flight = self.peak_in_flight = 0
 
     # -- app --------------------------------------------------------------------
 
@@ -207,6 +211,24 @@ class OsvServer(BackgroundServer):
 
     @web.middleware
     async def _inject(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        f = self.faults
+        if f.max_in_flight is None:
+            return await self._faulty(request, handler)
+        self.in_flight += 1
+        try:
+            if self.in_flight > f.max_in_flight:
+                self.hits["429"] += 1
+                self.hits[_kind(request.path)] += 1
+                headers = {"Retry-After": f.retry_after} if f.retry_after is not None else {}
+                return web.json_response(
+                    {"code": 8, "message": "rate limited"}, status=429, headers=headers
+                )
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            return await self._faulty(request, handler)
+        finally:
+            self.in_flight -= 1
+
+    async def _faulty(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         kind = _kind(path)
         self.hits[kind] += 1

@@ -79,9 +79,45 @@ def _max_age(headers: Any) -> float | None:
 
 
 class _Retryable(Exception):
-    def __init__(self, message: str, delay: float | None = None) -> None:
+    def __init__(self, message: str, delay: float | None = None, congested: bool = False) -> None:
         super().__init__(message)
         self.delay = delay
+        self.congested = congested  # the server says slow down: shrink the window
+
+
+class AdaptiveLimit:
+    """How many requests a client keeps in flight: additive increase, multiplicative
+    decrease (as TCP does). It starts at the ceiling (`--concurrency`); a 429, a 503 or
+    a timeout halves it -- once per window, however many requests of that window fail
+    together, so a 429 storm halves it a few times rather than collapsing it to one --
+    and each success grows it by 1/limit, about one more request per round trip."""
+
+    def __init__(self, ceiling: int) -> None:
+        import asyncio
+
+        self.ceiling = max(1, ceiling)
+        self.limit = float(self.ceiling)
+        self.in_flight = 0
+        self.epoch = 0  # bumped at each decrease: the window a request was sent in
+        self._changed = asyncio.Condition()
+
+    async def acquire(self) -> int:
+        async with self._changed:
+            while self.in_flight >= int(self.limit):
+                await self._changed.wait()
+            self.in_flight += 1
+            return self.epoch
+
+    async def release(self, epoch: int, *, congested: bool = False, ok: bool = False) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            if congested and epoch == self.epoch:
+                self.limit = max(1.0, self.limit / 2)
+                self.epoch += 1
+                log.debug("congestion: %d requests in flight at most now", int(self.limit))
+            elif ok and self.limit < self.ceiling:
+                self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
+            self._changed.notify_all()
 
 
 class HttpClient:
@@ -109,8 +145,16 @@ class HttpClient:
         self.max_response_bytes = max_response_bytes
         self.requests_sent = 0
         self.network = network  # None: a session of its own (tools and tests)
+        self._window: AdaptiveLimit | None = None
         self._session: aiohttp.ClientSession | None = None
         self._timeout: aiohttp.ClientTimeout | None = None
+
+    @property
+    def window(self) -> AdaptiveLimit:
+        """Requests in flight at once, adapting to the server (made in the loop)."""
+        if self._window is None:
+            self._window = AdaptiveLimit(self.concurrency)
+        return self._window
 
     async def __aenter__(self) -> HttpClient:
         import aiohttp
@@ -307,6 +351,8 @@ class HttpClient:
         attempt = 0
         connect_failures = 0
         while True:
+            epoch = await self.window.acquire()
+            outcome: dict[str, bool] = {}
             try:
                 self.requests_sent += 1
                 async with self._session.request(
@@ -344,12 +390,14 @@ class HttpClient:
                         data = validate(data)
                     except ValueError as exc:
                         raise _Retryable(f"malformed response: {exc}") from None
+                outcome["ok"] = True
                 if meta:
                     return HttpResult(status, response_etag, max_age, data)
                 return data
             except _Retryable as exc:
                 last_error = str(exc)
                 delay = exc.delay
+                outcome["congested"] = exc.congested
             except aiohttp.ClientConnectorError as exc:
                 connect_failures += 1
                 last_error = _connect_failure(exc)
@@ -359,6 +407,9 @@ class HttpClient:
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 last_error = _describe(exc)
                 delay = None
+                outcome["congested"] = isinstance(exc, asyncio.TimeoutError)
+            finally:
+                await self.window.release(epoch, **outcome)
             attempt += 1
             if attempt >= self.retry.attempts:
                 break
@@ -406,10 +457,12 @@ class HttpClient:
                 raise _Retryable(f"invalid JSON in response ({len(payload)} bytes)") from None
         if status == 429:
             raise _Retryable(
-                "HTTP 429 Too Many Requests", self._retry_after(headers.get("Retry-After"))
+                "HTTP 429 Too Many Requests",
+                self._retry_after(headers.get("Retry-After")),
+                congested=True,
             )
         if status >= 500:
-            raise _Retryable(f"HTTP {status}")
+            raise _Retryable(f"HTTP {status}", congested=status == 503)
         if status == 404 and missing_ok:
             return None
         raise ServiceError(
