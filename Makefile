@@ -34,8 +34,8 @@ soak: install
 	$(PY) -m pytest -q -m soak
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks action
+	$(VENV)/bin/ruff format --check src tests benchmarks action
 	$(VENV)/bin/mypy
 
 clean:
