@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import sqlite3
@@ -151,13 +152,18 @@ class StateStore:
     def pins(self, run: RunRecord, files: FileFacts | None = None) -> Iterator[Dependency]:
         """A run's pins, their files shown relative to the working directory when
         under it; `files` learns each file's project and owners as the run saw them."""
-        here = os.getcwd()
+        here = os.getcwd() + os.sep
+        shown_as: dict[str, str] = {}  # a few thousand files behind many thousand pins
         for name, version, origins in self.db.execute(
             "SELECT name, version, origins FROM pins WHERE run = ?", (run.id,)
         ):
             where = []
             for path, line, project, owners in orjson.loads(origins):
-                shown = os.path.relpath(path) if path.startswith(here + os.sep) else path
+                shown = shown_as.get(path)
+                if shown is None:
+                    shown = shown_as[path] = (
+                        os.path.relpath(path) if path.startswith(here) else path
+                    )
                 if files is not None:
                     if project is not None:
                         files.projects[shown] = project
@@ -270,6 +276,7 @@ class StateStore:
         return int(run or 0)
 
 
+@functools.lru_cache(maxsize=65536)
 def _absolute(path: str) -> str:
     return path if path.startswith("<") or path == "-" else os.path.abspath(path)
 
