@@ -92,8 +92,13 @@ def normalize_base_url(url: str) -> str:
 
 def query_version(dependency: Dependency) -> str:
     """The PEP 440 normal form when there is one (`1.0-RC1` -> `1.0rc1`), else as written."""
-    parsed = parse_version(dependency.version)
-    return dependency.version if parsed is None else str(parsed)
+    return _normal_form(dependency.version)
+
+
+@functools.cache
+def _normal_form(text: str) -> str:
+    parsed = parse_version(text)
+    return text if parsed is None else str(parsed)
 
 
 class _BadResponse(ValueError):
