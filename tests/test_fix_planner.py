@@ -166,3 +166,35 @@ def test_a_resolved_dependency_gets_advice_instead_of_an_edit(tmp_path: Path) ->
     assert ranged.skip_reason == (
         f"resolved from a version range, not pinned: require werkzeug>=2.2.3 at {req}:2"
     )
+
+
+def test_the_reader_records_where_each_version_is_and_fix_edits_there(tmp_path: Path) -> None:
+    from vulnsweep.sources import deduplicate
+    from vulnsweep.sources.requirements.source import RequirementsSource
+
+    req = tmp_path / "requirements.txt"
+    req.write_text(
+        "six==1.16.0\n"
+        "   Jinja2 ==  2.10.1   # indented, spaced\n"
+        "idna==3.6 \\\n    --hash=sha256:cccc\n"
+        "urllib3==1.26.4 --hash=sha256:dddd\n"
+    )
+    deps, _ = deduplicate(RequirementsSource([str(req)]).collect())
+    columns = {d.canonical_name: (d.origins[0].line, d.origins[0].column) for d in deps}
+    assert columns == {
+        "six": (1, 5),
+        "jinja2": (2, 14),
+        "idna": (3, None),  # a continued line: the rewriter finds it by pattern
+        "urllib3": (5, 9),
+    }
+    jinja = next(d for d in deps if d.canonical_name == "jinja2")
+    (rewrite,) = fix.rewrite_files([fix.Fix(jinja, new_version="2.11.3")], lambda pairs: {})
+    assert rewrite.after.splitlines()[1] == "   Jinja2 ==  2.11.3   # indented, spaced"
+
+
+def test_a_stale_column_falls_back_to_finding_the_pin(tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("# moved\nsix==1.16.0\n")
+    dep = Dependency("six", "1.16.0", (Origin(str(req), 2, column=40),))
+    (rewrite,) = fix.rewrite_files([fix.Fix(dep, new_version="1.17.0")], no_hashes)
+    assert rewrite.after == "# moved\nsix==1.17.0\n"

@@ -20,7 +20,14 @@ from pathlib import Path
 from packaging.version import Version
 
 from vulnsweep.errors import InputError
-from vulnsweep.model import AuditResult, Dependency, Vulnerability, canonical_name, parse_version
+from vulnsweep.model import (
+    AuditResult,
+    Dependency,
+    Origin,
+    Vulnerability,
+    canonical_name,
+    parse_version,
+)
 
 MAX_ROUNDS = 10
 # Answers the advisories of candidate pins (the audit's own service, cache and all).
@@ -120,7 +127,7 @@ class Rewrite:
 
 def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
     """New contents for every requirements file and pyproject.toml a fix touches."""
-    edits: dict[Path, list[tuple[int, Fix]]] = {}
+    edits: dict[Path, list[tuple[Origin, Fix]]] = {}
     files = _Files()
     for fix in fixes:
         if fix.new_version is None:
@@ -132,7 +139,7 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
                 continue
             if resolved and not _pins(files.line(path, origin.line), fix.dependency.name):
                 continue  # the line that pulled it in, not a pin of it
-            edits.setdefault(path, []).append((origin.line, fix))
+            edits.setdefault(path, []).append((origin, fix))
             fix.files.append(str(origin))
         if resolved and not fix.files:
             fix.skip_reason = _advice(fix, files)
@@ -150,8 +157,8 @@ def rewrite_files(fixes: Sequence[Fix], hashes: HashSource) -> list[Rewrite]:
         # Strict UTF-8 and line endings as they are: a rewrite must not lose a byte.
         before = path.read_bytes().decode("utf-8")
         lines = before.splitlines(keepends=True)
-        for line_number, fix in sorted(items, key=lambda item: -item[0]):
-            _edit(path, lines, line_number, fix, known_hashes)
+        for origin, fix in sorted(items, key=lambda item: -(item[0].line or 0)):
+            _edit(path, lines, origin, fix, known_hashes)
         after = "".join(lines)
         if after != before:
             rewrites.append(Rewrite(path, before, after))
@@ -218,23 +225,27 @@ def _not_rewritable(path: Path) -> bool:
 def _edit(
     path: Path,
     lines: list[str],
-    number: int,
+    origin: Origin,
     fix: Fix,
     known_hashes: dict[tuple[str, str], list[str]],
 ) -> None:
+    number = origin.line or 0
     index = number - 1
-    if index >= len(lines):
+    if not 0 <= index < len(lines):
         raise InputError(str(path), "the pinning line moved while vulnsweep ran", number)
-    pattern = _pin_pattern(fix.dependency.name)
     line = lines[index]
-    match = pattern.search(line)
-    if match is None:
-        raise InputError(
-            str(path), f"cannot find the pin of {fix.dependency.name} to rewrite", number
-        )
-    lines[index] = (
-        line[: match.start("version")] + str(fix.new_version) + line[match.end("version") :]
-    )
+    old, column = fix.dependency.version, origin.column
+    if column is not None and line[column : column + len(old)] == old:
+        # Where the reader found the version: no second parse of the line.
+        start, end = column, column + len(old)
+    else:  # pyproject strings, markers, extras, continued lines: find the pin
+        match = _pin_pattern(fix.dependency.name).search(line)
+        if match is None:
+            raise InputError(
+                str(path), f"cannot find the pin of {fix.dependency.name} to rewrite", number
+            )
+        start, end = match.start("version"), match.end("version")
+    lines[index] = line[:start] + str(fix.new_version) + line[end:]
     # Hash options on this logical line (and its continuation lines) must follow.
     end = index
     while lines[end].rstrip("\r\n").endswith("\\") and end + 1 < len(lines):

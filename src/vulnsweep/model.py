@@ -23,10 +23,14 @@ def canonical_name(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a fact entered: a file and, where the format has one, a 1-based line."""
+    """Where a fact entered: a file and, where the format has one, a 1-based line.
+
+    `column`, when known, is where the pinned version starts on that line (0-based), so
+    `--fix` edits exactly what the reader read instead of parsing the line again."""
 
     path: str
     line: int | None = None
+    column: int | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return self.path if self.line is None else f"{self.path}:{self.line}"

@@ -22,17 +22,18 @@ from vulnsweep.model import (
 
 @dataclass(frozen=True, slots=True)
 class PinBatch:
-    """Many plain `name==version` pins at once, as (name, version, path, line) rows.
+    """Many plain `name==version` pins at once, as (name, version, path, line, column)
+    rows (column: where the version starts on its line).
 
     A monorepo tree holds hundreds of thousands of pin lines but few distinct pins;
     passing them compactly lets `deduplicate` skip building an object per line.
     """
 
-    rows: list[tuple[str, str, str, int]]
+    rows: list[tuple[str, str, str, int, int | None]]
 
     def dependencies(self) -> Iterator[Dependency]:
-        for name, version, path, line in self.rows:
-            yield Dependency(name, version, (Origin(path, line),))
+        for name, version, path, line, column in self.rows:
+            yield Dependency(name, version, (Origin(path, line, column),))
 
 
 Collected = Dependency | SkippedDependency | PinBatch | ResolutionRequest
@@ -87,22 +88,22 @@ def deduplicate(
     first: dict[tuple[str, str], Dependency] = {}
     # Further origins as plain (path, line) tuples: hashing those is C-fast, and a
     # tree repeats each pin thousands of times.
-    more: dict[tuple[str, str], list[tuple[str, int | None]]] = {}
+    more: dict[tuple[str, str], list[tuple[str, int | None, int | None]]] = {}
     more_paths: dict[tuple[str, str], list[tuple[str, ...]]] = {}
     skipped: list[SkippedDependency] = []
     keys: dict[tuple[str, str], tuple[str, str]] = {}  # as written -> normalised
     for item in items:
         if type(item) is PinBatch:
-            for name, version, path, line in item.rows:
+            for name, version, path, line, column in item.rows:
                 key = keys.get((name, version))
                 if key is None:
                     key = keys[(name, version)] = (canonical_name(name), version_key(version))
                 if key not in first:
-                    first[key] = Dependency(name, version, (Origin(path, line),))
+                    first[key] = Dependency(name, version, (Origin(path, line, column),))
                 elif key in more:
-                    more[key].append((path, line))
+                    more[key].append((path, line, column))
                 else:
-                    more[key] = [(path, line)]
+                    more[key] = [(path, line, column)]
             continue
         if type(item) is SkippedDependency:
             skipped.append(item)
@@ -117,7 +118,7 @@ def deduplicate(
         if key not in first:
             first[key] = item
             continue
-        more.setdefault(key, []).extend((o.path, o.line) for o in item.origins)
+        more.setdefault(key, []).extend((o.path, o.line, o.column) for o in item.origins)
         if item.paths:
             more_paths.setdefault(key, []).extend(item.paths)
     merged = []
@@ -126,8 +127,10 @@ def deduplicate(
         if extra is None:
             merged.append(dep)
         else:
-            seen = dict.fromkeys([(o.path, o.line) for o in dep.origins] + extra)
-            origins = tuple(Origin(path, line) for path, line in seen)
+            seen: dict[tuple[str, int | None], int | None] = {}
+            for where in [(o.path, o.line, o.column) for o in dep.origins] + extra:
+                seen.setdefault(where[:2], where[2])
+            origins = tuple(Origin(at[0], at[1], col) for at, col in seen.items())
             paths = tuple(dict.fromkeys((*dep.paths, *more_paths.get(key, ()))))
             merged.append(Dependency(dep.name, dep.version, origins, paths))
     return merged, skipped

@@ -55,8 +55,8 @@ def scan(text: str, path: str, state: FileState, constraint: bool) -> Iterator[L
                         )
                     state.constraint_lines.append((raw.strip(), path, number))
                 else:
-                    name, _, version = simple.group("name", "op", "version")
-                    target.append((name, version, path, number))
+                    name, version = simple.group("name", "version")
+                    target.append((name, version, path, number, simple.start("version"), False))
                 continue
             start = number
             # pip: a comment line ending in a backslash does not continue.
@@ -67,6 +67,7 @@ def scan(text: str, path: str, state: FileState, constraint: bool) -> Iterator[L
             # backslash at either end of it is dropped (`bar == 4.5\\` + `.6`).
             buffer.append(raw.strip("\\"))
             continue
+        continued = bool(buffer)
         if buffer:
             buffer.append(raw)
             raw = "".join(buffer)
@@ -76,10 +77,10 @@ def scan(text: str, path: str, state: FileState, constraint: bool) -> Iterator[L
             continue
         plain = match(line) or (None if constraint else HASHED_PIN.match(line))
         if plain is not None and not constraint:
-            if plain.re is HASHED_PIN:
-                target.append((plain["name"], plain["version"], path, start, True))
-            else:
-                target.append((plain["name"], plain["version"], path, start))
+            # Where the version sits on the physical line (unknown once lines are joined).
+            column = None if continued else len(raw) - len(raw.lstrip()) + plain.start("version")
+            hashed = plain.re is HASHED_PIN
+            target.append((plain["name"], plain["version"], path, start, column, hashed))
             continue
         yield Line(start, expand_env(line))
     if buffer:

@@ -208,20 +208,17 @@ class RequirementsSource(OptionLines):
         ):
             yield self._resolution_request(state)
             return
-        batch: list[tuple[str, str, str, int]] = []
+        batch: list[tuple[str, str, str, int, int | None]] = []
         for entry in state.requirements:
             if type(entry) is tuple:
-                if len(entry) == 4:  # plain pin, no --hash
-                    if state.require_hashes:
-                        plain_name, plain_version, path, number = entry
-                        raise InputError(
-                            path,
-                            f"hashes are required but {plain_name}=={plain_version} has no --hash",
-                            number,
-                        )
-                    batch.append(entry)
-                else:
-                    batch.append(entry[:4])
+                plain_name, plain_version, path, number, column, hashed = entry
+                if state.require_hashes and not hashed:
+                    raise InputError(
+                        path,
+                        f"hashes are required but {plain_name}=={plain_version} has no --hash",
+                        number,
+                    )
+                batch.append((plain_name, plain_version, path, number, column))
                 continue
             if batch:
                 yield PinBatch(batch)

@@ -26,9 +26,9 @@ class Entry:
 
 @dataclass
 class FileState:
-    # Plain pins as (name, version, path, line) tuples, (..., True) when hash-pinned;
-    # everything else as Entry.
-    requirements: list[Entry | tuple[str, str, str, int] | tuple[str, str, str, int, bool]] = field(
+    # Plain pins as (name, version, path, line, column of the version, hash-pinned)
+    # tuples; everything else as Entry.
+    requirements: list[Entry | tuple[str, str, str, int, int | None, bool]] = field(
         default_factory=list
     )
     constraints: dict[str, Entry] = field(default_factory=dict)
