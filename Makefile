@@ -24,11 +24,13 @@ run: install
 bench: install
 	$(PY) -m pip install -q -e '.[test,dev,bench]'
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PY) -m benchmarks.run --tls --skip pip-audit --skip tree $(BENCH_ARGS)
 	$(PY) -m benchmarks.resolve
 	$(PY) -m benchmarks.resolution
 	$(PY) -m benchmarks.soak
 	$(PY) -m benchmarks.scale
 	$(PY) -m benchmarks.recheck
+	$(PY) -m benchmarks.html
 
 soak: install
 	$(PY) -m pytest -q -m soak

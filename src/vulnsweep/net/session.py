@@ -5,7 +5,9 @@ reuse the same loop and the same kept-alive connections (and TLS sessions)."""
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 T = TypeVar("T")
+log = logging.getLogger("vulnsweep")
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
@@ -43,6 +46,8 @@ class Network:
         self._runner: Any = None  # asyncio.Runner (3.11+) or a plain loop on 3.10
         self._session: aiohttp.ClientSession | None = None
         self._ssl: Any = None
+        self.stats: Counter[str] = Counter()
+        self.tls = False  # set when a request goes to an https:// URL
 
     @property
     def started(self) -> bool:
@@ -85,11 +90,29 @@ class Network:
                 ttl_dns_cache=300,
                 ssl=ssl_context if ssl_context is not None else True,
             )
+            # Connections opened (each a TCP and, for https, a TLS handshake) and DNS
+            # lookups, reported at -v when the run ends: keep-alive should keep both low.
+            trace = aiohttp.TraceConfig()
+
+            async def opened(*_: object) -> None:
+                self.stats["connections"] += 1
+
+            async def resolved(*_: object) -> None:
+                self.stats["dns lookups"] += 1
+
+            async def sent(_session: object, _context: object, params: Any) -> None:
+                self.stats["requests"] += 1
+                self.tls = self.tls or params.url.scheme == "https"
+
+            trace.on_connection_create_end.append(opened)
+            trace.on_dns_resolvehost_end.append(resolved)
+            trace.on_request_start.append(sent)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 raise_for_status=False,
                 cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
+                trace_configs=[trace],
             )
         return self._session
 
@@ -101,6 +124,13 @@ class Network:
             if self._session is not None:
                 session, self._session = self._session, None
                 runner.run(session.close())
+                log.info(
+                    "network: %d requests over %d connections (%s), %d DNS lookups",
+                    self.stats["requests"],
+                    self.stats["connections"],
+                    "each with a TLS handshake" if self.tls else "plain HTTP",
+                    self.stats["dns lookups"],
+                )
         finally:
             runner.close()
 
