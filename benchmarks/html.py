@@ -21,29 +21,11 @@ import time
 from pathlib import Path
 
 from tests.browser import Chromium, find_chromium
+from tests.helpers import many_findings
 from tests.servers.osv import DATA_ZIP, OsvDatabase
 
-from vulnsweep.model import AuditResult, Dependency, Finding, Origin, Vulnerability
 from vulnsweep.output import OutputOptions
 from vulnsweep.output.html import HtmlWriter
-
-
-def synthetic(db: OsvDatabase, count: int) -> AuditResult:
-    records = sorted(db.records.values(), key=lambda r: r["id"])[:count]
-    audited = []
-    levels = ("CRITICAL", "HIGH", "MEDIUM", "LOW", None)
-    for index, record in enumerate(records):
-        dep = Dependency(f"package-{index % 400}", f"1.{index}", (Origin("r.txt", index + 1),))
-        vuln = Vulnerability(
-            record["id"],
-            tuple(record.get("aliases") or ()),
-            record.get("summary"),
-            record.get("details"),
-            ("9.9",),
-            severity=levels[index % 5],
-        )
-        audited.append((dep, [Finding(dep, vuln)]))
-    return AuditResult(audited=audited, generated_at="2026-11-29T00:00:00Z")
 
 
 async def render_time(chromium: str, page_path: Path, repeat: int) -> list[float]:
@@ -70,15 +52,7 @@ async def screenshot(chromium: str, page_path: Path, target: Path) -> None:
     with Chromium(chromium) as browser:
         async with aiohttp.ClientSession() as session:
             page = await browser.page(session)
-            await page.send(
-                "Emulation.setDeviceMetricsOverride",
-                width=1400,
-                height=1100,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await page.send("Page.navigate", url=page_path.as_uri())
-            await page.wait_for("Page.loadEventFired")
+            await page.load(page_path, height=1100)
             await page.screenshot(target)
 
 
@@ -109,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     db = OsvDatabase.from_zip(DATA_ZIP)
     buffer = io.BytesIO()
     started = time.perf_counter()
-    HtmlWriter(OutputOptions(desc=True, aliases=True)).write(synthetic(db, args.findings), buffer)
+    report = many_findings(list(db.records.values()), args.findings)
+    HtmlWriter(OutputOptions(desc=True, aliases=True)).write(report, buffer)
     written = time.perf_counter() - started
     work = Path(tempfile.mkdtemp(prefix="vulnsweep-html-bench-"))
     try:

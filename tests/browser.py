@@ -95,6 +95,18 @@ class Page:
             raise RuntimeError(f"{expression!r} threw: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
 
+    async def load(self, path: Path, *, width: int = 1400, height: int = 1000) -> None:
+        """Open a local file in a window of this size and wait for its `load`."""
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+        await self.send("Page.navigate", url=path.as_uri())
+        await self.wait_for("Page.loadEventFired")
+
     async def screenshot(self, path: Path) -> None:
         shot = await self.send("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))

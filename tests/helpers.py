@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vulnsweep.model import AuditResult
 
 DATA = Path(__file__).parent / "data"
 REQUIREMENTS = DATA / "requirements"
@@ -57,3 +61,25 @@ def unstamped(report: str) -> str:
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def many_findings(records: list[dict[str, Any]], count: int) -> AuditResult:
+    """An AuditResult of `count` findings over 400 packages, one real advisory each
+    (summaries and details as published), severities in turn: a big report to render."""
+    from vulnsweep.model import AuditResult, Dependency, Finding, Origin, Vulnerability
+
+    chosen = sorted(records, key=lambda r: str(r["id"]))[:count]
+    audited = []
+    levels = ("CRITICAL", "HIGH", "MEDIUM", "LOW", None)
+    for index, record in enumerate(chosen):
+        dep = Dependency(f"package-{index % 400}", f"1.{index}", (Origin("r.txt", index + 1),))
+        vuln = Vulnerability(
+            str(record["id"]),
+            tuple(record.get("aliases") or ()),
+            record.get("summary"),
+            record.get("details"),
+            ("9.9",),
+            severity=levels[index % 5],
+        )
+        audited.append((dep, [Finding(dep, vuln)]))
+    return AuditResult(audited=audited, generated_at="2026-11-29T00:00:00Z")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.browser import Chromium, find_chromium
-from tests.helpers import run_cli
+from tests.helpers import many_findings, run_cli
 from tests.monorepo import WORKER_AFTER, build_monorepo
 from tests.servers.osv import OsvDatabase, OsvServer
 from vulnsweep.model import AuditResult, Dependency, Finding, Origin, Vulnerability
@@ -87,20 +87,8 @@ def test_nothing_is_fetched_by_the_page(osv_db: OsvDatabase) -> None:
 
 
 def test_two_thousand_findings_stay_small(osv_db: OsvDatabase) -> None:
-    records = sorted(osv_db.records.values(), key=lambda r: r["id"])[:2000]
-    audited = []
-    for index, record in enumerate(records):
-        dep = Dependency(f"package-{index % 400}", f"1.{index}", (Origin("r.txt", index + 1),))
-        vuln = Vulnerability(
-            record["id"],
-            tuple(record.get("aliases") or ()),
-            record.get("summary"),
-            record.get("details"),
-            ("9.9",),
-            severity=("CRITICAL", "HIGH", "MEDIUM", "LOW", None)[index % 5],
-        )
-        audited.append((dep, [Finding(dep, vuln)]))
-    page = render(AuditResult(audited=audited))
+    report = many_findings(list(osv_db.records.values()), 2000)
+    page = render(report)
     assert len(page.encode()) < 2 * 1024**2
     assert page.count('<tr data-sev="') == 2000
 
@@ -133,15 +121,7 @@ async def drive(report: Path, screenshot: Path) -> dict[str, Any]:
     with Chromium(CHROMIUM) as browser:
         async with aiohttp.ClientSession() as session:
             page = await browser.page(session)
-            await page.send(
-                "Emulation.setDeviceMetricsOverride",
-                width=1400,
-                height=1000,
-                deviceScaleFactor=1,
-                mobile=False,
-            )
-            await page.send("Page.navigate", url=report.as_uri())
-            await page.wait_for("Page.loadEventFired")
+            await page.load(report)
             visible = "document.querySelectorAll('#findings tbody tr:not([hidden])').length"
             seen: dict[str, Any] = {"all": await page.evaluate(visible)}
             await page.evaluate(
