@@ -43,6 +43,9 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 60.0
     connect_attempts: int = 3  # refused/DNS: the service is likely down, fail fast
+    # A 429/503 is the server asking for patience while the window shrinks (a few
+    # halvings from a high start): it has a budget of its own.
+    congested_attempts: int = 6
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.max_delay, self.base_delay * (2**attempt))
@@ -349,10 +352,12 @@ class HttpClient:
             headers = {**headers, **extra_headers}
         last_error = "no attempt made"
         attempt = 0
+        congested = 0
         connect_failures = 0
         while True:
             epoch = await self.window.acquire()
             outcome: dict[str, bool] = {}
+            asked_to_wait = False  # a 429/503: the server's own request for patience
             try:
                 self.requests_sent += 1
                 async with self._session.request(
@@ -397,7 +402,7 @@ class HttpClient:
             except _Retryable as exc:
                 last_error = str(exc)
                 delay = exc.delay
-                outcome["congested"] = exc.congested
+                outcome["congested"] = asked_to_wait = exc.congested
             except aiohttp.ClientConnectorError as exc:
                 connect_failures += 1
                 last_error = _connect_failure(exc)
@@ -410,24 +415,28 @@ class HttpClient:
                 outcome["congested"] = isinstance(exc, asyncio.TimeoutError)
             finally:
                 await self.window.release(epoch, **outcome)
-            attempt += 1
+            if asked_to_wait and congested < self.retry.congested_attempts:
+                congested += 1
+            else:
+                attempt += 1
             if attempt >= self.retry.attempts:
                 break
-            wait = delay if delay is not None else self.retry.backoff(attempt - 1)
+            tries = attempt + congested
+            wait = delay if delay is not None else self.retry.backoff(tries - 1)
             log.debug(
                 "%s: %s %s failed (%s); retry %d in %.2fs",
                 self.service,
                 method,
                 redact_url(url),
                 last_error,
-                attempt,
+                tries,
                 wait,
             )
             await asyncio.sleep(wait)
         raise ServiceError(
             self.service,
             redact_url(url),
-            f"{redact_text(last_error)} (gave up after {attempt} attempts)",
+            f"{redact_text(last_error)} (gave up after {attempt + congested} attempts)",
         )
 
     async def _read_capped(self, response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
