@@ -526,6 +526,11 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         raise UsageError("--diff only makes sense with --fix")
     if getattr(args, "exclude", None) and not getattr(args, "recursive", False):
         raise UsageError("--exclude only applies to a -R/--recursive walk")
+    webhook = getattr(args, "webhook", None)
+    if webhook and not webhook.startswith(("http://", "https://")):
+        from vulnsweep.redact import redact_url
+
+        raise UsageError(f"--webhook must be an http(s) URL, got {redact_url(webhook)!r}")
 
 
 # The environment variables an option's default comes from, to name them in errors.

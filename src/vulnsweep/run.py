@@ -10,6 +10,7 @@ so a run the cache answers entirely never imports aiohttp.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
 import sys
@@ -129,6 +130,7 @@ def execute(run: Run) -> int:
         s, s.argv, _config(s), collected.root, baseline, run.started.date(),
         collected.files.projects if collected.files else None,
     )  # fmt: skip
+    policy.prepare(itertools.chain(collected.dependencies, collected.skipped))
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)
     remember(run, collected, outcome.result, service, code)

@@ -224,3 +224,11 @@ def test_what_could_not_be_audited_is_not_reported_fixed(
     assert code == 3
     assert orjson.loads(out)["absent"] == []
     assert "0 new, 0 unchanged, 0 fixed since" in err
+
+
+def test_a_state_path_that_is_a_directory(tmp_path: Path, osv_server: OsvServer) -> None:
+    requirements = tmp_path / "r.txt"
+    requirements.write_text("six==1.16.0\n")
+    code, _, err = vulnsweep(tmp_path, osv_server, tmp_path / "c", "-r", str(requirements),
+                             "--state", str(tmp_path))  # fmt: skip
+    assert code == 2 and err == f"vulnsweep: error: --state {tmp_path}: is a directory\n"

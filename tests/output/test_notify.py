@@ -119,3 +119,12 @@ def test_a_failing_webhook_only_warns_and_hides_its_token(
         pass  # closed: nothing listens on its port any more
     proc = job(root, osv_server, "--webhook", f"http://127.0.0.1:{hook.port}/hook")
     assert proc.returncode == 1 and "not delivered" in proc.stderr
+
+
+def test_a_webhook_that_is_no_url_is_a_usage_error(tmp_path: Path, osv_server: OsvServer) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    proc = job(root, osv_server, "--webhook", "hooks.example/notify")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "vulnsweep: error: --webhook must be an http(s) URL, got 'hooks.example/notify'\n"
+    )

@@ -153,3 +153,23 @@ def test_cyclonedx_names_projects_and_owners(tmp_path: Path, osv_server: OsvServ
     # Ignored in services/api, reported in services/worker: not a "will not fix".
     (vuln,) = [v for v in bom["vulnerabilities"] if v["id"] == "PYSEC-2023-74"]
     assert "analysis" not in vuln
+
+
+def test_a_broken_project_config_fails_before_the_audit(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    config = root / "services/worker/vulnsweep.toml"
+    for text, message in [
+        ('extend = "no"\n', f"{config}: `extend` must be true or false"),
+        ("[[ignore]\nid = 1\n", f"{config}:1: invalid TOML"),
+    ]:
+        config.write_text(text)
+        proc = run_cli(
+            "-R", ".", "--osv-url", osv_server.url, "--cache-dir", str(tmp_path / "cache"),
+            "--progress-spinner", "off", cwd=root,
+        )  # fmt: skip
+        assert proc.returncode == 2
+        assert proc.stderr.startswith(f"vulnsweep: error: {message}")
+        assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1
+    assert osv_server.hits["querybatch"] == 0  # nothing was asked of the service

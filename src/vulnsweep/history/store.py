@@ -92,6 +92,8 @@ class RunRecord:
 class StateStore:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise UsageError(f"--state {path}: is a directory")
         try:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)

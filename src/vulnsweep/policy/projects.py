@@ -206,6 +206,15 @@ class ScopedPolicy:
             self._mark(_strictest([found[i] for found in per.values()])) for i in range(len(vulns))
         ]
 
+    def prepare(self, collected: Iterable[Dependency | SkippedDependency]) -> None:
+        """Every project's policy, read before the audit starts: a broken config file
+        is a usage error now, not a failure in the middle of the network stage."""
+        if self.projects is None:
+            return
+        for item in collected:
+            for name in self._projects_of(item):
+                self.projects.policy(name)
+
     def _projects_of(self, dependency: Dependency | SkippedDependency) -> list[str]:
         assert self.projects is not None
         names: dict[str, None] = {}
