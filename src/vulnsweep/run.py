@@ -171,7 +171,9 @@ def collect(run: Run, previous: list[RunRecord]) -> Collected:
             raise UsageError("recheck re-audits the runs stored in --state; it takes no inputs")
         assert run.store is not None
         store, files = run.store, FileFacts()
-        dependencies, skipped = gather(store.pins(r, files) for r in previous)
+        dependencies, skipped = gather(
+            itertools.chain(store.pins(r, files), store.skipped(r, files)) for r in previous
+        )
         roots = [Path(r.root) for r in previous if r.root]
         root = Path(os.path.commonpath(roots)) if roots else None
         return Collected(dependencies, skipped, [], root, previous, files)
@@ -459,10 +461,12 @@ def _only(result: AuditResult, store: StateStore, stored: RunRecord) -> AuditRes
     """The part of a recheck that covers one stored run's pins."""
     keys = {dep.key for dep in store.pins(stored)}
     names = {name for name, _ in keys}
+    skipped = {(s.name, s.reason) for s in store.skipped(stored)}
     return replace(
         result,
         audited=[(d, f) for d, f in result.audited if d.key in keys],
         unaudited=[u for u in result.unaudited if u.dependency.key in keys],
+        skipped=[s for s in result.skipped if (s.name, s.reason) in skipped],
         absent=[a for a in result.absent if a.name in names],
         projects=[],
     )

@@ -232,3 +232,31 @@ def test_a_state_path_that_is_a_directory(tmp_path: Path, osv_server: OsvServer)
     code, _, err = vulnsweep(tmp_path, osv_server, tmp_path / "c", "-r", str(requirements),
                              "--state", str(tmp_path))  # fmt: skip
     assert code == 2 and err == f"vulnsweep: error: --state {tmp_path}: is a directory\n"
+
+
+def test_recheck_reports_what_could_not_be_audited_again(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    root = build_monorepo(tmp_path / "repo")
+    worker = root / "services/worker/requirements.txt"
+    worker.write_text(worker.read_text() + "flask>=2\n")
+    state = tmp_path / "state.db"
+    _, first, _ = vulnsweep(
+        root, osv_server, tmp_path / "cache", "-R", ".", "--no-deps", "--state", str(state),
+        "-f", "json",
+    )  # fmt: skip
+    _, again, _ = vulnsweep(
+        tmp_path, osv_server, tmp_path / "cache", "recheck", "--state", str(state), "-f", "json"
+    )
+
+    def skips(report: str) -> list[tuple[str, str]]:
+        return [
+            (d["name"], d["skip_reason"])
+            for d in orjson.loads(report)["dependencies"]
+            if "skip_reason" in d
+        ]
+
+    assert skips(again) == skips(first) != []
+    assert [p["path"] for p in orjson.loads(again)["projects"]] == [
+        p["path"] for p in orjson.loads(first)["projects"]
+    ]

@@ -24,7 +24,7 @@ import orjson
 
 from vulnsweep.errors import UsageError
 from vulnsweep.history.baseline import Baseline, BaselineEntry
-from vulnsweep.model import AuditResult, Dependency, Origin
+from vulnsweep.model import AuditResult, Dependency, Origin, SkippedDependency
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS pins (
     run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, origins BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pins_run ON pins (run);
+CREATE TABLE IF NOT EXISTS skipped (
+    run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT, reason TEXT NOT NULL,
+    origins BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS skipped_run ON skipped (run);
 CREATE TABLE IF NOT EXISTS findings (
     run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, id TEXT NOT NULL,
     aliases BLOB NOT NULL, modified TEXT, first_seen TEXT, state TEXT,
@@ -154,24 +159,21 @@ class StateStore:
     def pins(self, run: RunRecord, files: FileFacts | None = None) -> Iterator[Dependency]:
         """A run's pins, their files shown relative to the working directory when
         under it; `files` learns each file's project and owners as the run saw them."""
-        here = os.getcwd() + os.sep
-        shown_as: dict[str, str] = {}  # a few thousand files behind many thousand pins
+        read = _OriginReader(files)
         for name, version, origins in self.db.execute(
             "SELECT name, version, origins FROM pins WHERE run = ?", (run.id,)
         ):
-            where = []
-            for path, line, project, owners in orjson.loads(origins):
-                shown = shown_as.get(path)
-                if shown is None:
-                    shown = shown_as[path] = (
-                        os.path.relpath(path) if path.startswith(here) else path
-                    )
-                if files is not None:
-                    if project is not None:
-                        files.projects[shown] = project
-                    files.owners[shown] = tuple(owners)
-                where.append(Origin(shown, line))
-            yield Dependency(name, version, tuple(where))
+            yield Dependency(name, version, read(origins))
+
+    def skipped(
+        self, run: RunRecord, files: FileFacts | None = None
+    ) -> Iterator[SkippedDependency]:
+        """What a run could not audit, and why: a recheck reports it again."""
+        read = _OriginReader(files)
+        for name, version, reason, origins in self.db.execute(
+            "SELECT name, version, reason, origins FROM skipped WHERE run = ?", (run.id,)
+        ):
+            yield SkippedDependency(name, reason, read(origins), version=version)
 
     def records(self) -> Iterator[tuple[str, str, bytes]]:
         """Every advisory record a run's findings came from: (id, modified, body)."""
@@ -217,28 +219,31 @@ class StateStore:
             )
             run = cursor.lastrowid
             project_of = {file: p.path for p in result.projects for file in p.files}
+
+            def origins(where: Iterable[Origin]) -> bytes:
+                return orjson.dumps(
+                    [
+                        (
+                            _absolute(o.path),
+                            o.line,
+                            project_of.get(o.path),
+                            result.owners.get(o.path, ()),
+                        )
+                        for o in where
+                    ]
+                )
+
             self.db.executemany(
                 "INSERT INTO pins VALUES (?, ?, ?, ?)",
                 (
-                    (
-                        run,
-                        dep.canonical_name,
-                        dep.version,
-                        orjson.dumps(
-                            [
-                                (
-                                    _absolute(o.path),
-                                    o.line,
-                                    project_of.get(o.path),
-                                    result.owners.get(o.path, ()),
-                                )
-                                for o in dep.origins
-                            ]
-                        ),
-                    )
+                    (run, dep.canonical_name, dep.version, origins(dep.origins))
                     for dep in [d for d, _ in result.audited]
                     + [u.dependency for u in result.unaudited]
                 ),
+            )
+            self.db.executemany(
+                "INSERT INTO skipped VALUES (?, ?, ?, ?, ?)",
+                ((run, s.name, s.version, s.reason, origins(s.origins)) for s in result.skipped),
             )
             today = finished.date().isoformat()
             self.db.executemany(
@@ -276,6 +281,31 @@ class StateStore:
             # The latest revision of each record is all a recheck compares with.
             self.db.executemany("INSERT OR REPLACE INTO advisories VALUES (?, ?, ?)", records)
         return int(run or 0)
+
+
+class _OriginReader:
+    """Stored origins back to Origins, each file's shown path worked out once (a few
+    thousand files stand behind many thousand pins)."""
+
+    def __init__(self, files: FileFacts | None) -> None:
+        self.files = files
+        self.here = os.getcwd() + os.sep
+        self.shown_as: dict[str, str] = {}
+
+    def __call__(self, blob: bytes) -> tuple[Origin, ...]:
+        where = []
+        for path, line, project, owners in orjson.loads(blob):
+            shown = self.shown_as.get(path)
+            if shown is None:
+                shown = self.shown_as[path] = (
+                    os.path.relpath(path) if path.startswith(self.here) else path
+                )
+            if self.files is not None:
+                if project is not None:
+                    self.files.projects[shown] = project
+                self.files.owners[shown] = tuple(owners)
+            where.append(Origin(shown, line))
+        return tuple(where)
 
 
 @functools.lru_cache(maxsize=65536)
