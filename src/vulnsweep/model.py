@@ -206,14 +206,19 @@ class FixResult:
 
 
 @dataclass(frozen=True, slots=True)
-class AbsentFinding:
-    """A finding of the baseline that this run no longer has: fixed, or gone."""
+class PastFinding:
+    """A finding of an earlier run (a baseline). Reports list the ones this run no
+    longer has -- fixed, or gone -- as absent."""
 
     name: str  # canonical
     version: str
     id: str
     aliases: tuple[str, ...] = ()
     first_seen: str | None = None
+
+    @property
+    def ids(self) -> frozenset[str]:
+        return frozenset((self.id, *self.aliases))
 
 
 @dataclass(frozen=True)
@@ -247,7 +252,7 @@ class AuditResult:
     statuses: dict[tuple[str, str], ProjectStatus] = field(default_factory=dict)
     fixes: list[FixResult] = field(default_factory=list)
     projects: list[ProjectReport] = field(default_factory=list)  # a monorepo walk only
-    absent: list[AbsentFinding] = field(default_factory=list)  # with a baseline only
+    absent: list[PastFinding] = field(default_factory=list)  # with a baseline only
     baseline_date: str | None = None  # when the baseline report was made
     generated_at: str | None = None  # when this report was made (UTC, ISO 8601)
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> owners

@@ -148,11 +148,13 @@ def _previous_runs(run: Run) -> list[RunRecord]:
         if run.settings.recheck:
             raise UsageError("recheck needs --state PATH (the run history to re-audit)")
         return []
-    if not run.settings.recheck:
-        from vulnsweep.history import job
-
-        return job.previous_runs(run.store, run.settings)
     latest = run.store.latest()
+    if not run.settings.recheck:  # the previous run of these same inputs, if any
+        from vulnsweep.history import job
+        from vulnsweep.history.store import inputs_key
+
+        key = inputs_key(job.job_inputs(run.settings))
+        return [r for r in latest if r.inputs_key == key]
     if not latest:
         raise UsageError(f"--state {run.settings.state}: no run recorded yet; nothing to recheck")
     return latest

@@ -9,45 +9,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from vulnsweep.errors import InputError, UsageError
-from vulnsweep.model import AbsentFinding, Finding, canonical_name
+from vulnsweep.model import Finding, PastFinding, canonical_name
 
 _SARIF_MESSAGE = re.compile(r"^(\S+) (\S+) is affected by ")
-
-
-@dataclass(frozen=True)
-class BaselineEntry:
-    name: str  # canonical
-    version: str
-    id: str
-    aliases: tuple[str, ...] = ()
-    first_seen: str | None = None
-
-    @property
-    def ids(self) -> frozenset[str]:
-        return frozenset((self.id, *self.aliases))
 
 
 class Baseline:
     """The findings of an earlier run, indexed by package."""
 
-    def __init__(self, entries: Iterable[BaselineEntry], date: str, label: str) -> None:
+    def __init__(self, entries: Iterable[PastFinding], date: str, label: str) -> None:
         self.date = date  # YYYY-MM-DD
         self.label = label
-        self.by_name: dict[str, list[BaselineEntry]] = {}
+        self.by_name: dict[str, list[PastFinding]] = {}
         for entry in entries:
             self.by_name.setdefault(entry.name, []).append(entry)
 
     def __len__(self) -> int:
         return sum(map(len, self.by_name.values()))
 
-    def match(self, name: str, ids: frozenset[str]) -> BaselineEntry | None:
+    def match(self, name: str, ids: frozenset[str]) -> PastFinding | None:
         for entry in self.by_name.get(name, ()):
             if entry.ids & ids:
                 return entry
@@ -61,9 +47,7 @@ class Baseline:
             return "new", today
         return "unchanged", entry.first_seen or self.date
 
-    def absent(
-        self, reported: Iterable[Finding], unknown: Iterable[str] = ()
-    ) -> list[AbsentFinding]:
+    def absent(self, reported: Iterable[Finding], unknown: Iterable[str] = ()) -> list[PastFinding]:
         """Baseline findings that no reported finding of this run matches; a package
         this run could not audit (`unknown`) has nothing fixed, only nothing known."""
         unknown = set(unknown)
@@ -72,17 +56,14 @@ class Baseline:
             now.setdefault(finding.dependency.canonical_name, set()).update(
                 finding.vulnerability.ids
             )
-        gone: dict[tuple[str, str], AbsentFinding] = {}
+        gone: dict[tuple[str, str], PastFinding] = {}
         for name, entries in self.by_name.items():
             if name in unknown:
                 continue
             for entry in entries:
                 if entry.ids & now.get(name, set()):
                     continue
-                gone.setdefault(
-                    (name, entry.id),
-                    AbsentFinding(name, entry.version, entry.id, entry.aliases, entry.first_seen),
-                )
+                gone.setdefault((name, entry.id), entry)
         return sorted(gone.values(), key=lambda a: (a.name, a.id))
 
 
@@ -129,7 +110,21 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(v for v in value if isinstance(v, str))
 
 
-def _from_json(document: dict[str, Any]) -> tuple[list[BaselineEntry], Any]:
+def _entry(
+    name: str, version: Any, ident: str, fields: dict[str, Any], first_seen: str
+) -> PastFinding:
+    """One finding as any report format spells it (`fields` holds aliases and the
+    first-seen date under the format's own key)."""
+    return PastFinding(
+        canonical_name(name),
+        str(version or ""),
+        ident,
+        _strings(fields.get("aliases")),
+        _day(fields.get(first_seen)),
+    )
+
+
+def _from_json(document: dict[str, Any]) -> tuple[list[PastFinding], Any]:
     entries = []
     for dep in document["dependencies"]:
         if not isinstance(dep, dict) or not isinstance(dep.get("name"), str):
@@ -137,15 +132,7 @@ def _from_json(document: dict[str, Any]) -> tuple[list[BaselineEntry], Any]:
         for vuln in dep.get("vulns") or ():
             if not isinstance(vuln, dict) or not isinstance(vuln.get("id"), str):
                 raise ValueError(f"{dep['name']}: a vulnerability without an id")
-            entries.append(
-                BaselineEntry(
-                    canonical_name(dep["name"]),
-                    str(dep.get("version", "")),
-                    vuln["id"],
-                    _strings(vuln.get("aliases")),
-                    _day(vuln.get("first_seen")),
-                )
-            )
+            entries.append(_entry(dep["name"], dep.get("version"), vuln["id"], vuln, "first_seen"))
     return entries, document.get("generated_at")
 
 
@@ -162,7 +149,7 @@ def _ndjson_lines(data: bytes) -> Iterator[dict[str, Any]]:
         yield item
 
 
-def _from_ndjson(data: bytes) -> tuple[list[BaselineEntry], Any]:
+def _from_ndjson(data: bytes) -> tuple[list[PastFinding], Any]:
     entries, date = [], None
     for item in _ndjson_lines(data):
         kind = item.get("type")
@@ -172,19 +159,11 @@ def _from_ndjson(data: bytes) -> tuple[list[BaselineEntry], Any]:
             continue
         if not isinstance(item.get("name"), str) or not isinstance(item.get("id"), str):
             raise ValueError("a finding without a name or id")
-        entries.append(
-            BaselineEntry(
-                canonical_name(item["name"]),
-                str(item.get("version", "")),
-                item["id"],
-                _strings(item.get("aliases")),
-                _day(item.get("first_seen")),
-            )
-        )
+        entries.append(_entry(item["name"], item.get("version"), item["id"], item, "first_seen"))
     return entries, date
 
 
-def _from_sarif(document: dict[str, Any]) -> tuple[list[BaselineEntry], Any]:
+def _from_sarif(document: dict[str, Any]) -> tuple[list[PastFinding], Any]:
     entries, date = [], None
     for run in document["runs"]:
         date = (run.get("properties") or {}).get("generatedAt") or date
@@ -203,13 +182,5 @@ def _from_sarif(document: dict[str, Any]) -> tuple[list[BaselineEntry], Any]:
                 name, version = found.group(1), found.group(2)
             if not isinstance(rule, str):
                 raise ValueError("a result without a ruleId")
-            entries.append(
-                BaselineEntry(
-                    canonical_name(name),
-                    str(version or ""),
-                    rule,
-                    _strings(props.get("aliases")),
-                    _day(props.get("firstSeen")),
-                )
-            )
+            entries.append(_entry(name, version, rule, props, "firstSeen"))
     return entries, date

@@ -109,10 +109,3 @@ def baseline_for(
     if store is not None:
         return store.baseline(previous)
     return None
-
-
-def previous_runs(store: StateStore, args: Settings) -> list[RunRecord]:
-    from vulnsweep.history.store import inputs_key
-
-    found = store.previous(inputs_key(job_inputs(args)))
-    return [found] if found is not None else []

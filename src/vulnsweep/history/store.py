@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from vulnsweep.errors import UsageError
-from vulnsweep.history.baseline import Baseline, BaselineEntry
-from vulnsweep.model import AuditResult, Dependency, Origin, SkippedDependency
+from vulnsweep.history.baseline import Baseline
+from vulnsweep.model import AuditResult, Dependency, Origin, PastFinding, SkippedDependency
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -133,12 +133,6 @@ class StateStore:
             latest[run.inputs_key] = run
         return list(latest.values())
 
-    def previous(self, key: str) -> RunRecord | None:
-        row = self.db.execute("SELECT max(id) FROM runs WHERE inputs_key = ?", (key,)).fetchone()
-        if row is None or row[0] is None:
-            return None
-        return next(r for r in self.runs() if r.id == row[0])
-
     def baseline(self, runs: Iterable[RunRecord]) -> Baseline | None:
         runs = list(runs)
         if not runs:
@@ -151,7 +145,7 @@ class StateStore:
                 (run.id,),
             ):
                 entries.append(
-                    BaselineEntry(name, version, ident, tuple(orjson.loads(aliases)), first_seen)
+                    PastFinding(name, version, ident, tuple(orjson.loads(aliases)), first_seen)
                 )
         date = min(r.finished[:10] for r in runs)
         return Baseline(entries, date, f"run {', '.join(str(r.id) for r in runs)} of {self.path}")

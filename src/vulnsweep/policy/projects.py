@@ -258,9 +258,9 @@ class ScopedPolicy:
             unknown |= {s.canonical_name for s in result.skipped}
             result.absent = self.baseline.absent(result.reported, unknown)
             result.baseline_date = self.baseline.date
-        files = {o.path for dep, _ in result.audited for o in dep.origins}
-        files |= {o.path for s in result.skipped for o in s.origins}
-        if owners is not None:
+        if owners is not None:  # only then: a walk of every origin of every pin
+            files = {o.path for dep, _ in result.audited for o in dep.origins}
+            files |= {o.path for s in result.skipped for o in s.origins}
             result.owners = {f: owners(f) for f in sorted(files)}
         if self.projects is None:
             return

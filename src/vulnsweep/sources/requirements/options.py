@@ -8,13 +8,17 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vulnsweep.errors import InputError, LineError
 from vulnsweep.model import Origin, SkippedDependency
 from vulnsweep.redact import redact_text
 from vulnsweep.sources.requirements.lines import Line
 from vulnsweep.sources.requirements.pep508 import SIMPLE_PIN, editable_name
-from vulnsweep.sources.requirements.state import FileState
+from vulnsweep.sources.requirements.state import FileState, Include
+
+if TYPE_CHECKING:
+    from vulnsweep.sources.requirements.source import RequirementsSource
 
 log = logging.getLogger("vulnsweep.sources.requirements")
 
@@ -52,137 +56,99 @@ EDITABLE = {"-e", "--editable"}
 PER_REQUIREMENT = {"--hash", "--global-option", "--install-option", "--config-settings", "-C"}
 
 
-class OptionLines:
-    """The option-line half of a requirements reader; `_parse_file` (the include
-    walker) is the reader's own."""
+def parse_option(
+    reader: RequirementsSource, line: Line, path: str, state: FileState, at: Include
+) -> None:
+    """An option line: pip reads it with optparse, option after option."""
+    tokens = line.text.split()
+    idx = 0
+    first = tokens[0]
+    while idx < len(tokens):
+        if not tokens[idx].startswith("-"):
+            ignored_after_option(tokens[idx:], first, line, path, state)
+            return
+        option, value, idx = take_option(tokens, idx, path, line.number)
+        apply_option(reader, option, value, line, path, state, at)
+        if option in EDITABLE:
+            return
 
-    def _parse_file(
-        self,
-        path: str,
-        state: FileState,
-        *,
-        chain: tuple[str, ...],
-        constraint: bool,
-        visited: set[str],
-    ) -> None:
-        raise NotImplementedError
 
-    def _parse_option(
-        self,
-        line: Line,
-        path: str,
-        state: FileState,
-        *,
-        chain: tuple[str, ...],
-        constraint: bool,
-        visited: set[str],
-    ) -> None:
-        tokens = line.text.split()
-        idx = 0
-        first = tokens[0]
-        while idx < len(tokens):
-            if not tokens[idx].startswith("-"):
-                self._ignored_after_option(tokens[idx:], first, line, path, state)
-                return
-            option, value, idx = take_option(tokens, idx, path, line.number)
-            self._apply_option(
-                option,
-                value,
-                line,
-                path,
-                state,
-                chain=chain,
-                constraint=constraint,
-                visited=visited,
-            )
-            if option in EDITABLE:
-                return
-
-    @staticmethod
-    def _ignored_after_option(
-        leftover: list[str], option: str, line: Line, path: str, state: FileState
-    ) -> None:
-        """pip reads an option line with optparse and drops its positional arguments
-        (`--only-binary=all nuimo==0.1.0` installs nothing): so do we, out loud."""
-        text = " ".join(leftover)
-        log.warning(
-            "%s:%d: %r follows the option %s on the same line; pip ignores it, and so does "
-            "vulnsweep",
-            path,
-            line.number,
-            text,
-            option.partition("=")[0],
+def ignored_after_option(
+    leftover: list[str], option: str, line: Line, path: str, state: FileState
+) -> None:
+    """pip reads an option line with optparse and drops its positional arguments
+    (`--only-binary=all nuimo==0.1.0` installs nothing): so do we, out loud."""
+    text = " ".join(leftover)
+    log.warning(
+        "%s:%d: %r follows the option %s on the same line; pip ignores it, and so does vulnsweep",
+        path,
+        line.number,
+        text,
+        option.partition("=")[0],
+    )
+    simple = SIMPLE_PIN.match(leftover[0])
+    state.skipped.append(
+        SkippedDependency(
+            name=simple["name"] if simple else leftover[0][:80],
+            version=simple["version"] if simple else None,
+            reason=f"{text!r} follows the option {option.partition('=')[0]} on the same "
+            "line, so pip never installs it",
+            origins=(Origin(path, line.number),),
         )
-        simple = SIMPLE_PIN.match(leftover[0])
+    )
+
+
+def apply_option(
+    reader: RequirementsSource,
+    option: str,
+    value: str | None,
+    line: Line,
+    path: str,
+    state: FileState,
+    at: Include,
+) -> None:
+    if option in INCLUDE:
+        if value is None:
+            raise InputError(path, f"{option} needs a file name", line.number)
+        if "://" in value:
+            raise InputError(
+                path,
+                f"remote include {value!r} is not supported; download it and pass it with -r",
+                line.number,
+            )
+        if len(at.chain) >= MAX_INCLUDE_DEPTH:
+            raise InputError(
+                path, f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep", line.number
+            )
+        base = Path.cwd() if path == "<stdin>" else Path(path).parent
+        target = str(base / value)
+        if not os.path.exists(target):
+            raise InputError(path, f"included file not found: {value}", line.number)
+        constraint = at.constraint or INCLUDE[option] == "constraint"
+        reader.read_file(target, state, Include(at.chain, constraint))
+    elif option in EDITABLE:
         state.skipped.append(
             SkippedDependency(
-                name=simple["name"] if simple else leftover[0][:80],
-                version=simple["version"] if simple else None,
-                reason=f"{text!r} follows the option {option.partition('=')[0]} on the same "
-                "line, so pip never installs it",
+                name=editable_name(value or ""),
+                reason=f"editable requirement {redact_text(value or '')!r} is a local "
+                "project, not a release on an index: cannot be audited",
                 origins=(Origin(path, line.number),),
             )
         )
-
-    def _apply_option(
-        self,
-        option: str,
-        value: str | None,
-        line: Line,
-        path: str,
-        state: FileState,
-        *,
-        chain: tuple[str, ...],
-        constraint: bool,
-        visited: set[str],
-    ) -> None:
-        if option in INCLUDE:
-            if value is None:
-                raise InputError(path, f"{option} needs a file name", line.number)
-            if "://" in value:
-                raise InputError(
-                    path,
-                    f"remote include {value!r} is not supported; download it and pass it with -r",
-                    line.number,
-                )
-            if len(chain) >= MAX_INCLUDE_DEPTH:
-                raise InputError(
-                    path, f"includes nested more than {MAX_INCLUDE_DEPTH} levels deep", line.number
-                )
-            base = Path.cwd() if path == "<stdin>" else Path(path).parent
-            target = str(base / value)
-            if not os.path.exists(target):
-                raise InputError(path, f"included file not found: {value}", line.number)
-            self._parse_file(
-                target,
-                state,
-                chain=chain,
-                constraint=constraint or INCLUDE[option] == "constraint",
-                visited=visited,
-            )
-        elif option in EDITABLE:
-            state.skipped.append(
-                SkippedDependency(
-                    name=editable_name(value or ""),
-                    reason=f"editable requirement {redact_text(value or '')!r} is a local "
-                    "project, not a release on an index: cannot be audited",
-                    origins=(Origin(path, line.number),),
-                )
-            )
-        elif option in GLOBAL_FLAGS:
-            if option == "--require-hashes":
-                state.require_hashes = True
-            elif option == "--pre":
-                state.pre = True
-        elif option in GLOBAL_WITH_VALUE:
-            if value is None:
-                raise InputError(path, f"{option} needs a value", line.number)
-            if option in ("-i", "--index-url"):
-                state.index_url = value
-            elif option == "--extra-index-url":
-                state.extra_index_urls.append(value)
-        else:
-            raise LineError(path, f"unknown option {option!r}", line.number)
+    elif option in GLOBAL_FLAGS:
+        if option == "--require-hashes":
+            state.require_hashes = True
+        elif option == "--pre":
+            state.pre = True
+    elif option in GLOBAL_WITH_VALUE:
+        if value is None:
+            raise InputError(path, f"{option} needs a value", line.number)
+        if option in ("-i", "--index-url"):
+            state.index_url = value
+        elif option == "--extra-index-url":
+            state.extra_index_urls.append(value)
+    else:
+        raise LineError(path, f"unknown option {option!r}", line.number)
 
 
 def split_options(text: str) -> tuple[str, list[str]]:

@@ -26,12 +26,12 @@ from vulnsweep.sources.requirements.lines import (
 )
 from vulnsweep.sources.requirements.options import (
     PER_REQUIREMENT,
-    OptionLines,
+    parse_option,
     split_options,
     take_option,
 )
 from vulnsweep.sources.requirements.pep508 import SIMPLE_PIN, parse_requirement
-from vulnsweep.sources.requirements.state import Entry, FileState, allows, entries
+from vulnsweep.sources.requirements.state import Entry, FileState, Include, allows, entries
 from vulnsweep.sources.text import read_text
 
 log = logging.getLogger("vulnsweep.sources.requirements")
@@ -39,7 +39,7 @@ log = logging.getLogger("vulnsweep.sources.requirements")
 STDIN = "-"
 
 
-class RequirementsSource(OptionLines):
+class RequirementsSource:
     """One or more requirements files (or `-` for stdin), with their includes."""
 
     def __init__(
@@ -63,50 +63,36 @@ class RequirementsSource(OptionLines):
 
     def collect(self) -> Iterator[Collected]:
         state = FileState(require_hashes=self.require_hashes)
-        visited: set[str] = set()
         for path in self.paths:
-            self._parse_file(path, state, chain=(), constraint=False, visited=visited)
+            self.read_file(path, state, Include())
         yield from state.skipped
         yield from self._settle(state)
 
-    def _parse_file(
-        self,
-        path: str,
-        state: FileState,
-        *,
-        chain: tuple[str, ...],
-        constraint: bool,
-        visited: set[str],
-    ) -> None:
+    def read_file(self, path: str, state: FileState, at: Include) -> None:
+        """One file of the include walk (each file once, cycles stopped)."""
         if path == STDIN:
             display, identity = "<stdin>", "<stdin>"
             text = read_text(display, sys.stdin.buffer.read())
         else:
             display = path
             identity = file_identity(path)
-            if identity in chain:
+            if identity in at.chain:
                 # pip would recurse forever; the file's pins are already being read.
                 log.warning(
                     "%s: include cycle (the file is already being read); not following it again",
                     path,
                 )
                 return
-            if identity in visited:
+            if identity in state.visited:
                 return
             text = read_text(display, read_requirements_bytes(path))
-        visited.add(identity)
+        state.visited.add(identity)
         before = entries(state)
         invalid: list[int] = []
-        for line in scan(text, display, state, constraint):
+        inside = Include((*at.chain, identity), at.constraint)
+        for line in scan(text, display, state, at.constraint):
             try:
-                self._parse_line(
-                    line,
-                    display,
-                    state,
-                    chain=(*chain, identity),
-                    constraint=constraint,
-                    visited=visited,
-                )
+                self._parse_line(line, display, state, inside)
             except LineError as exc:
                 # One bad line should not hide the rest of the file: report it as a
                 # skipped entry (fatal under --strict).
@@ -118,7 +104,7 @@ class RequirementsSource(OptionLines):
                         origins=(Origin(display, line.number),),
                     )
                 )
-        if invalid and not chain and entries(state) == before + len(invalid):
+        if invalid and not at.chain and entries(state) == before + len(invalid):
             # Nothing but lines that are not requirements: auditing "nothing" and saying
             # "no known vulnerabilities" would be a false clean (README.md, /etc/shadow).
             raise InputError(
@@ -127,16 +113,8 @@ class RequirementsSource(OptionLines):
                 f"first at line {invalid[0]}): is this a requirements file?",
             )
 
-    def _parse_line(
-        self,
-        line: Line,
-        path: str,
-        state: FileState,
-        *,
-        chain: tuple[str, ...],
-        constraint: bool,
-        visited: set[str],
-    ) -> None:
+    def _parse_line(self, line: Line, path: str, state: FileState, at: Include) -> None:
+        constraint = at.constraint
         origin = Origin(path, line.number)
         text = line.text
         simple = SIMPLE_PIN.match(text)
@@ -155,9 +133,7 @@ class RequirementsSource(OptionLines):
                 state.requirements.append(entry)
             return
         if text.startswith("-"):
-            self._parse_option(
-                line, path, state, chain=chain, constraint=constraint, visited=visited
-            )
+            parse_option(self, line, path, state, at)
             return
         requirement_text, options = split_options(text)
         hashes: list[str] = []

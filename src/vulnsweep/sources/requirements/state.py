@@ -24,6 +24,15 @@ class Entry:
     pinned_version: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Include:
+    """Where the include walk is: the files being read (outermost first, to stop a
+    cycle) and whether this file arrived through -c (its pins only constrain)."""
+
+    chain: tuple[str, ...] = ()
+    constraint: bool = False
+
+
 @dataclass
 class FileState:
     # Plain pins as (name, version, path, line, column of the version, hash-pinned)
@@ -40,6 +49,7 @@ class FileState:
     extra_index_urls: list[str] = field(default_factory=list)
     pre: bool = False
     unpinned: bool = False  # some requirement is not an exact pin
+    visited: set[str] = field(default_factory=set)  # files read, by identity
 
 
 def entries(state: FileState) -> int:
