@@ -235,6 +235,8 @@ def test_require_hashes_option_line_enforced(tmp_path: Path) -> None:
         (b"\x00\x01\x02binary", "is a binary file, not text", None),
         (b"-r missing.txt\n", "included file not found: missing.txt", 1),
         (b"-r\n", "-r needs a value", 1),
+        (b"six==1.0\n-c=\n", "-c needs a file name", 2),  # found by the fuzz test
+        (b"-r .\n", "included path is a directory: .", 1),
     ],
 )
 def test_fatal_input_errors_name_the_file(

@@ -108,7 +108,7 @@ def apply_option(
     at: Include,
 ) -> None:
     if option in INCLUDE:
-        if value is None:
+        if not value:  # `-r` alone, or `-c=`
             raise InputError(path, f"{option} needs a file name", line.number)
         if "://" in value:
             raise InputError(
@@ -124,6 +124,8 @@ def apply_option(
         target = str(base / value)
         if not os.path.exists(target):
             raise InputError(path, f"included file not found: {value}", line.number)
+        if os.path.isdir(target):
+            raise InputError(path, f"included path is a directory: {value}", line.number)
         constraint = at.constraint or INCLUDE[option] == "constraint"
         reader.read_file(target, state, Include(at.chain, constraint))
     elif option in EDITABLE:
