@@ -231,12 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     service.add_argument(
         "--hydrate",
-        choices=("ids", "packages"),
-        default=_env("VULNSWEEP_HYDRATE", default="ids"),
-        help="how OSV advisories are fetched after querybatch (env VULNSWEEP_HYDRATE): ids "
-        "(default: each once from "
-        "/v1/vulns/{id}) or packages (one /v1/query per pin with 2+ new advisories: fewer "
-        "round trips, some records transferred twice)",
+        choices=("auto", "ids", "packages"),
+        default=_env("VULNSWEEP_HYDRATE", default="auto"),
+        help="how OSV advisories are fetched after querybatch (env VULNSWEEP_HYDRATE): auto "
+        "(default: a pin whose 2+ advisories are all still to fetch gets them from one "
+        "/v1/query, the rest come once each from /v1/vulns/{id}: each record arrives "
+        "once), ids (always by id) or packages (also pins sharing a record: fewer round "
+        "trips, some records transferred twice)",
     )
     service.add_argument(
         "--check-status",

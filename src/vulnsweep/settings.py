@@ -52,7 +52,7 @@ class Settings:
     offline: bool = False
     max_db_age: float = 7.0
     pypi_url: str = "https://pypi.org"
-    hydrate: Literal["ids", "packages"] = "ids"
+    hydrate: Literal["auto", "ids", "packages"] = "auto"
     check_status: bool = False
     index_url: str = "https://pypi.org/simple"
     timeout: float | None = None

@@ -70,7 +70,17 @@ def vulnerable_pins(db: OsvDatabase, count: int) -> list[str]:
 def test_a_rate_limited_server_gets_no_retry_storm(tmp_path: Path, osv_db: OsvDatabase) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("\n".join(vulnerable_pins(osv_db, 200)) + "\n")
-    common = ["-r", str(requirements), "-f", "json", "--progress-spinner", "off"]
+    # By id, hundreds of advisory requests want to be in flight at once.
+    common = [
+        "-r",
+        str(requirements),
+        "-f",
+        "json",
+        "--progress-spinner",
+        "off",
+        "--hydrate",
+        "ids",
+    ]
     with OsvServer(osv_db) as server:
         clean = run_cli(*common, "--osv-url", server.url, "--cache-dir", str(tmp_path / "a"))
         assert clean.returncode == 1, clean.stderr

@@ -29,7 +29,12 @@ class BackgroundServer:
         self._closing = asyncio.Event()
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port, ssl_context=self.ssl_context)
+        # aiohttp's default backlog (128) drops SYNs when a client opens hundreds of
+        # connections at once, and each drop costs that client a 1 s retransmit:
+        # production front ends take far more.
+        site = web.TCPSite(
+            self._runner, "127.0.0.1", port, ssl_context=self.ssl_context, backlog=4096
+        )
         await site.start()
         server = site._server
         assert server is not None

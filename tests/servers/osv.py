@@ -43,7 +43,7 @@ class Faults:
     reset_rate: float = 0.0  # fraction whose connection drops halfway through the body
     fail_paths: set[str] = field(default_factory=set)  # always 500 for these paths
     missing_ids: set[str] = field(default_factory=set)  # /v1/vulns 404 although matched
-    slow_ids: dict[str, float] = field(default_factory=dict)  # /v1/vulns/{id} extra delay
+    slow_ids: dict[str, float] = field(default_factory=dict)  # extra delay for these records
     query_drops: set[str] = field(default_factory=set)  # /v1/query leaves these records out
     repeat_token: bool = False  # a page token that never ends
     # A real rate limit: more requests than this in flight at once are answered 429.
@@ -318,6 +318,9 @@ class OsvServer(BackgroundServer):
         package = body.get("package") or {}
         ids = self.db.match(package.get("name", ""), body.get("version", ""))
         ids = [i for i in ids if i not in self.faults.query_drops]
+        delay = max((self.faults.slow_ids.get(i, 0.0) for i in ids), default=0.0)
+        if delay:  # a slow record is as slow inside an answer as on its own
+            await asyncio.sleep(delay)
         answer: dict[str, Any] = {}
         if self.page_size:  # paginated like querybatch: a token for the rest
             start = _decode_token(body.get("page_token"))

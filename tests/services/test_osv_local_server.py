@@ -62,11 +62,46 @@ def query(server: OsvServer, cache: Cache | None = None, **kwargs: object) -> Se
 
 
 def test_real_advisories_exactly(osv_server: OsvServer) -> None:
-    answer = query(osv_server)
+    answer = query(osv_server, hydrate="ids")
     assert answer.failures == {}
     assert findings(answer) == EXPECTED
     unique_ids = {i for vs in EXPECTED.values() for i, _ in vs}
     assert osv_server.hits == {"querybatch": 1, "vulns": len(unique_ids)}
+
+
+def test_by_default_a_pin_whose_records_are_all_new_gets_them_in_one_query(
+    osv_server: OsvServer,
+) -> None:
+    answer = query(osv_server)
+    assert answer.failures == {}
+    assert findings(answer) == EXPECTED
+    # werkzeug's 4 and urllib3's 7 records by /v1/query; flask's and jinja2's one each
+    # by id: 13 records, each transferred once, in 4 requests instead of 13.
+    assert osv_server.hits == {"querybatch": 1, "query": 2, "vulns": 2}
+
+
+def test_by_default_a_record_shared_with_another_pin_is_not_fetched_twice(
+    osv_server: OsvServer,
+) -> None:
+    # urllib3 1.24.2 shares some of 1.24.1's advisories: the pin with more records
+    # claims its whole set by /v1/query; the other's remaining records come by id.
+    older, newer = Dependency("urllib3", "1.24.1"), Dependency("urllib3", "1.24.2")
+    service = OsvService(osv_server.url, retry=FAST)
+    answer = anyio.run(service.query, [older, newer], NullProgress())
+    older_ids = {v.id for v in answer.vulnerabilities[older.key]}
+    newer_ids = {v.id for v in answer.vulnerabilities[newer.key]}
+    assert older_ids & newer_ids and newer_ids - older_ids == set()
+    assert osv_server.hits == {"querybatch": 1, "query": 1}
+    osv_server.reset()
+    # Two pins sharing two records, each with one of its own: the first claims its
+    # whole set by /v1/query; of the second's, only the record left comes by id.
+    first, second = Dependency("django", "1.10.7"), Dependency("django", "1.10a1")
+    answer = anyio.run(service.query, [first, second], NullProgress())
+    assert [sorted(v.id for v in answer.vulnerabilities[d.key]) for d in (first, second)] == [
+        ["PYSEC-2017-44", "PYSEC-2019-16", "PYSEC-2021-98"],
+        ["PYSEC-2016-2", "PYSEC-2019-16", "PYSEC-2021-98"],
+    ]
+    assert osv_server.hits == {"querybatch": 1, "query": 1, "vulns": 1}
 
 
 def test_pagination_gives_the_same_answer(osv_server: OsvServer) -> None:

@@ -77,7 +77,7 @@ async def test_batch_then_each_record_once() -> None:
         )
         mock.get(f"{BASE}/v1/vulns/PYSEC-1", payload=vuln("PYSEC-1", "1.5"))
         mock.get(f"{BASE}/v1/vulns/PYSEC-2", payload=vuln("PYSEC-2", "3.0"))
-        answer = await run(service())
+        answer = await run(service(hydrate="ids"))
         calls = {str(k[1]): len(v) for k, v in mock.requests.items()}
     assert calls == {BATCH: 1, f"{BASE}/v1/vulns/PYSEC-1": 1, f"{BASE}/v1/vulns/PYSEC-2": 1}
     assert answer.failures == {}

@@ -62,7 +62,12 @@ class Network:
                 self._runner = asyncio.Runner(loop_factory=_loop_factory())
             else:  # pragma: no cover - 3.10 has no asyncio.Runner
                 self._runner = _LoopRunner(_loop_factory()())
-        return self._runner.run(_awaited(fn))  # type: ignore[no-any-return]
+        # The result travels outside the task: on 3.11, Runner.run's signal.getsignal()
+        # formats repr(task) -- its whole result -- into an error it then discards, and
+        # the repr of a large audit's answers costs tens of milliseconds each call.
+        box: list[T] = []
+        self._runner.run(_awaited(fn, box))
+        return box[0]
 
     def ssl_context(self) -> Any:
         """Built once per run, and only when a request needs TLS verification against
@@ -135,8 +140,8 @@ class Network:
             runner.close()
 
 
-async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
-    return await fn()
+async def _awaited(fn: Callable[[], Awaitable[T]], box: list[T]) -> None:
+    box.append(await fn())
 
 
 class _LoopRunner:  # pragma: no cover - Python 3.10 only

@@ -2,8 +2,10 @@
 several requests in flight, per-query pagination), then each unique advisory is fetched
 once from /v1/vulns/{id}, unless the cache holds it with the same `modified` stamp.
 
-`hydrate="packages"` trades bytes for round trips: a pin with two or more advisories
-not yet asked for gets them all from one /v1/query; the rest still come by id."""
+By default (`hydrate="auto"`) a pin whose two or more advisories are all still to
+fetch gets them from one /v1/query instead: the same records, each once, in fewer
+requests. `"packages"` also claims pins sharing a record (more bytes, fewer round
+trips); `"ids"` always fetches by id."""
 
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ MAX_QUERIES_PER_BATCH = 1000  # OSV answers 400 above this
 # bring no advisory not already seen, means the server is looping: that query fails.
 MAX_STALE_PAGES = 10
 BATCH_READ_TIMEOUT = 60.0  # OSV itself may take up to a minute on a large batch
+HYDRATE_MODES = ("auto", "ids", "packages")
 
 
 # -- wire types (https://google.github.io/osv.dev/api/) ---------------------------
@@ -121,7 +124,7 @@ class OsvService:
         retry: RetryPolicy | None = None,
         max_batch: int = MAX_QUERIES_PER_BATCH,
         deadline: float | None = None,
-        hydrate: str = "ids",
+        hydrate: str = "auto",
         network: Network | None = None,
     ) -> None:
         self.network = network
@@ -135,8 +138,10 @@ class OsvService:
         self.batch_read_timeout = batch_read_timeout
         self.retry = retry or RetryPolicy()
         self.max_batch = max(1, min(max_batch, MAX_QUERIES_PER_BATCH))
-        if hydrate not in ("ids", "packages"):
-            raise UsageError(f"--hydrate must be ids or packages, got {hydrate!r}")
+        if hydrate not in HYDRATE_MODES:
+            raise UsageError(
+                f"--hydrate must be one of {', '.join(HYDRATE_MODES)}, got {hydrate!r}"
+            )
         self.hydrate = hydrate
         self._records: dict[str, OsvRecord] = {}
         self._new_queries: list[tuple[Key, list[VulnRef]]] = []
@@ -376,18 +381,23 @@ class _Query:
             else:
                 to_fetch.append(record_id)
         self._progress.add_records(len(to_fetch))
-        if self.service.hydrate == "packages":
-            to_fetch = self._by_package(chunk, to_fetch)
+        if self.service.hydrate != "ids":
+            to_fetch = self._by_package(chunk, to_fetch, whole=self.service.hydrate == "auto")
         for record_id in to_fetch:
             self._task_group.start_soon(self._fetch_record, record_id)
 
-    def _by_package(self, chunk: Sequence[Dependency], to_fetch: list[str]) -> list[str]:
+    def _by_package(
+        self, chunk: Sequence[Dependency], to_fetch: list[str], whole: bool
+    ) -> list[str]:
         """Claim for one /v1/query each the pins that need two or more of these records
-        (most first); returns the records still to fetch one by one."""
+        (most first); returns the records still to fetch one by one. With `whole`, only
+        a pin all of whose records are still to fetch (by nobody else) is claimed: its
+        answer then holds exactly those records, so no byte arrives twice."""
         left = set(to_fetch)
         for dep in sorted(chunk, key=lambda d: -len(self._refs.get(d.key, ()))):
-            claimed = [i for i, _ in self._refs.get(dep.key, ()) if i in left]
-            if len(claimed) >= 2:
+            refs = self._refs.get(dep.key, ())
+            claimed = [i for i, _ in refs if i in left]
+            if len(claimed) >= 2 and (not whole or len(claimed) == len(refs)):
                 left.difference_update(claimed)
                 self._task_group.start_soon(self._fetch_package, dep, claimed)
         return [i for i in to_fetch if i in left]
