@@ -39,6 +39,9 @@ class Measure:
     label: str
     seconds: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds
+    requests: int | None = None  # what the server saw in the last run
+    connections: int | None = None  # over TLS: handshakes
     findings: Triples | None = None
     note: str = ""
 
@@ -142,16 +145,24 @@ def run_series(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     ok_codes: tuple[int, ...] = (0, 1),
+    server: OsvServer | None = None,
 ) -> Measure:
     for rep in range(repeat):
         out = work / f"{measure.label.replace(' ', '-')}-{rep}.json"
+        if server is not None:
+            server.hits.clear()
+            server.connections.clear()
         seconds, peak, code = timed(make_argv(rep), env=env, cwd=cwd, stdout_path=out)
+        if server is not None:
+            measure.requests = sum(server.hits.values()) - server.hits["429"]
+            measure.connections = len(server.connections)
         if code not in ok_codes:
             measure.note = f"exit code {code}"
             print(f"  {measure.label}: exit {code}; see {out}", flush=True)
             return measure
         measure.seconds.append(seconds)
         measure.peak_mb.append(peak)
+        measure.cpu.append(last_cpu_seconds)
         measure.findings = parse(out)
         print(f"  {measure.label} #{rep + 1}: {seconds:.3f}s, {peak:.0f} MB", flush=True)
     return measure
@@ -216,6 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         authority.cert_pem.write_to_path(str(bundle))
         env |= {"SSL_CERT_FILE": str(bundle), "REQUESTS_CA_BUNDLE": str(bundle)}
 
+    # The round-trip floor of a cold audit: start-up, one querybatch round trip, one
+    # hydration round trip. Start-up is what `vulnsweep --version` takes here.
+    startup = statistics.median(
+        timed([sys.executable, "-m", "vulnsweep", "--version"], env=env)[0] for _ in range(5)
+    )
+    floor = startup + 2 * args.latency
     with OsvServer(db, faults=Faults(latency=args.latency), ssl_context=ssl_context) as server:
         print(
             f"corpus: {len(pins)} unique pins, {vulnerable} known-vulnerable; "
@@ -242,10 +259,11 @@ def main(argv: list[str] | None = None) -> int:
             pip_audit_like,
             work,
             env=env,
+            server=server,
         )
         server.hits.clear()
-        timed([*vulnsweep, "--cache-dir", str(work / "warm")], env=env)
-        requests_cold = sum(server.hits.values())
+        timed([*vulnsweep, "--cache-dir", str(work / "warm")], env=env)  # a cold run: warms
+        cold_hits = dict(server.hits)
         warm = run_series(
             Measure("vulnsweep warm"),
             args.repeat,
@@ -253,11 +271,13 @@ def main(argv: list[str] | None = None) -> int:
             pip_audit_like,
             work,
             env=env,
+            server=server,
         )
         measures += [cold, warm]
         print(
-            f"  vulnsweep cold made {requests_cold} requests "
-            f"({server.hits['querybatch']} querybatch, {server.hits['vulns']} vulns)"
+            f"  vulnsweep cold made {sum(cold_hits.values())} requests "
+            f"({cold_hits.get('querybatch', 0)} querybatch, {cold_hits.get('query', 0)} query, "
+            f"{cold_hits.get('vulns', 0)} vulns)"
         )
 
         def cold_variant(label: str, *extra: str) -> Measure:
@@ -270,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                 pip_audit_like,
                 work,
                 env=env,
+                server=server,
             )
             measures.append(measure)
             return measure
@@ -338,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             pip_audit_like,
             work,
             env=env,
+            server=server,
         )
         measures += [offline, pypi]
 
@@ -368,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
                 work,
                 env={**env, "UV_CACHE_DIR": str(work / "uv-cache-cold")},
                 cwd=project,
+                server=server,
             )
             # uv has no OSV cache of its own to warm; its HTTP cache is the warm state.
             uv_env = {**env, "UV_CACHE_DIR": str(work / "uv-cache-warm")}
@@ -380,6 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                 work,
                 env=uv_env,
                 cwd=project,
+                server=server,
             )
             measures += [uv_cold, uv_warm]
         elif "uv" not in args.skip:
@@ -438,15 +462,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {tree_report}", flush=True)
 
     print()
-    print(f"{'tool':<16} {'median s':>9} {'min s':>8} {'peak MB':>8} {'findings':>9}")
+    handshakes = "handshakes" if args.tls else "connections"
+    print(
+        f"{'tool':<34} {'median s':>9} {'min s':>7} {'CPU s':>6} {'peak MB':>8} "
+        f"{'requests':>9} {handshakes:>11} {'findings':>9}"
+    )
     for m in measures:
         if not m.seconds:
-            print(f"{m.label:<16} {'failed':>9}  {m.note}")
+            print(f"{m.label:<34} {'failed':>9}  {m.note}")
             continue
         count = len(m.findings) if m.findings is not None else 0
+        requests = "" if m.requests is None else m.requests
+        connections = "" if m.connections is None else m.connections
         print(
-            f"{m.label:<16} {m.median:>9.3f} {min(m.seconds):>8.3f} "
-            f"{max(m.peak_mb):>8.0f} {count:>9}"
+            f"{m.label:<34} {m.median:>9.3f} {min(m.seconds):>7.3f} "
+            f"{statistics.median(m.cpu):>6.2f} {max(m.peak_mb):>8.0f} {requests:>9} "
+            f"{connections:>11} {count:>9}"
         )
     print()
 
@@ -456,7 +487,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if tree_report:
         print(tree_report)
-    ratio(cold, uv_cold, "vulnsweep cold / uv audit cold", "<= 0.5x")
+    ratio(cold, uv_cold, "vulnsweep cold / uv audit cold", "<= 0.35x")
+    if cold.seconds:
+        print(
+            f"{'vulnsweep cold / round-trip floor':<40} {cold.median / floor:>7.3f}x   "
+            f"(target <= 3x; floor {floor:.3f}s = start-up {startup:.3f}s + 2 x "
+            f"{args.latency * 1000:.0f} ms)"
+        )
     ratio(
         wide, uv_cold, f"vulnsweep cold c={args.wide_concurrency} / uv audit cold", "(informative)"
     )
@@ -469,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         " MB (target < 300 MB)"
     )
     ratio(warm, uv_warm, "vulnsweep warm / uv audit warm", "<= 0.3x")
+    if cold.peak_mb:
+        print(f"{'vulnsweep cold peak memory':<40} {max(cold.peak_mb):>7.0f} MB (target <= 100 MB)")
     if pa and pa.seconds:
         print(
             f"{'pip-audit / vulnsweep cold':<40} {pa.median / cold.median:>7.1f}x   (target >= 30x)"

@@ -402,3 +402,21 @@ def test_ndjson_streams_each_finding_as_soon_as_it_is_known(
     assert [line["name"] for line in findings] == ["werkzeug"] * 4
     assert run["type"] == "run" and run["generated_at"].endswith("Z")  # the last line
     assert proc.returncode == 1
+
+
+def test_verbose_counts_requests_and_connections(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    req = tmp_path / "r.txt"
+    req.write_text("jinja2==2.10.1\nwerkzeug==0.15.3\nurllib3==1.24.1\n")
+    proc = run_cli("-r", str(req), "-v", *args(osv_server, cache_dir))
+    assert proc.returncode == 1, proc.stderr
+    requests = sum(osv_server.hits.values())
+    assert requests == 4  # querybatch; werkzeug's and urllib3's by /v1/query; jinja2's by id
+    line = next(x for x in proc.stderr.splitlines() if "network:" in x)
+    connections = len(osv_server.connections)
+    assert line.endswith(
+        f"network: {requests} requests over {connections} connections (plain HTTP), 0 DNS lookups"
+    )
+    quiet = run_cli("-r", str(req), *args(osv_server, tmp_path / "other-cache"))
+    assert "network:" not in quiet.stderr

@@ -177,6 +177,9 @@ class OsvServer(BackgroundServer):
         self.faults = faults or Faults()
         self.hits: Counter[str] = Counter()
         self.in_flight = self.peak_in_flight = 0
+        # Each connection's protocol object (held, so no id is reused): over TLS, one
+        # handshake each. Benchmarks report it for every tool.
+        self.connections: set[object] = set()
         self._faulted: Counter[tuple[str, str, int]] = Counter()
         self.ssl_context = ssl_context
         self._rng = random.Random(self.faults.seed)
@@ -192,6 +195,7 @@ class OsvServer(BackgroundServer):
         if page_size is not None:
             self.page_size = page_size
         self.hits.clear()
+        self.connections.clear()
         self._faulted.clear()
         self.in_flight = self.peak_in_flight = 0
 
@@ -211,6 +215,7 @@ class OsvServer(BackgroundServer):
 
     @web.middleware
     async def _inject(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.connections.add(request.protocol)
         f = self.faults
         if f.max_in_flight is None:
             return await self._faulty(request, handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import anyio
+import pytest
 
 from tests.servers.osv import Faults, OsvServer
 from vulnsweep.cache import Cache
@@ -194,3 +195,28 @@ def test_a_failing_query_falls_back_to_ids(osv_server: OsvServer) -> None:
     assert answer.failures == {}
     assert findings(answer) == EXPECTED
     assert osv_server.hits["vulns"] == 2 + 4 + 7
+
+
+def test_records_written_while_others_are_in_flight_all_reach_the_cache(
+    osv_server: OsvServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vulnsweep.services.osv as osv
+
+    monkeypatch.setattr(osv, "RECORD_FLUSH", 2)  # flushes during the run, then the rest
+    writes: list[int] = []
+    put_records = Cache.put_records
+
+    def counted(self: Cache, source: str, records: list[tuple[str, str, bytes]]) -> None:
+        writes.append(len(records))
+        put_records(self, source, records)
+
+    monkeypatch.setattr(Cache, "put_records", counted)
+    osv_server.reset(Faults(slow_ids={"PYSEC-2021-66": 0.3}))  # jinja2's arrives last
+    query(osv_server, Cache(tmp_path / "c"), hydrate="ids")
+    unique_ids = {i for vs in EXPECTED.values() for i, _ in vs}
+    assert sum(writes) == len(unique_ids)
+    assert len([w for w in writes if w]) >= 2  # written while jinja2's was in flight
+    osv_server.reset()
+    answers, misses = OsvService(osv_server.url, Cache(tmp_path / "c")).answer_from_cache(DEPS)
+    assert misses == [] and sum(osv_server.hits.values()) == 0
+    assert len(answers) == len(DEPS)

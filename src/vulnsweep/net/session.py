@@ -95,31 +95,36 @@ class Network:
                 ttl_dns_cache=300,
                 ssl=ssl_context if ssl_context is not None else True,
             )
-            # Connections opened (each a TCP and, for https, a TLS handshake) and DNS
-            # lookups, reported at -v when the run ends: keep-alive should keep both low.
-            trace = aiohttp.TraceConfig()
-
-            async def opened(*_: object) -> None:
-                self.stats["connections"] += 1
-
-            async def resolved(*_: object) -> None:
-                self.stats["dns lookups"] += 1
-
-            async def sent(_session: object, _context: object, params: Any) -> None:
-                self.stats["requests"] += 1
-                self.tls = self.tls or params.url.scheme == "https"
-
-            trace.on_connection_create_end.append(opened)
-            trace.on_dns_resolvehost_end.append(resolved)
-            trace.on_request_start.append(sent)
+            # Connections opened (each a TCP and, for https, a TLS handshake), requests
+            # and DNS lookups, reported at -v when the run ends; traced only then, as
+            # each traced request awaits a few more signal handlers.
+            traces = [self._trace(aiohttp)] if log.isEnabledFor(logging.INFO) else []
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
                 raise_for_status=False,
                 cookie_jar=aiohttp.DummyCookieJar(),  # JSON APIs: no cookies to keep
-                trace_configs=[trace],
+                trace_configs=traces,
             )
         return self._session
+
+    def _trace(self, aiohttp: Any) -> aiohttp.TraceConfig:
+        trace = aiohttp.TraceConfig()
+
+        async def opened(*_: object) -> None:
+            self.stats["connections"] += 1
+
+        async def resolved(*_: object) -> None:
+            self.stats["dns lookups"] += 1
+
+        async def sent(_session: object, _context: object, params: Any) -> None:
+            self.stats["requests"] += 1
+            self.tls = self.tls or params.url.scheme == "https"
+
+        trace.on_connection_create_end.append(opened)
+        trace.on_dns_resolvehost_end.append(resolved)
+        trace.on_request_start.append(sent)
+        return trace
 
     def close(self) -> None:
         if self._runner is None:
@@ -129,13 +134,14 @@ class Network:
             if self._session is not None:
                 session, self._session = self._session, None
                 runner.run(session.close())
-                log.info(
-                    "network: %d requests over %d connections (%s), %d DNS lookups",
-                    self.stats["requests"],
-                    self.stats["connections"],
-                    "each with a TLS handshake" if self.tls else "plain HTTP",
-                    self.stats["dns lookups"],
-                )
+                if self.stats:
+                    log.info(
+                        "network: %d requests over %d connections (%s), %d DNS lookups",
+                        self.stats["requests"],
+                        self.stats["connections"],
+                        "each with a TLS handshake" if self.tls else "plain HTTP",
+                        self.stats["dns lookups"],
+                    )
         finally:
             runner.close()
 

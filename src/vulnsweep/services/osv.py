@@ -41,6 +41,10 @@ MAX_QUERIES_PER_BATCH = 1000  # OSV answers 400 above this
 MAX_STALE_PAGES = 10
 BATCH_READ_TIMEOUT = 60.0  # OSV itself may take up to a minute on a large batch
 HYDRATE_MODES = ("auto", "ids", "packages")
+# Records are written to the cache in a worker thread while the rest are still in
+# flight, this many at a time: the network waits, SQLite writes, and the end of the
+# run only writes the remainder.
+RECORD_FLUSH = 200
 
 
 # -- wire types (https://google.github.io/osv.dev/api/) ---------------------------
@@ -275,6 +279,7 @@ class _Query:
         self._batch_limit = anyio.Semaphore(service.batch_concurrency)
         self._record_limit = anyio.Semaphore(service.concurrency)
         self._tg: anyio.abc.TaskGroup | None = None
+        self._flushing = False
 
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
         url = f"{self.service.base_url}/v1/querybatch"
@@ -445,6 +450,20 @@ class _Query:
         self.service._new_records.append(
             (record_id, str(record.get("modified", "")), orjson.dumps(record))
         )
+        if len(self.service._new_records) >= RECORD_FLUSH and not self._flushing:
+            self._flushing = True
+            self._task_group.start_soon(self._flush_records)
+
+    async def _flush_records(self) -> None:
+        import anyio
+
+        service = self.service
+        try:
+            while len(service._new_records) >= RECORD_FLUSH:
+                rows, service._new_records = service._new_records, []
+                await anyio.to_thread.run_sync(service.cache.put_records, service.source, rows)
+        finally:
+            self._flushing = False
 
     async def _fetch_record(self, record_id: str) -> None:
         url = f"{self.service.base_url}/v1/vulns/{quote(record_id, safe='')}"
