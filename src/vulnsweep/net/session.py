@@ -98,7 +98,7 @@ class Network:
             # Connections opened (each a TCP and, for https, a TLS handshake), requests
             # and DNS lookups, reported at -v when the run ends; traced only then, as
             # each traced request awaits a few more signal handlers.
-            traces = [self._trace(aiohttp)] if log.isEnabledFor(logging.INFO) else []
+            traces = [self._trace()] if log.isEnabledFor(logging.INFO) else []
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
@@ -108,7 +108,9 @@ class Network:
             )
         return self._session
 
-    def _trace(self, aiohttp: Any) -> aiohttp.TraceConfig:
+    def _trace(self) -> aiohttp.TraceConfig:
+        import aiohttp
+
         trace = aiohttp.TraceConfig()
 
         async def opened(*_: object) -> None:
