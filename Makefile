@@ -31,6 +31,7 @@ bench: install
 	$(PY) -m benchmarks.scale
 	$(PY) -m benchmarks.recheck
 	$(PY) -m benchmarks.html
+	$(PY) -m benchmarks.http2
 
 soak: install
 	$(PY) -m pytest -q -m soak
