@@ -120,7 +120,9 @@ class AdaptiveLimit:
                 log.debug("congestion: %d requests in flight at most now", int(self.limit))
             elif ok and self.limit < self.ceiling:
                 self.limit = min(float(self.ceiling), self.limit + 1 / self.limit)
-            self._changed.notify_all()
+            # Wake only as many waiters as may now go: waking all of them on every
+            # release would have hundreds re-check and sleep again each time.
+            self._changed.notify(int(self.limit) - self.in_flight)
 
 
 class HttpClient:
