@@ -41,6 +41,7 @@ MAX_QUERIES_PER_BATCH = 1000  # OSV answers 400 above this
 MAX_STALE_PAGES = 10
 BATCH_READ_TIMEOUT = 60.0  # OSV itself may take up to a minute on a large batch
 HYDRATE_MODES = ("auto", "ids", "packages")
+PINS_PER_CONNECTION = 4  # preconnected while querybatch runs, up to --concurrency
 # Records are written to the cache in a worker thread while the rest are still in
 # flight, this many at a time: the network waits, SQLite writes, and the end of the
 # run only writes the remainder.
@@ -223,8 +224,14 @@ class OsvService:
             with anyio.move_on_after(self.deadline) as scope:
                 async with anyio.create_task_group() as tg:
                     query._tg = tg
-                    for chunk in self._chunks(dependencies):
+                    chunks = self._chunks(dependencies)
+                    for chunk in chunks:
                         tg.start_soon(query._run_batch, chunk)
+                    # While querybatch is answered, open the connections the records
+                    # will be fetched over: about one for every few pins asked about.
+                    wanted = min(self.concurrency, len(dependencies) // PINS_PER_CONNECTION)
+                    if wanted > len(chunks):
+                        tg.start_soon(http.preconnect, self.base_url, wanted, query.answered)
             if scope.cancelled_caught:
                 query._answer.errors.append(
                     ServiceError(
@@ -280,6 +287,7 @@ class _Query:
         self._record_limit = anyio.Semaphore(service.concurrency)
         self._tg: anyio.abc.TaskGroup | None = None
         self._flushing = False
+        self.answered = anyio.Event()  # a querybatch has been answered (or has failed)
 
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
         url = f"{self.service.base_url}/v1/querybatch"
@@ -306,6 +314,8 @@ class _Query:
             except ServiceError as error:
                 self._fail_queries([chunk[i] for i in pending], error)
                 break
+            finally:
+                self.answered.set()  # preconnecting stops: the records' turn has come
             next_pending: list[int] = []
             for index, result in zip(pending, results):
                 known = {i for i, _ in refs.get(index, ())}
