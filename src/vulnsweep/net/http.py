@@ -244,11 +244,13 @@ class HttpClient:
             request = aiohttp.ClientRequest("GET", URL(url), loop=asyncio.get_running_loop())
         except (TypeError, ValueError):  # an aiohttp whose request this is not
             return 0
-        from aiohttp.tracing import Trace
-
         session, timeout = self._session, self._timeout or aiohttp.ClientTimeout()
-        # Traced as the session's own requests are, so -v counts these connections too.
-        traces = [Trace(session, c, c.trace_config_ctx()) for c in session.trace_configs]
+        try:  # traced as the session's own requests are, so -v counts these too
+            from aiohttp.tracing import Trace
+
+            traces = [Trace(session, c, c.trace_config_ctx()) for c in session.trace_configs]
+        except (ImportError, TypeError, AttributeError):
+            traces = []
         held: list[Any] = []
         opening = asyncio.Semaphore(PRECONNECT_AT_ONCE)
 
