@@ -4,6 +4,7 @@ records then go out over kept-alive connections, counted at -v like any other.""
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from tests.helpers import run_cli
@@ -49,3 +50,20 @@ def test_preconnecting_stops_when_querybatch_answers(tmp_path: Path, osv_db: Osv
     assert counted is not None
     assert (int(counted[1]), requests, used) == (2, 2, 2)  # two querybatches
     assert int(counted[2]) == 2 + 200 // 4
+
+
+def test_a_deadline_during_preconnecting_ends_the_run_cleanly(
+    tmp_path: Path, osv_db: OsvDatabase
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("\n".join(vulnerable_pins(osv_db, 200)) + "\n")
+    with OsvServer(osv_db, faults=Faults(latency=1.0)) as server:
+        start = time.monotonic()
+        proc = run_cli(
+            "-r", str(requirements), "--osv-url", server.url, "--deadline", "0.3",
+            "--cache-dir", str(tmp_path / "c"),
+        )  # fmt: skip
+        elapsed = time.monotonic() - start
+    assert proc.returncode == 3, proc.stderr
+    assert "--deadline of 0.3s exceeded" in proc.stderr and "Traceback" not in proc.stderr
+    assert elapsed < 5

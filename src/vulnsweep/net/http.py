@@ -263,15 +263,23 @@ class HttpClient:
 
         opener = asyncio.ensure_future(open_all())
         waiter = asyncio.ensure_future(until.wait())
+        opened = 0
+
+        def release() -> None:  # back to the pool, idle and kept alive
+            nonlocal opened
+            while held:
+                held.pop().release()
+                opened += 1
+
         try:
             await asyncio.wait((opener, waiter), return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (opener, waiter):
                 task.cancel()
+            release()  # before awaiting: a cancelled caller may not get past that await
             await asyncio.gather(opener, waiter, return_exceptions=True)
-            for connection in held:  # back to the pool, idle and kept alive
-                connection.release()
-        return len(held)
+            release()
+        return opened
 
     async def deliver(self, url: str, body: Any) -> None:
         """POST a JSON document where any 2xx answer means delivered (a webhook)."""
