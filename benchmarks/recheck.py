@@ -128,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{args.pins} pins ({vulnerable} vulnerable) in {args.files} files; "
             f"{args.latency * 1000:.0f} ms per request; {len(changed)} advisories changed"
         )
-        header = ("wall s", "peak MB", "querybatch", "vulns", "findings")
+        header = ("wall s", "peak MB", "querybatch", "query", "vulns", "findings")
         print(f"{'run':32} " + " ".join(f"{h:>10}" for h in header))
         for label, seconds, peak, hits, count in rows:
             print(
                 f"{label:32} {seconds:10.2f} {peak:10.0f} {hits.get('querybatch', 0):10d} "
-                f"{hits.get('vulns', 0):10d} {count:10d}"
+                f"{hits.get('query', 0):10d} {hits.get('vulns', 0):10d} {count:10d}"
             )
         full, recheck = rows[1][1], rows[2][1]
         print(f"recheck / full audit: {recheck / full:.3f}x wall")
