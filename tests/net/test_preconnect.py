@@ -4,6 +4,7 @@ records then go out over kept-alive connections, counted at -v like any other.""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -12,58 +13,56 @@ from tests.net.test_adaptive import vulnerable_pins
 from tests.servers.osv import Faults, OsvDatabase, OsvServer
 
 
+class Audit:
+    """One cold run against a server of its own: what it printed, what the server saw."""
+
+    def __init__(
+        self, tmp_path: Path, db: OsvDatabase, pins: list[str], latency: float, *flags: str
+    ) -> None:
+        requirements = tmp_path / "requirements.txt"
+        requirements.write_text("".join(f"{pin}\n" for pin in pins))
+        with OsvServer(db, faults=Faults(latency=latency)) as server:
+            start = time.monotonic()
+            self.proc: subprocess.CompletedProcess[str] = run_cli(
+                "-r", str(requirements), "--osv-url", server.url,
+                "--cache-dir", str(tmp_path / "c"), *flags,
+            )  # fmt: skip
+            self.elapsed = time.monotonic() - start
+            self.requests = sum(server.hits.values())
+            self.connections = len(server.connections)  # those that carried a request
+
+    def counted(self) -> tuple[int, int]:
+        """(requests, connections) from the -v line."""
+        found = re.search(r"(\d+) requests over (\d+) connections", self.proc.stderr)
+        assert found is not None, self.proc.stderr
+        return int(found[1]), int(found[2])
+
+
 def test_records_go_over_connections_opened_during_querybatch(
     tmp_path: Path, osv_db: OsvDatabase
 ) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("\n".join(vulnerable_pins(osv_db, 200)) + "\n")
-    with OsvServer(osv_db, faults=Faults(latency=0.05)) as server:
-        proc = run_cli(
-            "-r", str(requirements), "-v", "--osv-url", server.url,
-            "--cache-dir", str(tmp_path / "c"), "--concurrency", "64",
-        )  # fmt: skip
-        connections, requests = len(server.connections), sum(server.hits.values())
-    assert proc.returncode == 1, proc.stderr
-    line = next(x for x in proc.stderr.splitlines() if "network:" in x)
-    counted = re.search(r"(\d+) requests over (\d+) connections", line)
-    assert counted is not None
+    run = Audit(tmp_path, osv_db, vulnerable_pins(osv_db, 200), 0.05, "-v", "--concurrency", "64")
+    assert run.proc.returncode == 1, run.proc.stderr
     # Every connection the server saw is counted, the preconnected ones included, and
     # the client opened no more than its window plus the querybatch connections.
-    assert (int(counted[1]), int(counted[2])) == (requests, connections)
-    assert 50 <= connections <= 64 + 16
+    assert run.counted() == (run.requests, run.connections)
+    assert 50 <= run.connections <= 64 + 16
 
 
 def test_preconnecting_stops_when_querybatch_answers(tmp_path: Path, osv_db: OsvDatabase) -> None:
     # 200 pins with no advisory: nothing to fetch after querybatch. The connections
     # opened meanwhile (about one per four pins) are counted, and left unused.
-    requirements = tmp_path / "requirements.txt"
     names = [n for n in sorted(osv_db.by_package) if not osv_db.match(n, "99999.0")][:200]
-    requirements.write_text("".join(f"{name}==99999.0\n" for name in names))
-    with OsvServer(osv_db, faults=Faults(latency=0.2)) as server:
-        proc = run_cli(
-            "-r", str(requirements), "-v", "--osv-url", server.url,
-            "--cache-dir", str(tmp_path / "c"),
-        )  # fmt: skip
-        requests, used = sum(server.hits.values()), len(server.connections)
-    assert proc.returncode == 0, proc.stderr
-    counted = re.search(r"(\d+) requests over (\d+) connections", proc.stderr)
-    assert counted is not None
-    assert (int(counted[1]), requests, used) == (2, 2, 2)  # two querybatches
-    assert int(counted[2]) == 2 + 200 // 4
+    run = Audit(tmp_path, osv_db, [f"{name}==99999.0" for name in names], 0.2, "-v")
+    assert run.proc.returncode == 0, run.proc.stderr
+    assert (run.requests, run.connections) == (2, 2)  # two querybatches
+    assert run.counted() == (2, 2 + 200 // 4)
 
 
 def test_a_deadline_during_preconnecting_ends_the_run_cleanly(
     tmp_path: Path, osv_db: OsvDatabase
 ) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text("\n".join(vulnerable_pins(osv_db, 200)) + "\n")
-    with OsvServer(osv_db, faults=Faults(latency=1.0)) as server:
-        start = time.monotonic()
-        proc = run_cli(
-            "-r", str(requirements), "--osv-url", server.url, "--deadline", "0.3",
-            "--cache-dir", str(tmp_path / "c"),
-        )  # fmt: skip
-        elapsed = time.monotonic() - start
-    assert proc.returncode == 3, proc.stderr
-    assert "--deadline of 0.3s exceeded" in proc.stderr and "Traceback" not in proc.stderr
-    assert elapsed < 5
+    run = Audit(tmp_path, osv_db, vulnerable_pins(osv_db, 200), 1.0, "--deadline", "0.3")
+    assert run.proc.returncode == 3, run.proc.stderr
+    assert "--deadline of 0.3s exceeded" in run.proc.stderr
+    assert "Traceback" not in run.proc.stderr and run.elapsed < 5
