@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -224,11 +224,11 @@ class HttpClient:
     ) -> Any:
         return await self._request("POST", url, orjson.dumps(body), read_timeout, False, validate)
 
-    async def preconnect(self, url: str, count: int, until: Any) -> int:
+    async def preconnect(self, url: str, count: int, until: Callable[[], Awaitable[object]]) -> int:
         """Open up to `count` kept-alive connections to `url`'s server before the
         requests that will need them -- each new one a TCP and, for https, a TLS
         handshake: round trips and CPU better spent while the caller waits on a slower
-        answer. The connections are held (so each is a new one) until `until.wait()`
+        answer. The connections are held (so each is a new one) until `until()`
         returns, then all go back to the pool, idle. Best effort: a failure here is the
         real request's to report. Returns how many were opened."""
         import asyncio
@@ -262,7 +262,7 @@ class HttpClient:
             await asyncio.gather(*(one() for _ in range(count)), return_exceptions=True)
 
         opener = asyncio.ensure_future(open_all())
-        waiter = asyncio.ensure_future(until.wait())
+        waiter = asyncio.ensure_future(until())
         opened = 0
 
         def release() -> None:  # back to the pool, idle and kept alive

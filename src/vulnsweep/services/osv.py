@@ -231,7 +231,7 @@ class OsvService:
                     # will be fetched over: about one for every few pins asked about.
                     wanted = min(self.concurrency, len(dependencies) // PINS_PER_CONNECTION)
                     if wanted > len(chunks):
-                        tg.start_soon(http.preconnect, self.base_url, wanted, query.answered)
+                        tg.start_soon(http.preconnect, self.base_url, wanted, query.answered.wait)
             if scope.cancelled_caught:
                 query._answer.errors.append(
                     ServiceError(
