@@ -115,6 +115,8 @@ def audit(
             )
         elif dep.key in settled:
             outcome.result.audited.append((dep, settled[dep.key]))
+            if dep.key in failures:  # what was found is reported; the rest is not known
+                outcome.result.unaudited.append(Unaudited(dep, failures[dep.key]))
         else:
             reason = failures.get(dep.key, f"{service.name} gave no answer")
             outcome.result.unaudited.append(Unaudited(dep, reason))

@@ -65,16 +65,19 @@ def test_versions_list_is_normalised_and_non_pep440_is_exact() -> None:
     assert not affects(record, "2019-Weird")
 
 
-def test_malformed_events_are_skipped_not_fatal() -> None:
-    record = rec(
-        [
-            {"introduced": "0"},
-            {"fixed": "not a version"},
-            {"bogus": "1"},
-            {"introduced": "1", "fixed": "2"},
-        ]
-    )
-    assert affects(record, "5.0")  # the unusable `fixed` is dropped, range stays open
+def test_an_unreadable_event_makes_its_range_undecidable_not_narrower() -> None:
+    from vulnsweep.advisories.records import read_advisory
+
+    record = rec([{"introduced": "0"}, {"fixed": "not a version"}])
+    # Dropping the event would widen (or, for `introduced`, narrow) the range: it is
+    # left out of matching, and the package is named as one that cannot be decided.
+    assert not affects(record, "5.0")
+    advisory = read_advisory(record)
+    assert advisory is not None
+    assert advisory.unreadable == {
+        "pkg-name": "`affected[0]`.ranges[0] event fixed='not a version' is not a PEP 440 version"
+    }
+    assert read_advisory(rec([{"introduced": "0"}, {"fixed": "2"}])).unreadable == {}  # type: ignore[union-attr]
 
 
 # -- property: the matcher agrees with a literal reading of the spec -----------------
@@ -146,7 +149,10 @@ def test_stored_ranges_answer_like_fresh_ones(bounds: list[str], probe: str) -> 
 
     ordered = sorted(bounds, key=Version)
     events = [{"introduced" if i % 2 == 0 else "fixed": b} for i, b in enumerate(ordered)]
-    (fresh,) = compile_ranges("T", [{"type": "ECOSYSTEM", "events": events[::-1]}])
+    from vulnsweep.advisories.records import Entry, Event
+
+    entry = Entry(ranges=(tuple(Event(*next(iter(e.items()))) for e in events[::-1]),))
+    (fresh,) = compile_ranges(entry)
     stored = Range.from_json(orjson.loads(orjson.dumps(fresh.as_json())))
     key = sort_key(Version(probe))
     assert stored.contains(key) is fresh.contains(key)

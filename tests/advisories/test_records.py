@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from vulnsweep.advisories.records import fix_versions, merge, sort_versions
+import pytest
+
+from vulnsweep.advisories.records import fix_versions, merge, read_advisory, sort_versions
 
 
 def record(
@@ -111,3 +113,109 @@ def test_description_prefers_summary_on_one_line() -> None:
     rec = record("PYSEC-1", [], {"foo": []}, summary="line one\nline two")
     (vuln,) = merge([rec], "foo")
     assert vuln.description == "line one line two"
+
+
+# -- the lenient reader: every damage the issue names, each read as far as it can be --
+
+DAMAGES: list[tuple[str, Any]] = [
+    ("aliases", ["GHSA-jf66-3q76-h5p5,"]),  # the real PYSEC-2022-184
+    ("aliases", [1234]),
+    ("aliases", "CVE-2020-1"),
+    ("aliases", ["CVE-2020-1 GHSA-aaaa-bbbb-cccc"]),
+    ("summary", 42),
+    ("details", {"text": "x"}),
+    ("severity", {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}),
+    ("severity", ["CVSS:3.1/AV:N"]),
+    ("severity", [{"type": "CVSS_V3", "score": "garbage"}]),
+    ("modified", "yesterday"),
+    ("modified", 17),
+    ("references", "https://x"),
+    ("credits", 7),
+    ("related", {"a": 1}),
+    ("published", []),
+    ("schema_version", 1.6),
+    ("database_specific", "HIGH"),
+    ("withdrawn", True),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), DAMAGES)
+def test_a_damaged_field_never_loses_the_advisory(key: str, value: Any) -> None:
+    rec = record("PYSEC-2020-1", ["CVE-2020-1"], {"foo": ["1.4"]})
+    rec[key] = value
+    vulns = merge([rec], "foo")
+    assert [(v.id, v.fix_versions) for v in vulns] == [("PYSEC-2020-1", ("1.4",))]
+    assert read_advisory(rec).unreadable == {}  # type: ignore[union-attr]
+
+
+def test_salvaged_aliases_still_group_and_ignore_together() -> None:
+    pysec = record("PYSEC-2022-184", ["GHSA-jf66-3q76-h5p5,"], {"keylime": ["6.3.2"]})
+    ghsa = record("GHSA-jf66-3q76-h5p5", [], {"keylime": ["6.3.2"]})
+    vulns = merge([pysec, ghsa], "keylime")
+    assert [(v.id, v.aliases) for v in vulns] == [("PYSEC-2022-184", ("GHSA-jf66-3q76-h5p5",))]
+    assert read_advisory({"id": "X-1", "aliases": "A-1, B-2 ;C-3"}).aliases == (  # type: ignore[union-attr]
+        "A-1",
+        "B-2",
+        "C-3",
+    )
+
+
+def test_a_garbage_vector_leaves_the_other_severity_sources() -> None:
+    rec = record("GHSA-aaaa-bbbb-cccc", [], {"foo": ["1"]})
+    rec["severity"] = [{"type": "CVSS_V3", "score": "CVSS:3.1/garbage"}]
+    rec["database_specific"] = {"severity": "MODERATE"}
+    (vuln,) = merge([rec], "foo")
+    assert (vuln.severity, vuln.score) == ("MEDIUM", None)
+
+
+@pytest.mark.parametrize(
+    ("affected", "unreadable"),
+    [
+        ("jinja2", {None: "`affected` 'jinja2' is not a list"}),
+        ([{"package": "jinja2"}], {None: "`affected[0]` names no package ('jinja2')"}),
+        (
+            [{"package": {"ecosystem": "PyPI", "name": 5}}],
+            {None: "`affected[0]` names no package ({'ecosystem': 'PyPI', 'name': 5})"},
+        ),
+        (
+            [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": "1.0"}],
+            {"foo": "`affected[0]`.versions '1.0' is not a list"},
+        ),
+        (
+            [{"package": {"ecosystem": "PyPI", "name": "foo"}, "versions": ["1.0", 2.0]}],
+            {"foo": "`affected[0]`.versions[1] 2.0 is not a string"},
+        ),
+        (
+            [{"package": {"ecosystem": "PyPI", "name": "foo"}, "ranges": [{"type": "X"}]}],
+            {"foo": "`affected[0]`.ranges[0] type 'X' is not one this reader can evaluate"},
+        ),
+        (
+            [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "foo"},
+                    "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": 0}]}],
+                }
+            ],
+            {
+                "foo": "`affected[0]`.ranges[0] event {'introduced': 0} is not one the schema "
+                "defines"
+            },
+        ),
+        ([{"package": {"ecosystem": "npm", "name": 5}}], {}),  # not ours to read
+    ],
+)
+def test_decisive_fields_that_cannot_be_read_are_named(
+    affected: Any, unreadable: dict[str | None, str]
+) -> None:
+    advisory = read_advisory({"id": "PYSEC-1", "affected": affected})
+    assert advisory is not None
+    assert advisory.unreadable == unreadable
+    # The advisory itself is still reportable where a server decided it applies.
+    assert [v.id for v in merge([{"id": "PYSEC-1", "affected": affected}], "foo")] == ["PYSEC-1"]
+
+
+def test_a_record_without_any_id_is_refused_loudly() -> None:
+    assert read_advisory({"summary": "x"}) is None
+    assert read_advisory({"id": 5}, expected_id="PYSEC-9").id == "PYSEC-9"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="without an id"):
+        merge([{"summary": "x"}], "foo")

@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from packaging.utils import canonicalize_name as canonical_name
 
 from tests.servers.background import BackgroundServer
-from vulnsweep.model import canonical_name
 
 INDEX_DATA = Path(__file__).resolve().parents[1] / "data" / "index"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"

@@ -21,10 +21,10 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from packaging.utils import canonicalize_name as canonical_name
 from packaging.version import InvalidVersion, Version
 
 from tests.servers.background import BackgroundServer
-from vulnsweep.model import canonical_name
 
 REPO = Path(__file__).resolve().parents[2]
 DATA_ZIP = REPO / "tests" / "data" / "osv-pypi-2024-10.zip"  # vendored: see its README
@@ -66,6 +66,9 @@ class OsvDatabase:
     def __init__(self, records: Iterator[dict[str, Any]]) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.bodies: dict[str, bytes] = {}  # pre-serialised: the server stays cheap
+        # Records served in place of the ones the answers were computed from: a server
+        # that matches on good data and sends damaged bodies (tests of the reader).
+        self.served: dict[str, Any] = {}
         self.by_package: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {}
         self._memo: dict[tuple[str, str], list[str]] = {}
         for record in records:
@@ -113,6 +116,24 @@ class OsvDatabase:
             )
             self._memo[key] = hit
         return hit
+
+
+def _fixed_in(record: dict[str, Any], name: str) -> list[str]:
+    """PyPI's `fixed_in`: every `fixed` event of the package's ECOSYSTEM ranges that is a
+    version, in the record's order, each once."""
+    out: list[str] = []
+    for affected in record.get("affected") or ():
+        package = affected.get("package") or {}
+        if package.get("ecosystem") != "PyPI" or canonical_name(package.get("name", "")) != name:
+            continue
+        for range_ in affected.get("ranges") or ():
+            if range_.get("type") != "ECOSYSTEM":
+                continue
+            for event in range_.get("events") or ():
+                fixed = event.get("fixed")
+                if isinstance(fixed, str) and _version(fixed) is not None and fixed not in out:
+                    out.append(fixed)
+    return out
 
 
 def _version(text: str) -> Version | None:
@@ -333,7 +354,7 @@ class OsvServer(BackgroundServer):
                 answer["next_page_token"] = _encode_token(start + self.page_size)
             ids = ids[start : start + self.page_size]
         if ids:
-            answer["vulns"] = [self.db.records[i] for i in ids]
+            answer["vulns"] = [self.db.served.get(i, self.db.records[i]) for i in ids]
         return _json(answer)
 
     async def _vuln(self, request: web.Request) -> web.Response:
@@ -343,12 +364,13 @@ class OsvServer(BackgroundServer):
         record = self.db.records.get(record_id)
         if record is None or record_id in self.faults.missing_ids:
             return web.json_response({"code": 5, "message": "Bug not found."}, status=404)
+        if record_id in self.db.served:
+            return web.json_response(self.db.served[record_id])
         return web.Response(body=self.db.bodies[record_id], content_type="application/json")
 
     async def _pypi(self, request: web.Request) -> web.Response:
-        """PyPI's JSON API shape: `vulnerabilities` with `fixed_in` for this package."""
-        from vulnsweep.advisories.records import fix_versions
-
+        """PyPI's JSON API shape: `vulnerabilities` with `fixed_in` for this package
+        (worked out here from the record, not with the product's code)."""
         name = canonical_name(request.match_info["name"])
         version = request.match_info["version"]
         if name.startswith("nonexistent"):
@@ -356,13 +378,14 @@ class OsvServer(BackgroundServer):
         vulns = []
         for record_id in self.db.match(name, version):
             record = self.db.records[record_id]
+            shown = self.db.served.get(record_id, record)
             vulns.append(
                 {
                     "id": record["id"],
-                    "aliases": record.get("aliases", []),
-                    "details": record.get("details"),
-                    "summary": record.get("summary"),
-                    "fixed_in": fix_versions(record, name),
+                    "aliases": shown.get("aliases", []),
+                    "details": shown.get("details"),
+                    "summary": shown.get("summary"),
+                    "fixed_in": _fixed_in(record, name),
                     "withdrawn": None,
                     "link": f"https://osv.dev/vulnerability/{record['id']}",
                     "source": "osv",

@@ -48,13 +48,23 @@ def corpus(db: OsvDatabase, size: int = 1200, seed: int = 3) -> list[Dependency]
     return list(pins.values())
 
 
+# The real export's two ECOSYSTEM events that are no PEP 440 version (binderhub's
+# `0.2.0-n653`, steam's `2019-09-12`): a local matcher cannot place those ranges, so it
+# names such pins as not audited (unless another part matches) instead of guessing.
+UNPLACEABLE = {"binderhub": "PYSEC-2021-371", "steam": "PYSEC-2019-125"}
+
+
 def answers(
-    service: VulnerabilityService, deps: list[Dependency]
+    service: VulnerabilityService, deps: list[Dependency], undecided: dict[Key, str] | None = None
 ) -> dict[Key, list[tuple[str, tuple[str, ...], tuple[str, ...]]]]:
     found, misses = service.answer_from_cache(deps)
     if misses:
         result = anyio.run(lambda: service.query(misses, NullProgress()))
-        assert result.failures == {} and result.skipped == {}
+        if undecided is not None:
+            undecided.update(result.failures)
+        else:
+            assert result.failures == {}
+        assert result.skipped == {}
         found.update(result.vulnerabilities)
 
     def shape(vulns: list[Vulnerability]) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
@@ -74,16 +84,23 @@ def test_offline_osv_and_pypi_agree_on_real_data(
     osv_db: OsvDatabase, osv_server: OsvServer, offline_db: Path, tmp_path: Path
 ) -> None:
     deps = corpus(osv_db)
-    offline = answers(OfflineService(offline_db), deps)
+    undecided: dict[Key, str] = {}
+    offline = answers(OfflineService(offline_db), deps, undecided)
+    assert undecided  # the corpus draws such pins
+    for (name, _), reason in undecided.items():
+        assert reason.startswith(f"advisory {UNPLACEABLE[name]} cannot be matched: ")
     online = answers(OsvService(osv_server.url, retry=FAST), deps)
     by_package = answers(OsvService(osv_server.url, retry=FAST, hydrate="packages"), deps)
     pypi = answers(PypiService(osv_server.url, retry=FAST), deps)
-    assert len(offline) == len(deps) >= 1000
+    assert len(offline) + len(set(undecided) - set(offline)) == len(deps) >= 1000
     vulnerable = sum(1 for v in offline.values() if v)
     assert vulnerable > 300  # the corpus really exercises matching
-    assert offline == online
-    assert offline == by_package
-    assert offline == pypi
+    decided = {key for key in offline if key not in undecided}
+    for server in (online, by_package, pypi):
+        assert {k: offline[k] for k in decided} == {k: server[k] for k in decided}
+        # Where the offline answer is partial, what it did find the server found too.
+        for key in set(undecided) & set(offline):
+            assert set(offline[key]) <= set(server[key])
 
 
 def test_offline_spot_checks(offline_db: Path) -> None:

@@ -10,13 +10,14 @@ PEP 440 are only matched as exact strings.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from packaging.version import Version
 
-from vulnsweep.model import canonical_name, parse_version, parsed_version_key, version_key
+from vulnsweep.advisories.records import Entry, advisory_of
+from vulnsweep.model import parse_version, parsed_version_key, version_key
 
 log = logging.getLogger(__name__)
 
@@ -121,70 +122,42 @@ class AffectedPackage:
         return self.affects_key(parsed_version_key(version), sort_key(version))
 
 
-def compile_affected(record: Mapping[str, Any]) -> dict[str, list[AffectedPackage]]:
-    """Index a record's PyPI entries by canonical name; malformed parts are skipped."""
+def compile_affected(record: Any) -> dict[str, list[AffectedPackage]]:
+    """Index a record's PyPI entries by canonical name, read leniently (see
+    advisories.records): what cannot be read is in `Advisory.unreadable`."""
+    advisory = advisory_of(record)
     out: dict[str, list[AffectedPackage]] = {}
-    for entry in record.get("affected") or ():
-        if not isinstance(entry, Mapping):
-            continue
-        package = entry.get("package") or {}
-        if not isinstance(package, Mapping) or package.get("ecosystem") != "PyPI":
-            continue
-        name = canonical_name(str(package.get("name", "")))
-        versions = frozenset(
-            version_key(v) for v in entry.get("versions") or () if isinstance(v, str)
-        )
-        ranges = tuple(
-            r
-            for r in (_compile_range(record, raw) for raw in entry.get("ranges") or ())
-            if r is not None
-        )
-        out.setdefault(name, []).append(AffectedPackage(versions, ranges))
+    for name, entries in advisory.packages.items() if advisory else ():
+        for entry in entries:
+            versions = frozenset(version_key(v) for v in entry.versions)
+            out.setdefault(name, []).append(AffectedPackage(versions, compile_ranges(entry)))
     return out
 
 
-def compile_ranges(record_id: str, raws: Any) -> tuple[Range, ...]:
-    stub = {"id": record_id}
-    return tuple(r for r in (_compile_range(stub, raw) for raw in raws) if r is not None)
-
-
-def _compile_range(record: Mapping[str, Any], raw: Any) -> Range | None:
-    if not isinstance(raw, Mapping) or raw.get("type") != "ECOSYSTEM":
-        return None
-    events: list[list[Any]] = []
-    limits: list[SortKey | None] = []
-    for event in raw.get("events") or ():
-        if not isinstance(event, Mapping) or len(event) != 1:
-            log.warning("%s: malformed range event %r skipped", record.get("id"), event)
-            continue
-        ((kind, text),) = event.items()
-        if kind not in ("introduced", "fixed", "last_affected", "limit") or not isinstance(
-            text, str
-        ):
-            log.warning("%s: malformed range event %r skipped", record.get("id"), event)
-            continue
-        if (kind == "introduced" and text == "0") or (kind == "limit" and text == "*"):
-            key = None
-        else:
-            version = parse(text)
-            if version is None:
-                log.warning(
-                    "%s: range event %s=%r is not a PEP 440 version; skipped",
-                    record.get("id"),
-                    kind,
-                    text,
-                )
-                continue
-            key = sort_key(version)
-        if kind == "limit":
-            limits.append(key)
-        else:
-            events.append([_EVENT_CODES[kind], key])
-    if not events:
-        return None
-    # The spec's order: by version, "0" first; ties keep the given order (stable sort).
-    events.sort(key=lambda event: (event[1] is not None, event[1] or []))
-    return Range(events, limits)
+def compile_ranges(entry: Entry) -> tuple[Range, ...]:
+    """An entry's readable ranges as sort keys, each in the spec's order."""
+    out = []
+    for raw in entry.ranges:
+        events: list[list[Any]] = []
+        limits: list[SortKey | None] = []
+        for event in raw:
+            if (event.kind == "introduced" and event.value == "0") or (
+                event.kind == "limit" and event.value == "*"
+            ):
+                key = None
+            else:
+                version = parse(event.value)
+                assert version is not None, "the reader only keeps PEP 440 events"
+                key = sort_key(version)
+            if event.kind == "limit":
+                limits.append(key)
+            else:
+                events.append([_EVENT_CODES[event.kind], key])
+        if events:
+            # The spec's order: by version, "0" first; ties keep the given order.
+            events.sort(key=lambda e: (e[1] is not None, e[1] or []))
+            out.append(Range(events, limits))
+    return tuple(out)
 
 
 def record_affects(compiled: Iterable[AffectedPackage], version_text: str) -> bool:

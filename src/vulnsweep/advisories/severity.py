@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +49,30 @@ def level(score: float) -> str | None:
     return "CRITICAL"
 
 
-def assess(records: Iterable[Mapping[str, Any]]) -> tuple[str | None, float | None, str | None]:
-    """(level, score, vector) for an alias group: the worst any of its records states."""
+def assess(
+    advisories: Iterable[tuple[str, Iterable[tuple[str, str]], str | None]],
+    warn: Callable[[str, str, str], None] | None = None,
+) -> tuple[str | None, float | None, str | None]:
+    """(level, score, vector) for an alias group: the worst any of its advisories
+    states. Each advisory is (id, its (type, vector) pairs, database_specific.severity);
+    a vector that cannot be scored is named through `warn` and otherwise left out."""
     best: tuple[float, str] | None = None
     fallback: str | None = None
-    for record in records:
-        entries = list(record.get("severity") or [])
-        for affected in record.get("affected") or ():
-            if isinstance(affected, Mapping):
-                entries += affected.get("severity") or []
-        for entry in entries:
-            if not isinstance(entry, Mapping) or not isinstance(entry.get("score"), str):
+    for advisory_id, vectors, stated in advisories:
+        for kind, vector in vectors:
+            if kind not in ("CVSS_V3", "CVSS_V4"):
                 continue
-            if entry.get("type") not in ("CVSS_V3", "CVSS_V4"):
+            score = base_score(vector)
+            if score is None:
+                if warn is not None:
+                    warn(
+                        advisory_id,
+                        f"severity {kind}",
+                        f"{vector[:80]!r} cannot be scored; dropped",
+                    )
                 continue
-            score = base_score(entry["score"])
-            if score is not None and (best is None or score > best[0]):
-                best = (score, entry["score"])
-        stated = (record.get("database_specific") or {}).get("severity")
+            if best is None or score > best[0]:
+                best = (score, vector)
         if isinstance(stated, str) and stated.upper() in _GHSA:
             candidate = _GHSA[stated.upper()]
             if fallback is None or LEVELS.index(candidate) > LEVELS.index(fallback):

@@ -63,9 +63,12 @@ def cache_dir(arg: str | None) -> Path:
     return Path(arg) if arg else default_cache_dir()
 
 
-def source_key(url: str) -> str:
-    """Cache partition per service URL, hashed so credentials never land on disk."""
-    return hashlib.sha256(url.encode()).hexdigest()[:16]
+def source_key(url: object) -> str:
+    """Cache partition per service URL: a hash of its printed (redacted) form, so
+    nothing derived from a credential lands on disk."""
+    from vulnsweep.redact import redact_url
+
+    return hashlib.sha256(redact_url(str(url)).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sqlite3
 import tempfile
 import time
@@ -23,12 +24,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from vulnsweep.errors import InputError, VulnsweepError
-from vulnsweep.model import canonical_name, version_key
+from vulnsweep.model import version_key
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "advisories.sqlite3"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # one advisory; real ones are a few KB
 MAX_TOTAL_BYTES = 4 * 1024 * 1024 * 1024
 MAX_RATIO = 200  # compressed JSON is ~10x; far beyond that is a bomb
@@ -52,6 +53,13 @@ CREATE TABLE affected_versions (
     PRIMARY KEY (name, version, id)
 ) WITHOUT ROWID;
 CREATE INDEX affected_versions_by_id ON affected_versions (id);
+-- Per (package, advisory): why the entries deciding whether a version is affected
+-- cannot all be read. name '' is an entry that names no package. A pin of such a
+-- package that the readable part does not match is not audited, never "clean".
+CREATE TABLE unreadable (
+    name TEXT NOT NULL, id TEXT NOT NULL, why TEXT NOT NULL,
+    PRIMARY KEY (name, id)
+) WITHOUT ROWID;
 """
 
 
@@ -66,6 +74,9 @@ class DbInfo:
     records: int
     packages: int
     updated: float | None  # the newest record's `modified` (unix time)
+
+
+_FILED_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,120}")
 
 
 def db_path(cache_dir: Path) -> Path:
@@ -147,8 +158,15 @@ def _parse_record(where: str, name: str, data: bytes) -> dict[str, Any]:
         raise InputError(where, f"invalid advisory: {exc}") from None
     except Exception as exc:  # yaml.YAMLError and friends
         raise InputError(where, f"invalid advisory: {type(exc).__name__}") from None
-    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
-        raise InputError(where, "not an OSV record (no `id`)")
+    if not isinstance(record, dict):
+        raise InputError(where, "not an OSV record (not an object)")
+    if not isinstance(record.get("id"), str) or not record["id"].strip():
+        # The export files each record under its id: read leniently, keep it.
+        stem = PurePosixPath(name).stem
+        if not _FILED_ID.fullmatch(stem):
+            raise InputError(where, "not an OSV record (no `id`)")
+        log.warning("%s: `id` %.60r is not an id; read as %s", where, record.get("id"), stem)
+        record["id"] = stem
     return record
 
 
@@ -197,46 +215,43 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     import orjson
 
     from vulnsweep.advisories.matching import compile_ranges
+    from vulnsweep.advisories.records import read_advisory
 
-    ids = [r["id"] for r in batch]
-    conn.executemany("DELETE FROM affected WHERE id = ?", [(i,) for i in ids])
-    conn.executemany("DELETE FROM affected_versions WHERE id = ?", [(i,) for i in ids])
+    advisories = [read_advisory(r, expected_id=str(r.get("id"))) for r in batch]
+    read = [(r, a) for r, a in zip(batch, advisories) if a is not None]
+    ids = [(a.id,) for _, a in read]
+    for table in ("affected", "affected_versions", "unreadable"):
+        conn.executemany(f"DELETE FROM {table} WHERE id = ?", ids)
     conn.executemany(
         "INSERT OR REPLACE INTO records (id, modified, withdrawn, body, slim) "
         "VALUES (?, ?, ?, ?, ?)",
         [
             (
-                r["id"],
-                str(r.get("modified", "")),
-                1 if r.get("withdrawn") else 0,
+                a.id,
+                a.modified or "",
+                1 if a.withdrawn else 0,
                 orjson.dumps(r),
                 orjson.dumps(_slim(r)),
             )
-            for r in batch
+            for r, a in read
         ],
     )
     ranges: dict[tuple[str, str], list[Any]] = {}
     versions: set[tuple[str, str, str]] = set()
-    for record in batch:
-        if record.get("withdrawn"):
+    unreadable: list[tuple[str, str, str]] = []
+    for _, advisory in read:
+        if advisory.withdrawn:
             continue  # never matched: kept in `records` only, for `db info` and syncs
-        for entry in record.get("affected") or ():
-            if not isinstance(entry, dict):
-                continue
-            package = entry.get("package") or {}
-            if package.get("ecosystem") != "PyPI" or not package.get("name"):
-                continue
-            name = canonical_name(str(package["name"]))
-            # Normalised and compiled here, once: an audit looks versions up in an
-            # index and compares sort keys instead of parsing anything.
-            ranges.setdefault((name, record["id"]), []).extend(
-                r.as_json() for r in compile_ranges(record["id"], entry.get("ranges") or ())
-            )
-            versions.update(
-                (name, version_key(v), record["id"])
-                for v in entry.get("versions") or ()
-                if isinstance(v, str)
-            )
+        # Normalised and compiled here, once: an audit looks versions up in an index
+        # and compares sort keys instead of parsing anything.
+        for name, entries in advisory.packages.items():
+            found = ranges.setdefault((name, advisory.id), [])
+            for entry in entries:
+                found.extend(r.as_json() for r in compile_ranges(entry))
+                versions.update((name, version_key(v), advisory.id) for v in entry.versions)
+        unreadable.extend(
+            (name or "", advisory.id, why) for name, why in advisory.unreadable.items()
+        )
     conn.executemany(
         "INSERT OR REPLACE INTO affected (name, id, ranges) VALUES (?, ?, ?)",
         [(name, rid, orjson.dumps(found)) for (name, rid), found in sorted(ranges.items())],
@@ -245,17 +260,22 @@ def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
         "INSERT OR IGNORE INTO affected_versions (name, version, id) VALUES (?, ?, ?)",
         sorted(versions),
     )
-    return len(batch)
+    conn.executemany(
+        "INSERT OR REPLACE INTO unreadable (name, id, why) VALUES (?, ?, ?)", unreadable
+    )
+    return len(read)
 
 
 def _slim(record: dict[str, Any]) -> dict[str, Any]:
     """What an audit needs of a record: the long `versions` lists were already folded
     into the `affected` index, and references are not reported."""
     slim = {k: v for k, v in record.items() if k not in ("references", "credits")}
-    slim["affected"] = [
-        {k: v for k, v in entry.items() if k != "versions"} if isinstance(entry, dict) else entry
-        for entry in record.get("affected") or ()
-    ]
+    affected = record.get("affected")
+    if isinstance(affected, list):
+        slim["affected"] = [
+            {k: v for k, v in e.items() if k != "versions"} if isinstance(e, dict) else e
+            for e in affected
+        ]
     return slim
 
 

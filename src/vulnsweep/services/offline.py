@@ -33,6 +33,7 @@ class OfflineService:
     def __init__(self, path: Path, *, max_age_days: float = 7.0) -> None:
         self.path = path
         self.max_age_days = max_age_days
+        self._undecided: dict[Key, str] = {}
 
     def answer_from_cache(
         self, dependencies: Sequence[Dependency]
@@ -60,6 +61,7 @@ class OfflineService:
                             hits.add(record_id)
                 matched[dep.key] = sorted(hits)
             records = self._records(conn, sorted({i for ids in matched.values() for i in ids}))
+            unreadable = self._unreadable(conn, sorted({d.canonical_name for d in dependencies}))
         finally:
             conn.close()
         answers = {
@@ -68,7 +70,42 @@ class OfflineService:
             )
             for dep in dependencies
         }
-        return answers, []
+        # A pin an advisory might affect, where the part of it that would say so cannot
+        # be read: what was found is reported, and the pin goes on as not audited.
+        undecided: list[Dependency] = []
+        for dep in dependencies:
+            hits = set(matched[dep.key])
+            reasons = [
+                f"advisory {record_id} cannot be matched: {why}"
+                for record_id, why in (
+                    *unreadable.get(dep.canonical_name, ()),
+                    *unreadable.get("", ()),
+                )
+                if record_id not in hits
+            ]
+            if reasons:
+                self._undecided[dep.key] = "; ".join(sorted(set(reasons))[:3])
+                undecided.append(dep)
+                if not answers[dep.key]:
+                    del answers[dep.key]  # nothing found is no "clean" answer
+        return answers, undecided
+
+    def _unreadable(
+        self, conn: sqlite3.Connection, names: list[str]
+    ) -> dict[str, list[tuple[str, str]]]:
+        """Per package ('' for entries naming none): (advisory id, why it cannot be read)."""
+        out: dict[str, list[tuple[str, str]]] = {}
+        wanted = ["", *names]
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            marks = ",".join("?" for _ in chunk)
+            for name, record_id, why in conn.execute(
+                f"SELECT u.name, u.id, u.why FROM unreadable u JOIN records r ON r.id = u.id "
+                f"WHERE r.withdrawn = 0 AND u.name IN ({marks})",
+                chunk,
+            ):
+                out.setdefault(name, []).append((record_id, why))
+        return out
 
     def _warn_if_old(self, conn: sqlite3.Connection) -> None:
         from vulnsweep.cache.advisorydb import newest_record
@@ -134,8 +171,14 @@ class OfflineService:
         progress: Progress,
         on_answer: OnAnswer | None = None,
     ) -> ServiceAnswer:
-        # Everything is answered by answer_from_cache; nothing is ever left to query.
-        return ServiceAnswer(failures={d.key: "not in the offline database" for d in dependencies})
+        # Everything is answered by answer_from_cache; what is left is what it could
+        # not decide, with its reason.
+        return ServiceAnswer(
+            failures={
+                d.key: self._undecided.get(d.key, "not in the offline database")
+                for d in dependencies
+            }
+        )
 
     def persist(self) -> None:
         pass
