@@ -10,7 +10,6 @@ from collections.abc import Sequence
 
 from vulnsweep.errors import EXIT_INTERRUPTED, EXIT_OK, VulnsweepError
 from vulnsweep.logs import configure_logging
-from vulnsweep.redact import redact_text
 
 
 def _audit_command(argv: Sequence[str], *, recheck: bool = False) -> int:
@@ -43,9 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _audit_command(argv[1:], recheck=True)
         return _audit_command(argv)
     except VulnsweepError as exc:
-        from vulnsweep.redact import printable
+        from vulnsweep.redact import shown
 
-        print(f"vulnsweep: error: {printable(redact_text(str(exc)))}", file=sys.stderr)
+        print(f"vulnsweep: error: {shown(str(exc), 2000)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("vulnsweep: interrupted", file=sys.stderr)

@@ -63,9 +63,11 @@ def db_command(argv: Sequence[str]) -> int:
         return EXIT_OK
     if args.action == "sync":
         from vulnsweep.net.session import run_once
+        from vulnsweep.options import check_url
         from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
 
-        url = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
+        given = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
+        url = check_url("--db-url", given)
         kind, count = run_once(lambda: sync(path, url))
         print(f"{kind} sync: {count} advisories written to {path}")
         return EXIT_OK

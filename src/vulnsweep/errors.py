@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vulnsweep.url import Url
+
 EXIT_OK = 0
 EXIT_VULNERABLE = 1
 EXIT_USAGE = 2
@@ -37,8 +42,11 @@ class ServiceError(VulnsweepError):
 
     exit_code = EXIT_SERVICE
 
-    def __init__(self, service: str, url: str, message: str) -> None:
+    def __init__(self, service: str, url: str | Url, message: str) -> None:
+        from vulnsweep.redact import redact_text
+        from vulnsweep.url import as_url
+
         self.service = service
-        self.url = url
-        self.message = message
-        super().__init__(f"{service} ({url}): {message}")
+        self.url = as_url(url)  # printed redacted, whatever the caller passed
+        self.message = redact_text(message)
+        super().__init__(f"{service} ({self.url}): {self.message}")

@@ -15,8 +15,8 @@ from vulnsweep.policy.projects import GATE_KEYS, ProjectMap, ProjectPolicies, Sc
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:  # imported when a baseline or a --state file is actually used
-    from vulnsweep.history.baseline import Baseline
     from vulnsweep.history.store import RunRecord, StateStore
+    from vulnsweep.policy.baseline import Baseline
 
 
 def job_inputs(args: Settings) -> dict[str, Any]:
@@ -103,7 +103,7 @@ def baseline_for(
 ) -> Baseline | None:
     """`--baseline FILE` when given, else the previous run of these inputs in `--state`."""
     if args.baseline:
-        from vulnsweep.history.baseline import load_baseline
+        from vulnsweep.policy.baseline import load_baseline
 
         return load_baseline(args.baseline)
     if store is not None:

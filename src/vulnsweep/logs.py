@@ -7,6 +7,8 @@ import sys
 
 from vulnsweep.redact import redact_text
 
+MAX_LINE = 2000
+
 
 class RedactingFormatter(logging.Formatter):
     """Credentials redacted, and control characters escaped: a log line quoting an
@@ -15,7 +17,10 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         from vulnsweep.redact import printable
 
-        lines = redact_text(super().format(record)).split("\n")
+        text = super().format(record)
+        if len(text) > MAX_LINE:  # a 10 MB input quoted whole is no message
+            text = f"{text[:MAX_LINE]}... ({len(text)} characters)"
+        lines = redact_text(text).split("\n")
         return "\n".join(printable(line) for line in lines)
 
 

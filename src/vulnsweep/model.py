@@ -76,6 +76,9 @@ class SkippedDependency:
     reason: str
     origins: tuple[Origin, ...] = ()
     version: str | None = None
+    # Input that could not be read (an invalid line, a broken file in a tree walk):
+    # reported with everything else, and the run exits 2 -- never a clean exit.
+    error: bool = False
 
     def __post_init__(self) -> None:
         # Names and reasons quote input lines; a token in a URL must reach no report.
@@ -281,11 +284,11 @@ class AuditResult:
 @cache
 def parse_version(text: str) -> Version | None:
     """PEP 440 parse, once per distinct string for the whole run; None if invalid."""
-    from packaging.version import InvalidVersion, Version
+    from packaging.version import Version
 
     try:
         return Version(text)
-    except InvalidVersion:
+    except ValueError:  # InvalidVersion, or a number past int()'s 4,300-digit limit
         return None
 
 

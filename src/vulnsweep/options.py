@@ -8,16 +8,19 @@ argparse rather than typer: it parses pip-audit's optional-valued flags (`--desc
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from vulnsweep import __version__
 from vulnsweep.errors import UsageError
 
 if TYPE_CHECKING:
     from vulnsweep.policy.config import Config
+    from vulnsweep.url import Url
 
 SERVICES = ("osv", "pypi", "offline")
 TOGGLES = ("on", "off", "auto")
@@ -34,7 +37,7 @@ def _env(*names: str, default: str | None = None) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     from vulnsweep.output import FORMATS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vulnsweep",
         description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
         "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`, "
@@ -80,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-sboms",
         action="store_true",
         help="with -R: also audit CycloneDX/SPDX files found",
+    )
+    inputs.add_argument(
+        "--follow-links",
+        action="store_true",
+        help="with -R: follow symlinks that point out of the tree (by default each is "
+        "named once and not followed)",
     )
     inputs.add_argument(
         "--sbom",
@@ -440,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_db_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vulnsweep db",
         description="Manage the offline advisory database used by --offline.",
     )
@@ -465,9 +474,7 @@ def build_db_parser() -> argparse.ArgumentParser:
 
 
 def build_cache_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vulnsweep cache", description="Inspect or clear the on-disk cache."
-    )
+    parser = _Parser(prog="vulnsweep cache", description="Inspect or clear the on-disk cache.")
     parser.add_argument("action", choices=("info", "clear"))
     parser.add_argument("--cache-dir", metavar="DIR", default=None)
     return parser
@@ -517,21 +524,75 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         names = [n for n in _ENVIRONMENT.get(dest, ()) if os.environ.get(n)]
         where = names[0] if names else f"--{dest.replace('_', '-')}"
         raise UsageError(f"{where}={value!r}: choose from {', '.join(map(str, action.choices))}")
-    for dest in ("timeout", "deadline", "cache_ttl", "max_db_age"):
-        value = getattr(args, dest, None)
-        if value is not None and value <= 0:
-            raise UsageError(f"--{dest.replace('_', '-')} must be positive, got {value:g}")
+    _check_numbers(args)
     if getattr(args, "concurrency", 1) < 1:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
     if getattr(args, "diff", False) and not getattr(args, "fix", False):
         raise UsageError("--diff only makes sense with --fix")
+    if getattr(args, "follow_links", False) and not getattr(args, "recursive", False):
+        raise UsageError("--follow-links only applies to a -R/--recursive walk")
     if getattr(args, "exclude", None) and not getattr(args, "recursive", False):
         raise UsageError("--exclude only applies to a -R/--recursive walk")
-    webhook = getattr(args, "webhook", None)
-    if webhook and not webhook.startswith(("http://", "https://")):
-        from vulnsweep.redact import redact_url
+    _check_urls(args)
 
-        raise UsageError(f"--webhook must be an http(s) URL, got {redact_url(webhook)!r}")
+
+def _check_numbers(args: argparse.Namespace) -> None:
+    for dest in ("timeout", "deadline", "cache_ttl", "max_db_age"):
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise UsageError(f"--{dest.replace('_', '-')} must be a finite number, got {value}")
+        if value <= 0:
+            raise UsageError(f"--{dest.replace('_', '-')} must be positive, got {value:g}")
+
+
+# Options holding URLs become Url values here, once: from this point on they print
+# redacted, and only the transport reveals them (see vulnsweep/url.py).
+_URL_OPTIONS = ("osv_url", "pypi_url", "index_url", "db_url")
+
+
+def check_url(option: str, value: object, *, secret_path: bool = False) -> Url:
+    """An http(s) URL with a host, as a Url (printed redacted from here on)."""
+    from vulnsweep.url import Url
+
+    url = Url(str(value).strip(), secret_path=secret_path)
+    if url.scheme not in ("http", "https") or not url.has_host:
+        raise UsageError(f"{option} must be an http(s) URL with a host, got {cut(str(url))!r}")
+    return url
+
+
+def _check_urls(args: argparse.Namespace) -> None:
+    from vulnsweep.url import Url
+
+    checked = check_url
+
+    for dest in _URL_OPTIONS:
+        value = getattr(args, dest, None)
+        if value is not None and not isinstance(value, Url):
+            setattr(args, dest, checked(f"--{dest.replace('_', '-')}", value))
+    extra = getattr(args, "extra_index_url", None)
+    if extra:
+        args.extra_index_url = [checked("--extra-index-url", u) for u in extra]
+    webhook = getattr(args, "webhook", None)
+    if webhook:
+        args.webhook = checked("--webhook", webhook, secret_path=True)
+
+
+def cut(text: str, limit: int = 200) -> str:
+    """An input quoted in a message, cut to a readable length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse quotes the offending value whole: a 10 MB argument must not make a
+    10 MB error line."""
+
+    def error(self, message: str) -> NoReturn:
+        from vulnsweep.redact import printable, redact_text
+
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {printable(redact_text(cut(message, 300)))}\n")
 
 
 # The environment variables an option's default comes from, to name them in errors.

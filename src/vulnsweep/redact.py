@@ -50,3 +50,12 @@ def printable(cell: str) -> str:
     links = OSC8_LINK.findall(cell)
     escaped = [_CONTROL.sub(lambda m: repr(m[0])[1:-1], part) for part in parts]
     return "".join(p + (links[i] if i < len(links) else "") for i, p in enumerate(escaped))
+
+
+def shown(text: str, limit: int = 500) -> str:
+    """Input-derived text for a terminal line: credentials redacted, control characters
+    escaped (a name must not forge a line such as "No known vulnerabilities found"),
+    and cut to a readable length (a 10 MB name is no message)."""
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text)} characters)"
+    return printable(redact_text(text))

@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vulnsweep.cache import cache_dir
-from vulnsweep.errors import EXIT_OK, UsageError
+from vulnsweep.errors import EXIT_OK, EXIT_USAGE, UsageError
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -108,7 +108,7 @@ class Collected:
 
 def execute(run: Run) -> int:
     """The audit command: every stage in order; the exit code."""
-    from vulnsweep.history import job
+    from vulnsweep import job
     from vulnsweep.output.summary import summarize
 
     s = run.settings
@@ -122,7 +122,9 @@ def execute(run: Run) -> int:
             f"({len(collected.skipped)} skipped)",
             file=sys.stderr,
         )
-        return EXIT_OK
+        from vulnsweep.output.summary import say_unreadable
+
+        return EXIT_USAGE if say_unreadable(collected.skipped) else EXIT_OK
     service = build_service(run)
     if s.recheck and run.store is not None and hasattr(service, "preload"):
         service.preload(run.store.records())
@@ -150,7 +152,7 @@ def _previous_runs(run: Run) -> list[RunRecord]:
         return []
     latest = run.store.latest()
     if not run.settings.recheck:  # the previous run of these same inputs, if any
-        from vulnsweep.history import job
+        from vulnsweep import job
         from vulnsweep.history.store import inputs_key
 
         key = inputs_key(job.job_inputs(run.settings))
@@ -162,8 +164,8 @@ def _previous_runs(run: Run) -> list[RunRecord]:
 
 def collect(run: Run, previous: list[RunRecord]) -> Collected:
     """Every source's pins, deduplicated; or, for a recheck, the stored runs' pins."""
+    from vulnsweep import job
     from vulnsweep.audit import collect as gather
-    from vulnsweep.history import job
 
     s = run.settings
     if s.recheck:
@@ -290,7 +292,8 @@ def report(
     open from the start so a streaming format (ndjson) can write each finding as it is
     known; a file still only replaces the old one when complete."""
     from vulnsweep.audit import audit
-    from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
+    from vulnsweep.output import OutputOptions, open_output, resolve_toggle
+    from vulnsweep.output.writers import writer_for
 
     s = run.settings
     progress = None
@@ -430,7 +433,7 @@ def remember(
                 owners = f" ({', '.join(project.owners)})" if project.owners else ""
                 print(f"newly affected: {project.path}{owners}: {fresh} new", file=sys.stderr)
     if run.store is not None:
-        from vulnsweep.history import job
+        from vulnsweep import job
 
         records_read = getattr(service, "records_read", None)
         records = list(records_read()) if records_read is not None else []

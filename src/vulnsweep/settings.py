@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from vulnsweep.net.http import Timeouts
     from vulnsweep.policy.config import Config
     from vulnsweep.sources.select import InputOptions
+    from vulnsweep.url import Url
 
 Toggle = Literal["on", "off", "auto"]
 
@@ -26,6 +27,7 @@ class Settings:
     recursive: bool = False
     exclude: tuple[str, ...] = ()
     include_sboms: bool = False
+    follow_links: bool = False
     sbom: tuple[str, ...] = ()
     locked: bool = False
     extras: tuple[str, ...] = ()
@@ -43,18 +45,18 @@ class Settings:
     no_deps: bool = False
     # resolution
     resolver: Literal["builtin", "uv"] = "builtin"
-    extra_index_url: tuple[str, ...] = ()
+    extra_index_url: tuple[Url, ...] = ()
     resolve_pins: bool = False
     pre: bool = False
     # vulnerability service and network
     vulnerability_service: Literal["osv", "pypi", "offline"] = "osv"
-    osv_url: str = "https://api.osv.dev"
+    osv_url: Url | str = "https://api.osv.dev"  # a Url once parsed: printed redacted
     offline: bool = False
     max_db_age: float = 7.0
-    pypi_url: str = "https://pypi.org"
+    pypi_url: Url | str = "https://pypi.org"
     hydrate: Literal["auto", "ids", "packages"] = "auto"
     check_status: bool = False
-    index_url: str = "https://pypi.org/simple"
+    index_url: Url | str = "https://pypi.org/simple"
     timeout: float | None = None
     deadline: float = 1800.0
     cert: str | None = None
@@ -81,7 +83,7 @@ class Settings:
     state: str | None = None
     group_by: Literal["project", "owner", "package"] | None = None
     summary: bool = False
-    webhook: str | None = None
+    webhook: Url | None = None  # shows scheme and host only
     # fixing and the run itself
     fix: bool = False
     diff: bool = False
@@ -149,6 +151,7 @@ class Settings:
             recursive=self.recursive,
             excludes=self.exclude,
             include_sboms=self.include_sboms,
+            follow_links=self.follow_links,
             locked=self.locked,
             extras=self.extras,
             groups=self.groups,

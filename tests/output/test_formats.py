@@ -17,7 +17,8 @@ from tests.servers.osv import DATA_ZIP
 from vulnsweep.audit import audit
 from vulnsweep.cache import advisorydb
 from vulnsweep.model import AuditResult, Dependency, Origin, SkippedDependency
-from vulnsweep.output import FORMATS, OutputOptions, writer_for
+from vulnsweep.output import FORMATS, OutputOptions
+from vulnsweep.output.writers import writer_for
 from vulnsweep.policy import Gate, IgnorePolicy, IgnoreRule
 from vulnsweep.services.offline import OfflineService
 

@@ -126,5 +126,5 @@ def test_a_webhook_that_is_no_url_is_a_usage_error(tmp_path: Path, osv_server: O
     proc = job(root, osv_server, "--webhook", "hooks.example/notify")
     assert proc.returncode == 2
     assert proc.stderr == (
-        "vulnsweep: error: --webhook must be an http(s) URL, got 'hooks.example/notify'\n"
+        "vulnsweep: error: --webhook must be an http(s) URL with a host, got '****'\n"
     )

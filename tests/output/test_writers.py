@@ -14,7 +14,8 @@ from vulnsweep.model import (
     Unaudited,
     Vulnerability,
 )
-from vulnsweep.output import OutputOptions, open_output, resolve_toggle, writer_for
+from vulnsweep.output import OutputOptions, open_output, resolve_toggle
+from vulnsweep.output.writers import writer_for
 
 FLASK = Dependency("Flask", "1.0", (Origin("req.txt", 2),))
 JINJA = Dependency("jinja2", "2.10.1", (Origin("req.txt", 3), Origin("req.txt", 9)))

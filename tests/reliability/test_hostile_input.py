@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import run_cli
 from vulnsweep.advisories.matching import compile_affected, record_affects
+from vulnsweep.advisories.records import read_advisory
 from vulnsweep.errors import InputError
 from vulnsweep.sources import deduplicate
 from vulnsweep.sources.lockfiles import LockFileSource
@@ -120,18 +121,25 @@ def test_tree_walk_survives_symlink_loops_and_bad_files(tmp_path: Path) -> None:
     write(tmp_path / "a" / "requirements.txt", "six==1.16.0\n")
     write(tmp_path / "a" / "b" / "requirements.txt", b"\xff\xfe")
     proc = run_cli(str(tmp_path), "-R", "--dry-run")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.endswith("Dry run: would audit 1 packages (1 skipped)\n")
-    strict = run_cli(str(tmp_path), "-R", "--dry-run", "--strict")
-    assert strict.returncode == 2
-    assert "is not valid UTF-8" in strict.stderr
+    # The walk goes on past the broken file, and the run says it could not read it.
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.endswith(
+        "Dry run: would audit 1 packages (1 skipped)\nvulnsweep: error: 1 input could "
+        f"not be read, the first: {tmp_path / 'a' / 'b' / 'requirements.txt'}:1: is not valid "
+        "UTF-8 (byte offset 0)\n"
+    )
 
 
 def test_huge_single_line_and_long_file_are_handled(tmp_path: Path) -> None:
     huge = write(tmp_path / "huge.txt", "x" * (10 * 1024 * 1024) + "==1.0\n")
     proc = run_cli("-r", str(huge), "--dry-run")
-    assert proc.returncode == 0
-    assert proc.stderr == "Dry run: would audit 1 packages (0 skipped)\n"
+    # No index holds such a name: an input error, named in one short line.
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "Dry run: would audit 0 packages (1 skipped)\n"
+        f"vulnsweep: error: 1 input could not be read, the first: {huge}:1: the name "
+        f"'{'x' * 40}'... is 10485760 characters long: not a name any index can hold\n"
+    )
     lines = write(
         tmp_path / "long.txt", "".join(f"pkg{i % 5000}==1.{i % 7}\n" for i in range(1_000_000))
     )
@@ -165,9 +173,16 @@ def test_malformed_osv_ranges_are_skipped_not_fatal(caplog: pytest.LogCaptureFix
         ],
     }
     compiled = compile_affected(record)
-    assert record_affects(compiled["foo"], "5.0") is True
+    # An unreadable event leaves its range unplaceable: not matched, and named.
+    assert record_affects(compiled["foo"], "5.0") is False
     assert record_affects(compiled["foo"], "2.0") is True
-    assert "malformed range event" in caplog.text
+    advisory = read_advisory(record)
+    assert advisory is not None and advisory.unreadable == {
+        None: "`affected[1]` names no package ('not an entry')",
+        # the first of its problems: `versions` holds 1 and None, the range `["x"]`
+        "foo": "`affected[0]`.versions[0] 1 is not a string",
+    }
+    assert "BAD-1" in caplog.text
 
 
 # -- fuzzing ------------------------------------------------------------------------

@@ -396,9 +396,8 @@ def test_an_index_url_this_client_cannot_ask_is_a_usage_error(
 ) -> None:
     code, out, err = audit("not-a-url", osv_server, cache_dir, "-r", "backtrack.in")
     assert (code, out) == (2, "")
-    assert err == (
-        "vulnsweep: error: --index-url/--extra-index-url: package index 'not-a-url' is not "
-        "an http(s) URL\n"
+    assert (
+        err == "vulnsweep: error: --index-url must be an http(s) URL with a host, got 'not-a-url'\n"
     )
     requirements = tmp_path / "r.in"
     requirements.write_text("--extra-index-url file:///srv/wheels\nrequests<2.31\n")

@@ -39,4 +39,4 @@ def test_metadata_that_does_not_match_its_hash_is_refused(
     with pytest.raises(ServiceError) as caught:
         resolve_file(CASES / "backtrack.in", index_server)
     assert caught.value.message == "core metadata does not match the hash the index gave for it"
-    assert caught.value.url.endswith(".whl.metadata")
+    assert str(caught.value.url).endswith(".whl.metadata")

@@ -57,9 +57,11 @@ def service(tmp_path: Path | None = None, **kwargs: Any) -> OsvService:
 
 
 def test_base_url_accepts_pip_audit_form() -> None:
-    assert normalize_base_url("https://api.osv.dev/v1/query") == "https://api.osv.dev"
-    assert normalize_base_url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080"
-    assert normalize_base_url("https://mirror.example/osv/v1") == "https://mirror.example/osv"
+    assert normalize_base_url("https://api.osv.dev/v1/query").reveal() == "https://api.osv.dev"
+    assert normalize_base_url("http://127.0.0.1:8080/").reveal() == "http://127.0.0.1:8080"
+    assert (
+        normalize_base_url("https://mirror.example/osv/v1").reveal() == "https://mirror.example/osv"
+    )
     with pytest.raises(UsageError):
         normalize_base_url("ftp://x")
 
@@ -160,7 +162,7 @@ async def test_5xx_until_attempts_run_out_is_a_named_failure() -> None:
     assert set(result.failures) == {("foo", "1"), ("bar", "2")}
     (error,) = result.errors
     assert error.service == "OSV"
-    assert error.url == BATCH
+    assert error.url.reveal() == BATCH
     assert error.message == "HTTP 502 (gave up after 4 attempts)"
 
 

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from vulnsweep.errors import UsageError
-from vulnsweep.history.baseline import Baseline
 from vulnsweep.model import AuditResult, Dependency, Origin, PastFinding, SkippedDependency
+from vulnsweep.policy.baseline import Baseline
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

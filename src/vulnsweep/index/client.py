@@ -23,7 +23,7 @@ import orjson
 from vulnsweep.cache import Cache, HttpEntry, source_key
 from vulnsweep.errors import ServiceError
 from vulnsweep.model import canonical_name
-from vulnsweep.redact import redact_url
+from vulnsweep.url import Url
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
@@ -339,7 +339,7 @@ class PackageIndex:
                 ):
                     raise ServiceError(
                         "package index",
-                        redact_url(dist.url + ".metadata"),
+                        dist.url + ".metadata",
                         "core metadata does not match the hash the index gave for it",
                     )
                 return parse_core_metadata(body.decode("utf-8", "replace"), "core metadata")
@@ -482,7 +482,7 @@ class PackageIndex:
         try:
             body, _ = await self._cached_get(dist.index, url, page=True)
         except ServiceError as exc:
-            log.debug("%s: no JSON API answer (%s)", redact_url(url), exc.message)
+            log.debug("%s: no JSON API answer (%s)", Url(url), exc.message)
             tried.append(f"the JSON API failed ({exc.message})")
             return None
         if body is None:
@@ -654,13 +654,11 @@ def parse_page(
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise ServiceError(
-                "package index", redact_url(page_url), "invalid JSON on the project page"
+                "package index", page_url, "invalid JSON on the project page"
             ) from None
         files = data.get("files") if isinstance(data, dict) else None
         if not isinstance(files, list):
-            raise ServiceError(
-                "package index", redact_url(page_url), "project page has no 'files' list"
-            )
+            raise ServiceError("package index", page_url, "project page has no 'files' list")
         entries = [f for f in files if isinstance(f, dict)]
     else:
         entries = _html_entries(body.decode("utf-8", "replace"))

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from vulnsweep.errors import ServiceError
 from vulnsweep.model import Dependency, ProjectStatus, version_key
 from vulnsweep.net.http import HttpClient, RetryPolicy, Timeouts
+from vulnsweep.url import Url, reveal
 
 if TYPE_CHECKING:
     from vulnsweep.net.session import Network
@@ -24,7 +25,7 @@ ACCEPT = "application/vnd.pypi.simple.v1+json"
 
 async def project_pages(
     projects: Sequence[str],
-    index_url: str = DEFAULT_INDEX,
+    index_url: str | Url = DEFAULT_INDEX,
     *,
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
@@ -37,7 +38,7 @@ async def project_pages(
 
     from vulnsweep.index.auth import with_credentials
 
-    index_url = with_credentials(index_url.rstrip("/"))
+    base = with_credentials(reveal(index_url).rstrip("/"))  # the registry transport's
     pages: dict[str, dict[str, Any]] = {}
     errors: list[ServiceError] = []
     limit = anyio.Semaphore(concurrency)
@@ -46,7 +47,7 @@ async def project_pages(
         try:
             async with limit:
                 page = await http.get_json(
-                    f"{index_url}/{quote(project, safe='')}/", missing_ok=True
+                    Url(f"{base}/{quote(project, safe='')}/"), _project_page, missing_ok=True
                 )
         except ServiceError as exc:
             errors.append(exc)
@@ -72,7 +73,7 @@ async def project_pages(
 
 async def check(
     dependencies: Sequence[Dependency],
-    index_url: str = DEFAULT_INDEX,
+    index_url: str | Url = DEFAULT_INDEX,
     *,
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
@@ -137,7 +138,7 @@ def _file_version(filename: str) -> str | None:
 
 async def release_hashes(
     releases: Sequence[tuple[str, str]],
-    index_url: str = DEFAULT_INDEX,
+    index_url: str | Url = DEFAULT_INDEX,
     *,
     concurrency: int = 32,
     timeouts: Timeouts | None = None,
@@ -170,3 +171,10 @@ async def release_hashes(
             }
         )
     return out
+
+
+def _project_page(data: Any) -> dict[str, Any]:
+    """A PEP 691 project page is a JSON object; anything else is a bad answer."""
+    if not isinstance(data, dict):
+        raise ValueError("project page is not a JSON object")
+    return data

@@ -9,7 +9,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 
 import orjson
 
-from vulnsweep import __version__
 from vulnsweep.errors import ServiceError
-from vulnsweep.redact import redact_text, redact_url
+from vulnsweep.net.session import USER_AGENT
+from vulnsweep.redact import redact_text
+from vulnsweep.url import Url, as_url, reveal
 
 if TYPE_CHECKING:
     import aiohttp
@@ -28,9 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"vulnsweep/{__version__}"
 
 Validator = Callable[[Any], Any]
+T = TypeVar("T")
 
 # Connections opened at once by `preconnect`: a few at a time, so the handshakes of
 # the requests already on their way are not queued behind hundreds of others.
@@ -202,29 +203,37 @@ class HttpClient:
 
     async def get_json(
         self,
-        url: str,
+        url: str | Url,
+        parse: Callable[[Any], T],
         *,
         read_timeout: float | None = None,
         missing_ok: bool = False,
-        validate: Validator | None = None,
-    ) -> Any:
-        """GET a JSON document; None for a 404 when `missing_ok`.
+    ) -> T | None:
+        """GET a JSON document and read it into its wire type with `parse`; None only
+        for a 404 when `missing_ok`.
 
-        `validate` may raise ValueError: a malformed answer is retried like a 5xx.
+        `parse` raises ValueError on an answer of the wrong shape: it is retried like a
+        5xx, and fails the request (naming the service) when retries run out.
         """
-        return await self._request("GET", url, None, read_timeout, missing_ok, validate)
+        data = await self._request("GET", url, None, read_timeout, missing_ok, parse)
+        return None if data is None else cast(T, data)
 
     async def post_json(
         self,
-        url: str,
+        url: str | Url,
         body: Any,
+        parse: Callable[[Any], T],
         *,
         read_timeout: float | None = None,
-        validate: Validator | None = None,
-    ) -> Any:
-        return await self._request("POST", url, orjson.dumps(body), read_timeout, False, validate)
+    ) -> T:
+        """POST a JSON body; the answer read into its wire type with `parse`."""
+        return cast(
+            T, await self._request("POST", url, orjson.dumps(body), read_timeout, False, parse)
+        )
 
-    async def preconnect(self, url: str, count: int, until: Callable[[], Awaitable[object]]) -> int:
+    async def preconnect(
+        self, url: str | Url, count: int, until: Callable[[], Awaitable[object]]
+    ) -> int:
         """Open up to `count` kept-alive connections to `url`'s server before the
         requests that will need them -- each new one a TCP and, for https, a TLS
         handshake: round trips and CPU better spent while the caller waits on a slower
@@ -241,7 +250,9 @@ class HttpClient:
         if connector is None or count <= 0:
             return 0
         try:  # the connection key its requests will have (same host, port and TLS)
-            request = aiohttp.ClientRequest("GET", URL(url), loop=asyncio.get_running_loop())
+            request = aiohttp.ClientRequest(
+                "GET", URL(reveal(url)), loop=asyncio.get_running_loop()
+            )
         except (TypeError, ValueError):  # an aiohttp whose request this is not
             return 0
         session, timeout = self._session, self._timeout or aiohttp.ClientTimeout()
@@ -281,12 +292,12 @@ class HttpClient:
             release()
         return opened
 
-    async def deliver(self, url: str, body: Any) -> None:
+    async def deliver(self, url: str | Url, body: Any) -> None:
         """POST a JSON document where any 2xx answer means delivered (a webhook)."""
         await self._request("POST", url, orjson.dumps(body), None, False, None, raw=True)
 
     async def get_revalidated(
-        self, url: str, etag: str | None, *, validate: Validator | None = None
+        self, url: str | Url, etag: str | None, *, validate: Validator | None = None
     ) -> HttpResult:
         """GET honouring HTTP caching: sends If-None-Match, reports 304/404, ETag and
         Cache-Control max-age so the caller can keep its cached copy fresh."""
@@ -294,7 +305,7 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
-    async def get_document(self, url: str, etag: str | None, *, max_bytes: int) -> HttpResult:
+    async def get_document(self, url: str | Url, etag: str | None, *, max_bytes: int) -> HttpResult:
         """Like get_revalidated, but `data` is the raw body (any content type), and a
         body larger than `max_bytes` is refused instead of held in memory."""
         result = await self._request(
@@ -304,7 +315,7 @@ class HttpClient:
         return result
 
     async def get_range(
-        self, url: str, start: int, end: int | None, *, max_bytes: int
+        self, url: str | Url, start: int, end: int | None, *, max_bytes: int
     ) -> HttpResult:
         """GET bytes [start, end) (`start` < 0: the last -start bytes). A server that
         ignores Range answers 200 with the whole file, up to `max_bytes`."""
@@ -325,12 +336,12 @@ class HttpClient:
         assert isinstance(result, HttpResult)
         return result
 
-    async def get_text(self, url: str) -> str:
+    async def get_text(self, url: str | Url) -> str:
         data = await self._request("GET", url, None, None, False, None, raw=True)
         assert isinstance(data, bytes)
         return data.decode("utf-8", "replace")
 
-    async def download(self, url: str, target: Path, *, max_bytes: int = 2 * 1024**3) -> int:
+    async def download(self, url: str | Url, target: Path, *, max_bytes: int = 2 * 1024**3) -> int:
         """Stream a (possibly large) file to disk with the same retries; returns its size."""
         import aiohttp
         import anyio
@@ -346,7 +357,7 @@ class HttpClient:
                     total=None, connect=self.timeouts.connect, sock_read=self.timeouts.read
                 )
                 async with self._session.get(
-                    url, headers=self.headers, timeout=unbounded
+                    reveal(url), headers=self.headers, timeout=unbounded
                 ) as response:
                     if response.status != 200:
                         self._interpret(
@@ -358,9 +369,7 @@ class HttpClient:
                             size += len(chunk)
                             if size > max_bytes:
                                 raise ServiceError(
-                                    self.service,
-                                    redact_url(url),
-                                    f"download larger than {max_bytes} bytes",
+                                    self.service, url, f"download larger than {max_bytes} bytes"
                                 )
                             await handle.write(chunk)
                     return size
@@ -373,16 +382,13 @@ class HttpClient:
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last_error = _describe(exc)
             await anyio.sleep(self.retry.backoff(attempt))
-        raise ServiceError(
-            self.service,
-            redact_url(url),
-            f"{redact_text(last_error)} (gave up after {made} attempts)",
-        )
+        last_error = _scrub(last_error, url)
+        raise ServiceError(self.service, url, f"{last_error} (gave up after {made} attempts)")
 
     async def _request(
         self,
         method: str,
-        url: str,
+        url: str | Url,
         body: bytes | None,
         read_timeout: float | None,
         missing_ok: bool,
@@ -425,7 +431,7 @@ class HttpClient:
                 self.requests_sent += 1
                 async with self._session.request(
                     method,
-                    url,
+                    reveal(url),  # the one place a URL's secret goes: onto the wire
                     data=body,
                     headers=headers,
                     timeout=timeout,
@@ -490,23 +496,22 @@ class HttpClient:
                 "%s: %s %s failed (%s); retry %d in %.2fs",
                 self.service,
                 method,
-                redact_url(url),
-                last_error,
+                as_url(url),
+                redact_text(last_error),
                 tries,
                 wait,
             )
             await asyncio.sleep(wait)
+        last_error = _scrub(last_error, url)
         raise ServiceError(
-            self.service,
-            redact_url(url),
-            f"{redact_text(last_error)} (gave up after {attempt + congested} attempts)",
+            self.service, url, f"{last_error} (gave up after {attempt + congested} attempts)"
         )
 
-    async def _read_capped(self, response: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
-        def too_big() -> ServiceError:  # built only when needed: redacting costs
-            return ServiceError(
-                self.service, redact_url(url), f"response larger than {limit} bytes refused"
-            )
+    async def _read_capped(
+        self, response: aiohttp.ClientResponse, url: str | Url, limit: int
+    ) -> bytes:
+        def too_big() -> ServiceError:
+            return ServiceError(self.service, url, f"response larger than {limit} bytes refused")
 
         if response.content_length is not None:
             if response.content_length > limit:
@@ -520,7 +525,7 @@ class HttpClient:
         return bytes(body)
 
     def _interpret(
-        self, status: int, headers: Any, payload: bytes, url: str, missing_ok: bool
+        self, status: int, headers: Any, payload: bytes, url: str | Url, missing_ok: bool
     ) -> Any:
         if status == 200:
             try:
@@ -537,9 +542,7 @@ class HttpClient:
             raise _Retryable(f"HTTP {status}", congested=status == 503)
         if status == 404 and missing_ok:
             return None
-        raise ServiceError(
-            self.service, redact_url(url), f"HTTP {status}: {_server_message(payload)}"
-        )
+        raise ServiceError(self.service, url, f"HTTP {status}: {_server_message(payload)}")
 
     def _retry_after(self, value: str | None) -> float | None:
         if not value:
@@ -561,6 +564,13 @@ class HttpClient:
 def _connect_failure(exc: aiohttp.ClientConnectorError) -> str:
     reason = getattr(exc.os_error, "strerror", None) or str(exc.os_error)
     return f"cannot connect to {exc.host}:{exc.port} ({reason})"
+
+
+def _scrub(text: str, url: str | Url) -> str:
+    """An exception's text may quote the URL whole (a webhook's secret is its path):
+    it is shown as the Url shows itself."""
+    raw = reveal(url)
+    return text.replace(raw, str(as_url(url))) if raw and raw in text else text
 
 
 def _describe(exc: BaseException) -> str:

@@ -11,7 +11,10 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from vulnsweep import __version__
 from vulnsweep.errors import UsageError
+
+USER_AGENT = f"vulnsweep/{__version__}"
 
 if TYPE_CHECKING:
     import asyncio
@@ -86,8 +89,6 @@ class Network:
     async def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             import aiohttp
-
-            from vulnsweep.net.http import USER_AGENT
 
             ssl_context = self.ssl_context()
             connector = aiohttp.TCPConnector(

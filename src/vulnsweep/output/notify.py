@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult, Finding
 from vulnsweep.output import baseline_counts, owners_of
-from vulnsweep.redact import redact_url
+from vulnsweep.url import Url
 
 if TYPE_CHECKING:
     from vulnsweep.net.session import Network
@@ -139,7 +139,7 @@ def write_step_summary(result: AuditResult) -> None:
 
 
 def send_webhook(
-    url: str, result: AuditResult, timeout: float | None, network: Network | None = None
+    url: str | Url, result: AuditResult, timeout: float | None, network: Network | None = None
 ) -> bool:
     """POST the summary (retried like any request); True when delivered."""
     from vulnsweep.errors import ServiceError
@@ -147,6 +147,7 @@ def send_webhook(
     from vulnsweep.net.session import run_once
 
     document = payload(result)
+    url = Url(url, secret_path=True)  # a webhook's secret is often its path or query
 
     async def deliver() -> None:
         async with HttpClient(
@@ -164,7 +165,7 @@ def send_webhook(
         else:
             run_once(deliver)
     except ServiceError as exc:
-        log.warning("--webhook %s not delivered: %s", redact_url(url), exc.message)
+        log.warning("--webhook %s not delivered: %s", url, exc.message)
         return False
-    log.info("--webhook %s: delivered", redact_url(url))
+    log.info("--webhook %s: delivered", url)
     return True

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, EXIT_VULNERABLE
+from vulnsweep.redact import shown
 
 if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
+    from vulnsweep.model import SkippedDependency
     from vulnsweep.policy import FindingPolicy
 
 log = logging.getLogger("vulnsweep")
@@ -33,7 +36,7 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
             f"{note} in {plural(packages, 'package')}",
             file=sys.stderr,
         )
-    elif not result.unaudited:
+    elif not result.unaudited and not any(s.error for s in result.skipped):
         print(f"No known vulnerabilities found{note}", file=sys.stderr)
     elif result.audited:
         # Never let "no vulnerabilities" stand for dependencies nobody looked at.
@@ -50,7 +53,7 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
             file=sys.stderr,
         )
     if result.projects:
-        failing = [p.path for p in result.projects if p.fails]
+        failing = [shown(p.path, 200) for p in result.projects if p.fails]
         listed = f": {', '.join(failing[:10])}" + (" ..." if len(failing) > 10 else "")
         print(
             f"{len(failing)} of {plural(len(result.projects), 'project')} fail"
@@ -58,31 +61,55 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
             file=sys.stderr,
         )
     for message in policy.messages():
-        log.warning("%s", message)
+        log.warning("%s", message)  # the log formatter escapes and redacts
     for dep, status in result.adverse:
-        print(f"warning: {dep.canonical_name} {dep.version}: {status.describe()}", file=sys.stderr)
+        print(
+            f"warning: {shown(f'{dep.canonical_name} {dep.version}: {status.describe()}')}",
+            file=sys.stderr,
+        )
     if result.skipped:
         print(
             f"Skipped {plural(len(result.skipped), 'dependency', 'dependencies')} "
             "that could not be audited (see the report)",
             file=sys.stderr,
         )
+    unreadable = say_unreadable(result.skipped)
+    total = len({d.key for d, _ in result.audited} | {u.dependency.key for u in result.unaudited})
     if outcome.errors:
         first = outcome.errors[0]
         print(
-            f"vulnsweep: error: {first}; {len(result.unaudited)} of "
-            f"{len(result.unaudited) + len(result.audited)} dependencies could not be "
-            "audited",
+            f"vulnsweep: error: {shown(str(first))}; {len(result.unaudited)} of {total} "
+            "dependencies could not be audited",
             file=sys.stderr,
         )
         return EXIT_SERVICE
     if result.unaudited:
+        print(
+            f"vulnsweep: error: {len(result.unaudited)} of {total} dependencies could not be "
+            f"fully audited, the first: {shown(result.unaudited[0].reason)}",
+            file=sys.stderr,
+        )
         return EXIT_SERVICE
+    if unreadable:
+        return EXIT_USAGE
     if strict and result.skipped:
         return EXIT_USAGE
     if strict and result.adverse:
         return EXIT_VULNERABLE
     return EXIT_VULNERABLE if result.failing else EXIT_OK
+
+
+def say_unreadable(skipped: Sequence[SkippedDependency]) -> bool:
+    """One error line for input that could not be read; True when there was any (the
+    run then exits 2 at best, whatever else it found)."""
+    unreadable = [s for s in skipped if s.error]
+    if unreadable:
+        print(
+            f"vulnsweep: error: {plural(len(unreadable), 'input')} could not be read, the "
+            f"first: {shown(unreadable[0].reason)}",
+            file=sys.stderr,
+        )
+    return bool(unreadable)
 
 
 def plural(count: int, singular: str, many: str | None = None) -> str:

@@ -33,7 +33,7 @@ from vulnsweep.policy import Gate, IgnorePolicy
 from vulnsweep.policy.config import Config, config_in, load_config
 
 if TYPE_CHECKING:
-    from vulnsweep.history.baseline import Baseline
+    from vulnsweep.policy.baseline import Baseline
 
 log = logging.getLogger(__name__)
 

@@ -39,6 +39,7 @@ from vulnsweep.resolution.provider import (
     parse_requirement,
 )
 from vulnsweep.target import TargetEnvironment
+from vulnsweep.url import Url, reveal
 
 if TYPE_CHECKING:
     import anyio.abc
@@ -64,8 +65,8 @@ class ResolutionError(InputError):
 @dataclass
 class ResolverSettings:
     cache: Cache
-    index_url: str = "https://pypi.org/simple"
-    extra_index_urls: Sequence[str] = ()
+    index_url: str | Url = "https://pypi.org/simple"
+    extra_index_urls: Sequence[str | Url] = ()
     target: TargetEnvironment = field(default_factory=TargetEnvironment)
     pre: bool = False
     concurrency: int = 32
@@ -152,7 +153,7 @@ async def resolve_async(
         if deadline.cancelled_caught:
             raise ServiceError(
                 "package index",
-                redact_url(settings.index_url),
+                settings.index_url,
                 f"--deadline of {settings.deadline:g}s exceeded while resolving",
             )
     finally:
@@ -170,18 +171,23 @@ def _index_urls(request: ResolutionRequest, settings: ResolverSettings) -> list[
     something this client can ask: an http(s) URL."""
     from urllib.parse import urlsplit
 
+    # The package index client is the registry's transport: the flags' Url values are
+    # revealed here, where they join the file's own lines, and go nowhere but requests.
+    flag_index, flag_extras = (
+        reveal(settings.index_url),
+        [reveal(u) for u in settings.extra_index_urls],
+    )
     from_file = [*filter(None, [request.index_url]), *request.extra_index_urls]
-    from_flags = [*([] if request.index_url else [settings.index_url]), *settings.extra_index_urls]
+    from_flags = [*([] if request.index_url else [flag_index]), *flag_extras]
     for url, from_request in [(u, True) for u in from_file] + [(u, False) for u in from_flags]:
         parts = urlsplit(url)
         if parts.scheme in ("http", "https") and parts.netloc:
             continue
-        message = f"package index {redact_url(url)!r} is not an http(s) URL"
+        message = f"package index {str(Url(url))!r} is not an http(s) URL"
         if from_request:
             raise InputError(request.label, message)
         raise UsageError(f"--index-url/--extra-index-url: {message}")
-    return [request.index_url or settings.index_url, *settings.extra_index_urls,
-            *request.extra_index_urls]  # fmt: skip
+    return [request.index_url or flag_index, *flag_extras, *request.extra_index_urls]
 
 
 class Prefetcher:

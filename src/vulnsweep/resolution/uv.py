@@ -21,6 +21,7 @@ from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import Requirement
 from vulnsweep.resolution.resolve import ResolutionError, Resolved, give_up, root_requirements
 from vulnsweep.target import TargetEnvironment
+from vulnsweep.url import Url, reveal
 
 _UV_PLATFORMS = {
     "linux": "x86_64-unknown-linux-gnu",
@@ -31,8 +32,8 @@ _UV_PLATFORMS = {
 
 def resolve_with_uv(
     requests: Sequence[ResolutionRequest],
-    index_url: str,
-    extra_index_urls: Sequence[str],
+    index_url: str | Url,
+    extra_index_urls: Sequence[str | Url],
     target: TargetEnvironment,
     pre: bool,
 ) -> Resolved:
@@ -49,8 +50,8 @@ def resolve_with_uv(
 def _resolve_one(
     uv: str,
     request: ResolutionRequest,
-    index_url: str,
-    extra_index_urls: Sequence[str],
+    index_url: str | Url,
+    extra_index_urls: Sequence[str | Url],
     target: TargetEnvironment,
     pre: bool,
     resolved: Resolved,
@@ -77,8 +78,9 @@ def _resolve_one(
         if pre or request.pre:
             command += ["--prerelease", "allow"]
         env = dict(os.environ)
-        env["UV_INDEX_URL"] = request.index_url or index_url
-        extras = [*extra_index_urls, *request.extra_index_urls]
+        # uv is the transport here: only its environment sees the URLs' credentials.
+        env["UV_INDEX_URL"] = request.index_url or reveal(index_url)
+        extras = [*map(reveal, extra_index_urls), *request.extra_index_urls]
         if extras:
             env["UV_EXTRA_INDEX_URL"] = " ".join(extras)
         result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

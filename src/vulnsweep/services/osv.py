@@ -24,6 +24,7 @@ from vulnsweep.errors import ServiceError, UsageError
 from vulnsweep.model import Dependency, Vulnerability, parse_version
 from vulnsweep.net.http import RetryPolicy, Timeouts
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
+from vulnsweep.url import Url, as_url
 
 if TYPE_CHECKING:
     import anyio.abc
@@ -85,17 +86,19 @@ class OsvQueryResponse(TypedDict, total=False):
     next_page_token: str
 
 
-def normalize_base_url(url: str) -> str:
+def normalize_base_url(url: str | Url) -> Url:
     """Accept pip-audit's `https://api.osv.dev/v1/query` as well as a bare base URL."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--osv-url must be an http(s) URL, got {url!r}")
+    given = as_url(url)
+    raw = given.reveal().strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not given.has_host:
+        raise UsageError(f"--osv-url must be an http(s) URL, got {str(given)[:200]!r}")
     path = parts.path.rstrip("/")
     for suffix in ("/v1/querybatch", "/v1/query", "/v1"):
         if path.endswith(suffix):
             path = path[: -len(suffix)]
             break
-    return f"{parts.scheme}://{parts.netloc}{path}"
+    return Url(f"{parts.scheme}://{parts.netloc}{path}")
 
 
 def query_version(dependency: Dependency) -> str:
@@ -119,7 +122,7 @@ class OsvService:
 
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str | Url = DEFAULT_URL,
         cache: Cache | None = None,
         *,
         concurrency: int = 64,
@@ -187,7 +190,7 @@ class OsvService:
             if any(r is None for r in records):
                 misses.append(dep)
                 continue
-            answers[dep.key] = merge(records, dep.canonical_name)  # type: ignore[arg-type]
+            answers[dep.key] = merge(records, dep.canonical_name)
         return answers, misses
 
     def _record_from_cache(self, record_id: str, body: bytes) -> OsvRecord | None:
@@ -290,7 +293,7 @@ class _Query:
         self.answered = anyio.Event()  # a querybatch has been answered (or has failed)
 
     async def _run_batch(self, chunk: Sequence[Dependency]) -> None:
-        url = f"{self.service.base_url}/v1/querybatch"
+        url = self.service.base_url.join("/v1/querybatch")
         # Only the answers that list something are kept, and a batch's queries are
         # built once it has a slot: 200,000 pins must not mean 200,000 dicts at once.
         refs: dict[int, list[VulnRef]] = {}
@@ -304,11 +307,11 @@ class _Query:
                     request: OsvBatchRequest = {
                         "queries": [_query(chunk[i], tokens.get(i)) for i in pending]
                     }
-                    results: list[OsvBatchResult] = await self._http.post_json(
+                    results = await self._http.post_json(
                         url,
                         request,
+                        functools.partial(_batch_results, expected=len(pending)),
                         read_timeout=self.service.batch_read_timeout,
-                        validate=functools.partial(_batch_results, expected=len(pending)),
                     )
                     del request
             except ServiceError as error:
@@ -420,7 +423,7 @@ class _Query:
     async def _fetch_package(self, dep: Dependency, claimed: list[str]) -> None:
         """Every record of one pin from /v1/query (paginated); any claimed record the
         answer lacks is fetched by id after all."""
-        url = f"{self.service.base_url}/v1/query"
+        url = self.service.base_url.join("/v1/query")
         query: OsvQuery = {
             "package": {"name": dep.canonical_name, "ecosystem": "PyPI"},
             "version": query_version(dep),
@@ -431,9 +434,7 @@ class _Query:
         try:
             while stale < MAX_STALE_PAGES:
                 async with self._record_limit:
-                    page: OsvQueryResponse = await self._http.post_json(
-                        url, query, validate=_query_response
-                    )
+                    page = await self._http.post_json(url, query, _query_response)
                 before = len(found)
                 for record in page.get("vulns") or ():
                     found[record["id"]] = record
@@ -476,11 +477,11 @@ class _Query:
             self._flushing = False
 
     async def _fetch_record(self, record_id: str) -> None:
-        url = f"{self.service.base_url}/v1/vulns/{quote(record_id, safe='')}"
+        url = self.service.base_url.join(f"/v1/vulns/{quote(record_id, safe='')}")
         try:
             async with self._record_limit:
                 record = await self._http.get_json(
-                    url, missing_ok=True, validate=lambda data: _check_record(data, record_id)
+                    url, functools.partial(_check_record, record_id=record_id), missing_ok=True
                 )
             if record is None:
                 raise ServiceError(
@@ -583,7 +584,14 @@ def _query_response(data: Any) -> OsvQueryResponse:
     return data  # type: ignore[return-value]
 
 
-def _check_record(data: Any, record_id: str) -> OsvRecord:
-    if not isinstance(data, dict) or data.get("id") != record_id:
+def _check_record(data: Any, record_id: str) -> dict[str, Any]:
+    """The record asked for. One whose `id` cannot be read is still that record (it
+    was fetched by id); one naming another id is not."""
+    if isinstance(data, dict) and not isinstance(data.get("id"), str):
+        log.warning(
+            "advisory %s: `id` %.60r is not an id; read as %s", record_id, data.get("id"), record_id
+        )
+        data = {**data, "id": record_id}
+    if not isinstance(data, dict) or data.get("id", "").strip() != record_id:
         raise _BadResponse(f"response is not the record {record_id}")
     return data

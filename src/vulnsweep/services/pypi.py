@@ -8,6 +8,7 @@ the release is not on PyPI: a skipped dependency, not a failure.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 from vulnsweep.advisories.records import merge
 from vulnsweep.services import Key, OnAnswer, Progress, ServiceAnswer
 from vulnsweep.services.osv import query_version
+from vulnsweep.url import Url, as_url
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "https://pypi.org"
 DEFAULT_MAX_AGE = 900.0  # when PyPI says nothing; its JSON pages change rarely
@@ -38,6 +42,12 @@ def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
     for vuln in vulnerabilities:
         if not isinstance(vuln, dict) or not isinstance(vuln.get("id"), str):
             raise ValueError("a vulnerability without an id")
+        fixed = vuln.get("fixed_in") or []
+        if not isinstance(fixed, list):
+            log.warning(
+                "advisory %.200s: `fixed_in` %.60r is not a list; dropped", vuln["id"], fixed
+            )
+            fixed = []
         records.append(
             {
                 "id": vuln["id"],
@@ -48,11 +58,11 @@ def as_osv_records(package: str, vulnerabilities: Any) -> list[dict[str, Any]]:
                 "affected": [
                     {
                         "package": {"ecosystem": "PyPI", "name": package},
+                        # One range per fix: one unreadable value costs only itself.
                         "ranges": [
-                            {
-                                "type": "ECOSYSTEM",
-                                "events": [{"fixed": str(f)} for f in vuln.get("fixed_in") or []],
-                            }
+                            {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": f}]}
+                            for f in fixed
+                            if isinstance(f, str)
                         ],
                     }
                 ],
@@ -67,7 +77,7 @@ class PypiService:
 
     def __init__(
         self,
-        base_url: str = DEFAULT_URL,
+        base_url: str | Url = DEFAULT_URL,
         cache: Cache | None = None,
         *,
         concurrency: int = 64,
@@ -77,32 +87,37 @@ class PypiService:
         network: Network | None = None,
     ) -> None:
         self.network = network
-        base_url = base_url.rstrip("/")
+        base = as_url(base_url).rstrip("/")
         self.deadline = deadline
-        if not base_url.startswith(("http://", "https://")):
-            raise UsageError(f"--pypi-url must be an http(s) URL, got {base_url!r}")
-        self.base_url = base_url
+        if base.scheme not in ("http", "https") or not base.has_host:
+            raise UsageError(f"--pypi-url must be an http(s) URL, got {str(base)[:200]!r}")
+        self.base_url = base
         self.cache = cache or Cache(None)
-        self.source = source_key(f"pypi:{base_url}")
+        self.source = source_key(f"pypi:{base}")
         self.concurrency = concurrency
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self._stale: dict[str, HttpEntry] = {}
         self._new: list[tuple[str, HttpEntry]] = []
 
-    def url(self, dep: Dependency) -> str:
+    def url(self, dep: Dependency) -> Url:
+        return self.base_url.join(self.key(dep))
+
+    @staticmethod
+    def key(dep: Dependency) -> str:
+        """The cache key: the path below the base URL (its partition), no credential."""
         name = quote(dep.canonical_name, safe="")
-        return f"{self.base_url}/pypi/{name}/{quote(query_version(dep), safe='')}/json"
+        return f"/pypi/{name}/{quote(query_version(dep), safe='')}/json"
 
     def answer_from_cache(
         self, dependencies: Sequence[Dependency]
     ) -> tuple[dict[Key, list[Vulnerability]], list[Dependency]]:
-        stored = self.cache.get_http(self.source, [self.url(d) for d in dependencies])
+        stored = self.cache.get_http(self.source, [self.key(d) for d in dependencies])
         now = time.time()
         answers: dict[Key, list[Vulnerability]] = {}
         misses = []
         for dep in dependencies:
-            entry = stored.get(self.url(dep))
+            entry = stored.get(self.key(dep))
             body = decoded(entry.body) if entry is not None else None
             if entry is not None and entry.expires > now and isinstance(body, list):
                 answers[dep.key] = merge(
@@ -110,7 +125,7 @@ class PypiService:
                 )
                 continue
             if entry is not None and isinstance(body, list):  # a damaged row is no copy
-                self._stale[self.url(dep)] = entry
+                self._stale[self.key(dep)] = entry
             misses.append(dep)
         return answers, misses
 
@@ -127,8 +142,8 @@ class PypiService:
         progress.add_queries(len(dependencies))
 
         async def one(http: HttpClient, dep: Dependency) -> None:
-            url = self.url(dep)
-            stale = self._stale.get(url)
+            url, key = self.url(dep), self.key(dep)
+            stale = self._stale.get(key)
             try:
                 async with limit:
                     result = await http.get_revalidated(
@@ -150,7 +165,7 @@ class PypiService:
                 body = stale.body
             else:
                 body = memoryview(orjson.dumps(result.data)).tobytes()  # orjson over-allocates
-            self._new.append((url, HttpEntry(result.etag, expires, body)))
+            self._new.append((key, HttpEntry(result.etag, expires, body)))
             vulns = merge(
                 as_osv_records(dep.canonical_name, orjson.loads(body)), dep.canonical_name
             )

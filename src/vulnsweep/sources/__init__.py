@@ -73,8 +73,29 @@ class TolerantSource:
                 yield replace(item, tolerant=True) if type(item) is ResolutionRequest else item
         except InputError as exc:
             yield SkippedDependency(
-                name=self.label, reason=str(exc), origins=(Origin(exc.path, exc.line),)
+                name=self.label,
+                reason=str(exc),
+                origins=(Origin(exc.path, exc.line),),
+                error=True,
             )
+
+
+# No release of any index has a version or name near these lengths; past them a pin is
+# an input error (a 5,000-digit version cannot even be compared: int() refuses it).
+MAX_VERSION = 128
+MAX_NAME = 256
+
+
+def _unusable(dep: Dependency) -> SkippedDependency:
+    what = "version" if len(dep.version) > MAX_VERSION else "name"
+    value = dep.version if what == "version" else dep.name
+    return SkippedDependency(
+        name=dep.name[:80],
+        reason=f"{dep.origins[0] if dep.origins else '?'}: the {what} {value[:40]!r}... is "
+        f"{len(value)} characters long: not a {what} any index can hold",
+        origins=dep.origins[:1],
+        error=True,
+    )
 
 
 def deduplicate(
@@ -123,6 +144,9 @@ def deduplicate(
             more_paths.setdefault(key, []).extend(item.paths)
     merged = []
     for key, dep in first.items():
+        if len(dep.version) > MAX_VERSION or len(dep.name) > MAX_NAME:
+            skipped.append(_unusable(dep))
+            continue
         extra = more.get(key)
         if extra is None:
             merged.append(dep)

@@ -28,6 +28,7 @@ class InputOptions:
     recursive: bool = False
     excludes: Sequence[str] = ()
     include_sboms: bool = False
+    follow_links: bool = False
     locked: bool = False
     extras: Sequence[str] = ()
     groups: Sequence[str] = ()
@@ -65,7 +66,12 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
         if path.is_dir():
             if options.recursive:
                 found_files = list(
-                    walk(path, excludes=options.excludes, include_sboms=options.include_sboms)
+                    walk(
+                        path,
+                        excludes=options.excludes,
+                        include_sboms=options.include_sboms,
+                        follow_links=options.follow_links,
+                    )
                 )
                 prefetch(f.path for f in found_files)
                 for found in found_files:
@@ -75,6 +81,14 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
             sources.append(_project_source(path, options, group_selection))
             continue
         kind = _kind_of(path)
+        if kind == "requirements" and not looks_like_requirements(path):
+            # Mining x.py or notes.md for words would send them to the index as project
+            # names: a named file must say what it is (or be passed with -r).
+            raise InputError(
+                raw,
+                "not a requirements file, lock file, pyproject.toml or SBOM by its name "
+                "(requirements files end in .txt or .in); pass it with -r to read it as one",
+            )
         if kind == "requirements":
             requirement_files.append(raw)
         else:
@@ -101,6 +115,18 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
         dirs = site_dirs_from_args(options.site_paths, options.python, options.local_only)
         sources.append(EnvironmentSource(dirs, skip_editable=options.skip_editable))
     return sources
+
+
+_REQUIREMENTS_SUFFIXES = (".txt", ".in", ".pip", "")
+
+
+def looks_like_requirements(path: Path) -> bool:
+    """What pip-tools, pip and the corpora name requirement files: *.txt, *.in, or a
+    name that says so (requirements, constraints, reqs) whatever its suffix."""
+    name = path.name.lower()
+    if path.suffix.lower() in _REQUIREMENTS_SUFFIXES:
+        return True
+    return any(word in name for word in ("requirement", "constraint", "reqs"))
 
 
 def _kind_of(path: Path) -> str:

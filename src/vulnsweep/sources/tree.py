@@ -1,7 +1,10 @@
 """Whole directory trees: find every supported file and pick its source.
 
 Skips VCS, virtualenv, build and cache directories and anything `--exclude` names;
-symlinked directories are followed only once (by real path), so loops end.
+symlinked directories are followed only once (by real path), so loops end. A symlink
+whose target lies outside the walk's root is not followed (`ln -s /usr`, or
+`/proc/self/root`, would audit the machine instead of the tree): it is named once, and
+`--follow-links` follows it.
 """
 
 from __future__ import annotations
@@ -68,12 +71,14 @@ def walk(
     *,
     excludes: Sequence[str] = (),
     include_sboms: bool = False,
+    follow_links: bool = False,
 ) -> Iterator[Found]:
     """Supported files under root, in a stable order; a pyproject.toml next to a lock
     file is left to the lock file (it pins what the pyproject only constrains)."""
     if not root.is_dir():
         raise InputError(str(root), "not a directory")
     seen_dirs: set[str] = set()
+    inside = os.path.realpath(root)
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -99,7 +104,16 @@ def walk(
                     continue
             try:
                 is_dir = entry.is_dir()
+                linked = entry.is_symlink()
             except OSError:
+                continue
+            if linked and not follow_links and not _within(os.path.realpath(entry.path), inside):
+                log.warning(
+                    "%s: a symlink out of the tree (to %s); not followed (--follow-links "
+                    "follows it)",
+                    entry.path,
+                    os.path.realpath(entry.path),
+                )
                 continue
             if is_dir:
                 if entry.name not in SKIP_DIRS:
@@ -112,3 +126,7 @@ def walk(
             found = [f for f in found if f.kind != "pyproject"]
         yield from found
         stack.extend(reversed(subdirs))
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -18,7 +18,7 @@ from vulnsweep.sources.requirements.pep508 import SIMPLE_PIN, editable_name
 from vulnsweep.sources.requirements.state import FileState, Include
 
 if TYPE_CHECKING:
-    from vulnsweep.sources.requirements.source import RequirementsSource
+    from vulnsweep.sources.requirements.state import FileReader
 
 log = logging.getLogger("vulnsweep.sources.requirements")
 
@@ -56,9 +56,7 @@ EDITABLE = {"-e", "--editable"}
 PER_REQUIREMENT = {"--hash", "--global-option", "--install-option", "--config-settings", "-C"}
 
 
-def parse_option(
-    reader: RequirementsSource, line: Line, path: str, state: FileState, at: Include
-) -> None:
+def parse_option(reader: FileReader, line: Line, path: str, state: FileState, at: Include) -> None:
     """An option line: pip reads it with optparse, option after option."""
     tokens = line.text.split()
     idx = 0
@@ -99,7 +97,7 @@ def ignored_after_option(
 
 
 def apply_option(
-    reader: RequirementsSource,
+    reader: FileReader,
     option: str,
     value: str | None,
     line: Line,

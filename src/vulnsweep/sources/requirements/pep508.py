@@ -58,7 +58,14 @@ def parse_requirement(
         if match is not None:
             # The common `name==1.0 ; python_version < "3.9"`: only the marker needs
             # packaging, and a tree repeats the same few markers thousands of times.
-            if not _marker_holds(with_marker["marker"], marker_environment):
+            holds = _marker_holds(with_marker["marker"], marker_environment)
+            if holds is None:
+                raise LineError(
+                    origin.path,
+                    f"invalid marker in {cut(text)!r}: {cut(with_marker['marker'].strip())!r}",
+                    origin.line,
+                )
+            if not holds:
                 log.info(
                     "%s: %s not audited: marker %s is false for the target environment",
                     origin,
@@ -82,13 +89,15 @@ def parse_requirement(
             return SkippedDependency(
                 name=editable_name(text),
                 origins=(origin,),
-                reason=f"direct reference {text!r} has no name and version to audit",
+                reason=f"direct reference {cut(text)!r} has no name and version to audit",
             )
-        first = str(exc).splitlines()[0]
+        first = cut(str(exc).splitlines()[0])
         raise LineError(
-            origin.path, f"invalid requirement {text!r}: {first}", origin.line
+            origin.path, f"invalid requirement {cut(text)!r}: {first}", origin.line
         ) from None
-    if requirement.marker is not None and not requirement.marker.evaluate(marker_environment):
+    if requirement.marker is not None and not _evaluate(
+        requirement, text, origin, marker_environment
+    ):
         log.info(
             "%s: %s not audited: marker %s is false for the target environment",
             origin,
@@ -109,6 +118,25 @@ def parse_requirement(
     return requirement.name, _exact_pin(requirement), requirement
 
 
+def cut(text: str, limit: int = 200) -> str:
+    """An input line quoted in a message, cut to a readable length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+def _evaluate(
+    requirement: Requirement, text: str, origin: Origin, environment: dict[str, str] | None
+) -> bool:
+    from packaging.markers import InvalidMarker, UndefinedComparison
+
+    assert requirement.marker is not None
+    try:
+        return requirement.marker.evaluate(environment)
+    except (InvalidMarker, UndefinedComparison, ValueError) as exc:
+        raise LineError(
+            origin.path, f"invalid marker in {cut(text)!r}: {cut(str(exc))}", origin.line
+        ) from None
+
+
 def _marker_holds(marker: str, environment: dict[str, str] | None) -> bool | None:
     key = tuple(sorted(environment.items())) if environment is not None else None
     return _marker_cached(marker.strip(), key)
@@ -121,7 +149,7 @@ def _marker_cached(marker: str, environment: tuple[tuple[str, str], ...] | None)
 
     try:
         return Marker(marker).evaluate(dict(environment) if environment is not None else None)
-    except (InvalidMarker, UndefinedComparison):
+    except (InvalidMarker, UndefinedComparison, ValueError):
         return None
 
 
@@ -145,7 +173,7 @@ def requirement_to_pin(
     try:
         parsed = parse_requirement(text, origin, marker_environment)
     except LineError as exc:
-        return SkippedDependency(name=text[:80], origins=(origin,), reason=str(exc))
+        return SkippedDependency(name=text[:80], origins=(origin,), reason=str(exc), error=True)
     if parsed is None or isinstance(parsed, SkippedDependency):
         return parsed
     name, version, _ = parsed

@@ -102,15 +102,17 @@ class RequirementsSource:
                         name=line.text[:80],
                         reason=str(exc),
                         origins=(Origin(display, line.number),),
+                        error=True,
                     )
                 )
         if invalid and not at.chain and entries(state) == before + len(invalid):
             # Nothing but lines that are not requirements: auditing "nothing" and saying
             # "no known vulnerabilities" would be a false clean (README.md, /etc/shadow).
+            first = state.skipped[-len(invalid)]
             raise InputError(
                 display,
                 f"no requirement found, and {len(invalid)} lines are not requirements (the "
-                f"first at line {invalid[0]}): is this a requirements file?",
+                f"first: {first.reason}): is this a requirements file?",
             )
 
     def _parse_line(self, line: Line, path: str, state: FileState, at: Include) -> None:

@@ -4,7 +4,7 @@ constraints are settled."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from vulnsweep.model import Origin, SkippedDependency
 
@@ -65,3 +65,10 @@ def allows(entry: Entry, version: str) -> bool:
     if entry.requirement is None:
         return True
     return entry.requirement.specifier.contains(version, prereleases=True)
+
+
+class FileReader(Protocol):
+    """What an include line (-r/-c) needs of the walker: read one more file into the
+    same state. A protocol, so option lines never import the walker that calls them."""
+
+    def read_file(self, target: str, state: FileState, at: Include) -> None: ...
