@@ -1,6 +1,6 @@
 """The action's audit step: turn the action's inputs (INPUT_* variables, as action.yml
-maps them) into one vulnsweep command, run it, then write the SARIF file from the warm
-cache if asked. Standard library only: it runs with the runner's own python3."""
+maps them) into one vulnsweep command and run it once: every output, SARIF included,
+comes from that one run. Standard library only: it runs with the runner's own python3."""
 
 from __future__ import annotations
 
@@ -27,11 +27,22 @@ def vulnsweep() -> list[str]:
     return [str(venv / ("Scripts" if os.name == "nt" else "bin") / "vulnsweep")]
 
 
+def venv_python(venv: Path) -> Path:
+    """A virtualenv's interpreter: bin/python, or Scripts/python.exe on Windows runners
+    (RUNNER_OS, or whichever the environment has)."""
+    windows = venv / "Scripts" / "python.exe"
+    if os.environ.get("RUNNER_OS") == "Windows" or (
+        windows.exists() and not (venv / "bin").exists()
+    ):
+        return windows
+    return venv / "bin" / "python"
+
+
 def arguments() -> list[str]:
     """Every input, as vulnsweep's own flags (the same names pip-audit uses)."""
     args = ["--progress-spinner", "off", *value("INPUTS").split()]
     if value("VIRTUAL_ENVIRONMENT"):
-        args += ["--python", str(Path(value("VIRTUAL_ENVIRONMENT")) / "bin" / "python")]
+        args += ["--python", str(venv_python(Path(value("VIRTUAL_ENVIRONMENT"))))]
     for name, option in (
         ("LOCAL", "--local"),
         ("REQUIRE_HASHES", "--require-hashes"),
@@ -65,14 +76,12 @@ def main() -> int:
         report += ["--output", value("OUTPUT")]
     if flag("SUMMARY") and os.environ.get("GITHUB_STEP_SUMMARY"):
         report.append("--summary")
+    if value("SARIF_FILE"):
+        # From the same run: one audit, one recorded run, one webhook post, and SARIF
+        # baseline states that agree with the report's.
+        report += ["--report", f"sarif:{value('SARIF_FILE')}"]
     print("+ " + shlex.join([*command, *args, *report]), flush=True)
     code = subprocess.run([*command, *args, *report]).returncode
-    if value("SARIF_FILE") and code in (0, 1):
-        # The cache now answers every pin: the SARIF run costs no request.
-        sarif = [*args, "--format", "sarif", "--output", value("SARIF_FILE")]
-        sarif_code = subprocess.run([*command, *sarif]).returncode
-        if sarif_code not in (0, 1):
-            code = sarif_code
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         with open(output, "a", encoding="utf-8") as handle:

@@ -38,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from vulnsweep.commands import history_command
 
             return history_command(argv[1:])
+        if command == "state":
+            from vulnsweep.commands import state_command
+
+            return state_command(argv[1:])
         if command == "recheck":
             return _audit_command(argv[1:], recheck=True)
         return _audit_command(argv)

@@ -1,4 +1,5 @@
-"""Maintenance subcommands: `vulnsweep cache info|clear` and `vulnsweep db sync|import|info`."""
+"""Maintenance subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`,
+`vulnsweep history` and `vulnsweep state check|vacuum`."""
 
 from __future__ import annotations
 
@@ -101,12 +102,12 @@ def history_command(argv: Sequence[str]) -> int:
     parser.add_argument("-n", "--limit", type=int, default=None, help="only the last N runs")
     args = parser.parse_args(argv)
     configure_logging(0)
-    if not Path(args.state).is_file():
-        raise UsageError(f"--state {args.state}: no such file")
-    with StateStore(args.state) as store:
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    with StateStore(args.state, create=False) as store:
         runs = store.runs()
     if args.limit is not None:
-        runs = runs[-args.limit :] if args.limit > 0 else []
+        runs = runs[-args.limit :]
     if args.format == "json":
         print(orjson.dumps([r.as_json() for r in runs], option=orjson.OPT_INDENT_2).decode())
         return EXIT_OK
@@ -128,10 +129,37 @@ def history_command(argv: Sequence[str]) -> int:
             count(r.fixed),
             count(r.failing_projects),
             str(r.exit_code),
+            "yes" if r.complete else "no: not the baseline for what it missed",
         )
         for r in runs
     ]
     headers = ["Run", "Finished", "Kind", "Inputs", "Deps", "Findings", "New", "Unchanged"]
-    headers += ["Fixed", "Failing projects", "Exit"]
+    headers += ["Fixed", "Failing projects", "Exit", "Complete"]
     print("\n".join(table(headers, rows)) if rows else "no runs recorded")
+    return EXIT_OK
+
+
+def state_command(argv: Sequence[str]) -> int:
+    """`vulnsweep state check|vacuum --state PATH`: look after a run history file."""
+    import argparse
+
+    from vulnsweep.history.store import StateStore
+
+    parser = argparse.ArgumentParser(
+        prog="vulnsweep state",
+        description="Check a --state run history for damage, or give back the space "
+        "that retention (--keep-runs, --keep-days) freed.",
+    )
+    parser.add_argument("action", choices=("check", "vacuum"))
+    parser.add_argument("--state", required=True, metavar="PATH")
+    args = parser.parse_args(argv)
+    configure_logging(0)
+    with StateStore(args.state, create=False) as store:  # opening checks every page
+        runs = store.runs()
+        if args.action == "vacuum":
+            before, after = store.vacuum()
+            print(f"{args.state}: {len(runs)} runs, {before:,} -> {after:,} bytes")
+            return EXIT_OK
+    complete = sum(r.complete for r in runs)
+    print(f"{args.state}: intact, {len(runs)} runs ({len(runs) - complete} incomplete)")
     return EXIT_OK

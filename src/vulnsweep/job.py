@@ -75,6 +75,7 @@ def run_policy(
     baseline: Baseline | None,
     today: dt.date,
     known_projects: dict[str, str] | None = None,
+    stored_configs: dict[str, str] | None = None,
 ) -> ScopedPolicy:
     gate = gate_of(args)
     default = IgnorePolicy(
@@ -94,6 +95,7 @@ def run_policy(
             gate,
             explicit_options(argv),
             today,
+            stored_configs,
         )
     return ScopedPolicy(default, projects, baseline, args.fail_on, today)
 

@@ -34,14 +34,45 @@ def _env(*names: str, default: str | None = None) -> str | None:
     return default
 
 
-def build_parser() -> argparse.ArgumentParser:
+RECHECK_DESCRIPTION = (
+    "Re-audit the latest run of every input set stored in --state, without reading "
+    "their files: every pin is asked again and only advisories whose `modified` stamp "
+    "moved are fetched. It takes no inputs; the audit's output, policy and job options "
+    "apply. A recheck that cannot complete (exit 3) records nothing."
+)
+
+
+def _env_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UsageError(f"{name}={cut(value)!r}: not a whole number") from None
+
+
+def _env_float(name: str) -> float | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(f"{name}={cut(value)!r}: not a number") from None
+
+
+def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
     from vulnsweep.output import FORMATS
 
     parser = _Parser(
-        prog="vulnsweep",
-        description="Audit Python dependencies for known vulnerabilities (OSV), fast. "
+        prog="vulnsweep recheck" if recheck else "vulnsweep",
+        description=RECHECK_DESCRIPTION
+        if recheck
+        else "Audit Python dependencies for known vulnerabilities (OSV), fast. "
         "Subcommands: `vulnsweep cache info|clear`, `vulnsweep db sync|import|info`, "
-        "`vulnsweep recheck --state PATH`, `vulnsweep history --state PATH`.",
+        "`vulnsweep recheck --state PATH`, `vulnsweep history --state PATH`, "
+        "`vulnsweep state check|vacuum --state PATH`.",
         epilog="Exit codes: 0 no known vulnerabilities, 1 vulnerabilities found, "
         "2 usage or input error, 3 a vulnerability service failed.",
     )
@@ -322,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the report to FILE (atomically) instead of stdout",
     )
     output.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        metavar="FORMAT:FILE",
+        help="also write the same run's report in FORMAT to FILE (atomically); "
+        "repeatable, e.g. --report sarif:results.sarif --report html:report.html",
+    )
+    output.add_argument(
         "--desc",
         choices=TOGGLES,
         nargs="?",
@@ -404,6 +443,22 @@ def build_parser() -> argparse.ArgumentParser:
         "previous run of the same inputs is the baseline unless --baseline is given",
     )
     jobs.add_argument(
+        "--keep-runs",
+        type=int,
+        metavar="N",
+        default=_env_int("VULNSWEEP_KEEP_RUNS"),
+        help="with --state: keep only the newest N runs of each input set (the newest "
+        "complete one is always kept); applied as each run is recorded",
+    )
+    jobs.add_argument(
+        "--keep-days",
+        type=float,
+        metavar="DAYS",
+        default=_env_float("VULNSWEEP_KEEP_DAYS"),
+        help="with --state: drop runs older than DAYS (the newest complete run of each "
+        "input set is always kept); `vulnsweep state vacuum` returns the space",
+    )
+    jobs.add_argument(
         "--group-by",
         choices=("project", "owner", "package"),
         help="order the columns and markdown reports by project, CODEOWNERS owner or "
@@ -436,7 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-d",
         "--dry-run",
         action="store_true",
-        help="collect dependencies, report how many would be audited, stop",
+        help="collect dependencies (resolving unpinned inputs against the index), report "
+        "how many would be audited, and stop: no vulnerability service is asked",
     )
     run.add_argument(
         "-v",
@@ -480,12 +536,14 @@ def build_cache_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_with_config(argv: Sequence[str]) -> tuple[argparse.Namespace, Config]:
+def parse_with_config(
+    argv: Sequence[str], *, recheck: bool = False
+) -> tuple[argparse.Namespace, Config]:
     """Options from the config file become defaults: the command line still wins."""
     from vulnsweep.errors import InputError
     from vulnsweep.policy.config import find_config, load_config
 
-    parser = build_parser()
+    parser = build_parser(recheck=recheck)
     early, _ = parser.parse_known_args(argv)
     path = Path(early.config) if early.config else find_config(Path.cwd())
     if early.config and not Path(early.config).is_file():
@@ -525,10 +583,18 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         where = names[0] if names else f"--{dest.replace('_', '-')}"
         raise UsageError(f"{where}={value!r}: choose from {', '.join(map(str, action.choices))}")
     _check_numbers(args)
+    _check_reports(args)
     if getattr(args, "concurrency", 1) < 1:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
     if getattr(args, "diff", False) and not getattr(args, "fix", False):
         raise UsageError("--diff only makes sense with --fix")
+    keep_runs = getattr(args, "keep_runs", None)
+    if keep_runs is not None and keep_runs < 1:
+        raise UsageError(f"--keep-runs must be at least 1, got {keep_runs}")
+    if (keep_runs is not None or getattr(args, "keep_days", None) is not None) and not getattr(
+        args, "state", None
+    ):
+        raise UsageError("--keep-runs and --keep-days apply to a --state run history")
     if getattr(args, "follow_links", False) and not getattr(args, "recursive", False):
         raise UsageError("--follow-links only applies to a -R/--recursive walk")
     if getattr(args, "exclude", None) and not getattr(args, "recursive", False):
@@ -536,8 +602,23 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
     _check_urls(args)
 
 
+def _check_reports(args: argparse.Namespace) -> None:
+    from vulnsweep.output import FORMATS
+
+    reports = []
+    for given in getattr(args, "report", None) or ():
+        fmt, _, path = str(given).partition(":")
+        if fmt not in FORMATS or not path:
+            raise UsageError(
+                f"--report {cut(str(given))!r}: FORMAT:FILE with FORMAT one of {', '.join(FORMATS)}"
+            )
+        reports.append((fmt, path))
+    if reports:
+        args.report = reports
+
+
 def _check_numbers(args: argparse.Namespace) -> None:
-    for dest in ("timeout", "deadline", "cache_ttl", "max_db_age"):
+    for dest in ("timeout", "deadline", "cache_ttl", "max_db_age", "keep_days"):
         value = getattr(args, dest, None)
         if value is None:
             continue

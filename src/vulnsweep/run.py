@@ -9,6 +9,7 @@ so a run the cache answers entirely never imports aiohttp.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import logging
@@ -21,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vulnsweep.cache import cache_dir
-from vulnsweep.errors import EXIT_OK, EXIT_USAGE, UsageError
+from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, UsageError
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ class Run:
         if self.settings.state:
             from vulnsweep.history.store import StateStore
 
-            self.store = StateStore(self.settings.state)
+            # A recheck re-audits a history: it never starts an empty one by mistake.
+            self.store = StateStore(self.settings.state, create=not self.settings.recheck)
         return self
 
     def __exit__(
@@ -128,15 +130,26 @@ def execute(run: Run) -> int:
     service = build_service(run)
     if s.recheck and run.store is not None and hasattr(service, "preload"):
         service.preload(run.store.records())
+    stored = run.store.configs(collected.previous) if s.recheck and run.store else None
     policy = job.run_policy(
         s, s.argv, _config(s), collected.root, baseline, run.started.date(),
-        collected.files.projects if collected.files else None,
+        collected.files.projects if collected.files else None, stored,
     )  # fmt: skip
     policy.prepare(itertools.chain(collected.dependencies, collected.skipped))
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)
-    remember(run, collected, outcome.result, service, code)
+    remember(run, collected, outcome.result, service, code, _applied(s, policy))
     return code
+
+
+def _applied(settings: Settings, policy: ScopedPolicy) -> dict[str, str]:
+    """The policy files this run applied, kept with it in the run history."""
+    applied = dict(policy.projects.loaded) if policy.projects is not None else {}
+    path = settings.config.path if settings.config is not None else None
+    if path is not None and str(path.resolve()) not in applied:
+        with contextlib.suppress(OSError):
+            applied[str(path.resolve())] = path.read_text(encoding="utf-8", errors="replace")
+    return applied
 
 
 def _config(settings: Settings) -> Config:
@@ -301,14 +314,17 @@ def report(
         from vulnsweep.output.progress import TerminalProgress
 
         progress = TerminalProgress()
-    options = OutputOptions(
-        desc=resolve_toggle(s.desc, s.format),
-        aliases=resolve_toggle(s.aliases, s.format),
-        cyclonedx_version=s.cyclonedx_version,
-        hyperlinks=s.output is None and sys.stdout.isatty() and not os.environ.get("CI"),
-        group_by=s.group_by,
-    )
-    writer = writer_for(s.format, options)
+
+    def options_for(fmt: str, to_terminal: bool) -> OutputOptions:
+        return OutputOptions(
+            desc=resolve_toggle(s.desc, fmt),
+            aliases=resolve_toggle(s.aliases, fmt),
+            cyclonedx_version=s.cyclonedx_version,
+            hyperlinks=to_terminal and sys.stdout.isatty() and not os.environ.get("CI"),
+            group_by=s.group_by,
+        )
+
+    writer = writer_for(s.format, options_for(s.format, s.output is None))
     with open_output(s.output) as stream:
         stream_findings = getattr(writer, "findings", None)
         on_findings = (
@@ -338,6 +354,9 @@ def report(
         now = dt.datetime.now(dt.timezone.utc)
         outcome.result.generated_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         writer.write(outcome.result, stream)
+    for fmt, path in s.report:  # the same run, in every other format asked for
+        with open_output(path) as extra:
+            writer_for(fmt, options_for(fmt, False)).write(outcome.result, extra)
     return outcome
 
 
@@ -423,6 +442,7 @@ def remember(
     result: AuditResult,
     service: VulnerabilityService,
     code: int,
+    policies: dict[str, str] | None = None,
 ) -> None:
     """What a scheduled job keeps and sends once the report is written."""
     s = run.settings
@@ -432,7 +452,13 @@ def remember(
             if fresh:
                 owners = f" ({', '.join(project.owners)})" if project.owners else ""
                 print(f"newly affected: {project.path}{owners}: {fresh} new", file=sys.stderr)
-    if run.store is not None:
+    if run.store is not None and s.recheck and code == EXIT_SERVICE:
+        log.warning(
+            "recheck incomplete (%d dependencies not audited): nothing recorded in %s",
+            len(result.unaudited),
+            s.state,
+        )
+    elif run.store is not None:
         from vulnsweep import job
 
         records_read = getattr(service, "records_read", None)
@@ -451,7 +477,11 @@ def remember(
                 if stored is None or len(stored_runs) == 1
                 else _only(result, run.store, stored),
                 records=records,
+                policies=policies,
             )
+        removed = run.store.prune(keep_runs=s.keep_runs, keep_days=s.keep_days)
+        if removed:
+            log.info("--state: %d old runs removed (retention)", removed)
     if s.summary:
         from vulnsweep.output.notify import write_step_summary
 

@@ -67,6 +67,7 @@ class Settings:
     # output
     format: str = "columns"
     output: str | None = None
+    report: tuple[tuple[str, str], ...] = ()  # more (format, file) of the same run
     desc: Toggle = "auto"
     aliases: Toggle = "auto"
     cyclonedx_version: Literal["1.4", "1.5", "1.6"] = "1.6"
@@ -81,6 +82,8 @@ class Settings:
     baseline: str | None = None
     fail_on: Literal["new", "any"] = "any"
     state: str | None = None
+    keep_runs: int | None = None
+    keep_days: float | None = None
     group_by: Literal["project", "owner", "package"] | None = None
     summary: bool = False
     webhook: Url | None = None  # shows scheme and host only
@@ -112,7 +115,7 @@ class Settings:
         from vulnsweep.errors import UsageError
         from vulnsweep.options import parse_with_config
 
-        args, config = parse_with_config(argv)
+        args, config = parse_with_config(argv, recheck=recheck)
         if args.no_deps and args.resolve_pins:
             raise UsageError("--resolve-pins resolves dependencies, --no-deps forbids it: pick one")
         return cls.from_namespace(args, config=config, argv=tuple(argv), recheck=recheck)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,11 @@ def test_recheck_needs_a_state_with_runs(tmp_path: Path, osv_server: OsvServer) 
     code, _, err = vulnsweep(
         tmp_path, osv_server, tmp_path / "c", "recheck", "--state", str(tmp_path / "s.db")
     )
+    assert code == 2 and err.endswith("s.db: no such file\n")  # and none is created
+    assert not (tmp_path / "s.db").exists()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    code, _, err = vulnsweep(tmp_path, osv_server, tmp_path / "c", "recheck", "--state", str(empty))
     assert code == 2 and "no run recorded yet" in err
     (tmp_path / "junk.db").write_text("this is not SQLite " * 100)
     code, _, err = vulnsweep(

@@ -110,8 +110,66 @@ def test_audit_step_writes_summary_sarif_and_output(tmp_path: Path, osv_server: 
     assert set(results) == {"PYSEC-2021-66", "PYSEC-2024-60"}
     assert "suppressions" in results["PYSEC-2024-60"]  # ignored: kept, as suppressed
     assert "suppressions" not in results["PYSEC-2021-66"]
-    # The SARIF run came from the warm cache: the server saw only the first run.
+    # One audit wrote both: the server saw one run.
     assert osv_server.hits["querybatch"] == 1
+
+
+def test_one_run_one_webhook_one_record_and_true_baseline_states(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    """With --state and --webhook in the extra flags, the SARIF file comes from the same
+    run: one post, one recorded run, and SARIF's baselineState is absent on the first
+    run (nothing to compare with) and "unchanged" on the next (a second audit used to
+    mark the first run's findings "unchanged" already)."""
+    from tests.reliability.test_secrets import HostileServer
+
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("jinja2==2.10.1\n")
+    sarif, state = tmp_path / "vulnsweep.sarif", tmp_path / "state.db"
+    with HostileServer() as hooks:
+        flags = f"--state {state} --webhook http://127.0.0.1:{hooks.port}/hook/x"
+        for expected in (None, "unchanged"):
+            proc, _ = audit_step(
+                tmp_path,
+                osv_server,
+                inputs=str(requirements),
+                **{"sarif-file": str(sarif), "internal-be-careful-extra-flags": flags},
+            )
+            assert proc.returncode == 1, proc.stderr
+            results = json.loads(sarif.read_text())["runs"][0]["results"]
+            assert {r.get("baselineState") for r in results if "suppressions" not in r} == {
+                expected
+            }, expected
+        posts = len(hooks.hooks)
+    runs = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "vulnsweep", "history", "--state", str(state), "-f", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert len(runs) == 2
+    assert posts == 2 * 3  # one delivery a run; the hook answers 500, so 3 attempts each
+
+
+def test_a_windows_runner_venv_uses_scripts_python(tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO_ROOT / "action"))
+    try:
+        import audit
+    finally:
+        sys.path.pop(0)
+    venv = tmp_path / "venv"
+    (venv / "Scripts").mkdir(parents=True)
+    (venv / "Scripts" / "python.exe").write_text("")
+    assert audit.venv_python(venv) == venv / "Scripts" / "python.exe"
+    (venv / "bin").mkdir()
+    assert audit.venv_python(venv) == venv / "bin" / "python"
+    os.environ["RUNNER_OS"] = "Windows"
+    try:
+        assert audit.venv_python(venv) == venv / "Scripts" / "python.exe"
+    finally:
+        del os.environ["RUNNER_OS"]
 
 
 def test_allow_failure_and_a_clean_input(tmp_path: Path, osv_server: OsvServer) -> None:

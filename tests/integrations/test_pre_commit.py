@@ -108,3 +108,25 @@ def test_try_repo_works_offline_with_the_database(
     assert proc.returncode == 1, out
     assert "PYSEC-2024-60" in out  # idna 3.6, matched against the offline database
     assert osv_server.hits["querybatch"] == 0
+
+
+def test_a_pyproject_that_only_configures_tools_does_not_block_a_commit(tmp_path: Path) -> None:
+    tools = tmp_path / "pyproject.toml"
+    tools.write_text("[tool.ruff]\nline-length = 100\n")
+    hook = [sys.executable, "-c", "import sys; from vulnsweep.hooks import pre_commit; "
+            "sys.exit(pre_commit())"]  # fmt: skip
+    proc = subprocess.run([*hook, str(tools)], capture_output=True, text=True, env=cli_env())
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+    # The same file given straight to vulnsweep is still an error: it names no project.
+    assert run_cli(str(tools), "--dry-run").returncode == 2
+    # A pyproject with a [project] table is still audited by the hook.
+    project = tmp_path / "app" / "pyproject.toml"
+    project.parent.mkdir()
+    project.write_text('[project]\nname = "app"\nversion = "1"\ndependencies = ["six==1.16.0"]\n')
+    proc = subprocess.run(
+        [*hook, "--dry-run", str(project), str(tools)],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+    )
+    assert (proc.returncode, proc.stderr) == (0, "Dry run: would audit 1 packages (0 skipped)\n")

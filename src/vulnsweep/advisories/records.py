@@ -15,6 +15,7 @@ such pins as not audited instead of guessing "not affected".
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -68,12 +69,17 @@ class Advisory:
     unreadable: dict[str | None, str] = field(default_factory=dict)
 
 
+# Building the offline database reads every record: its damage is summed up there in
+# one line, and each pin it touches is named when audited, so each field is only logged.
+quiet: contextvars.ContextVar[bool] = contextvars.ContextVar("quiet", default=False)
+
+
 def _warn(record_id: str, where: str, why: str, *, salvaged: bool = False) -> None:
     """One line per record and field per run: a damaged export must not flood stderr."""
     if (record_id, where) in _warned:
         return
     _warned.add((record_id, where))
-    level = logging.INFO if salvaged else logging.WARNING
+    level = logging.INFO if salvaged or quiet.get() else logging.WARNING
     log.log(level, "advisory %s: %s %s", record_id[:MAX_ID], where, why)
 
 

@@ -194,7 +194,27 @@ def build(target: Path, records: Iterable[dict[str, Any]], *, source: str) -> Db
             temp.unlink()
         raise
     log.info("built %s: %d records", target, count)
+    _say_unreadable(target)
     return info(target)
+
+
+def _say_unreadable(path: Path) -> None:
+    """One line for the advisories whose deciding fields cannot all be read: pins of
+    those packages that the readable parts do not match are reported not audited."""
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute("SELECT DISTINCT name, id FROM unreadable ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    if rows:
+        named = ", ".join(f"{rid} ({name or 'no package'})" for name, rid in rows[:5])
+        log.warning(
+            "%d advisories cannot be fully matched (%s%s): pins they might affect will "
+            "be reported as not audited; -v names each field",
+            len(rows),
+            named,
+            ", ..." if len(rows) > 5 else "",
+        )
 
 
 def upsert(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
@@ -214,10 +234,15 @@ def upsert(conn: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> int:
 def _write_batch(conn: sqlite3.Connection, batch: list[dict[str, Any]]) -> int:
     import orjson
 
+    from vulnsweep.advisories import records as records_module
     from vulnsweep.advisories.matching import compile_ranges
     from vulnsweep.advisories.records import read_advisory
 
-    advisories = [read_advisory(r, expected_id=str(r.get("id"))) for r in batch]
+    token = records_module.quiet.set(True)
+    try:
+        advisories = [read_advisory(r, expected_id=str(r.get("id"))) for r in batch]
+    finally:
+        records_module.quiet.reset(token)
     read = [(r, a) for r, a in zip(batch, advisories) if a is not None]
     ids = [(a.id,) for _, a in read]
     for table in ("affected", "affected_versions", "unreadable"):

@@ -32,11 +32,13 @@ CREATE TABLE IF NOT EXISTS runs (
     kind TEXT NOT NULL, started TEXT NOT NULL, finished TEXT NOT NULL,
     service TEXT NOT NULL, root TEXT, exit_code INTEGER NOT NULL,
     dependencies INTEGER NOT NULL, findings INTEGER NOT NULL,
-    new INTEGER, unchanged INTEGER, fixed INTEGER, failing_projects INTEGER
+    new INTEGER, unchanged INTEGER, fixed INTEGER, failing_projects INTEGER,
+    complete INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS runs_inputs ON runs (inputs_key, id);
 CREATE TABLE IF NOT EXISTS pins (
-    run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, origins BLOB NOT NULL
+    run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL, origins BLOB NOT NULL,
+    audited INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS pins_run ON pins (run);
 CREATE TABLE IF NOT EXISTS skipped (
@@ -54,10 +56,24 @@ CREATE TABLE IF NOT EXISTS projects (
     run INTEGER NOT NULL, path TEXT NOT NULL, owners BLOB NOT NULL,
     dependencies INTEGER NOT NULL, findings INTEGER NOT NULL, fails INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS projects_run ON projects (run);
+-- The policy files a run applied (absolute path, text): a recheck whose checkout is
+-- gone applies the same ignores.
+CREATE TABLE IF NOT EXISTS policies (run INTEGER NOT NULL, path TEXT NOT NULL, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS policies_run ON policies (run);
 CREATE TABLE IF NOT EXISTS advisories (
     id TEXT PRIMARY KEY, modified TEXT NOT NULL, body BLOB NOT NULL
 ) WITHOUT ROWID;
 """
+
+
+# Columns added since the first layout: (table, column, declaration). A file written
+# by an older vulnsweep gains them on open, with the old meaning as the default.
+MIGRATIONS = (
+    ("runs", "complete", "INTEGER NOT NULL DEFAULT 1"),
+    ("pins", "audited", "INTEGER NOT NULL DEFAULT 1"),
+)
+RUN_TABLES = ("pins", "skipped", "findings", "projects", "policies")
 
 
 def inputs_key(inputs: dict[str, Any]) -> str:
@@ -89,25 +105,49 @@ class RunRecord:
     unchanged: int | None
     fixed: int | None
     failing_projects: int | None
+    complete: bool = True  # False: some pins were not audited (an outage, exit 3)
 
     def as_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 class StateStore:
-    def __init__(self, path: str) -> None:
+    """`create=False` (recheck, history, state): the file must exist already."""
+
+    def __init__(self, path: str, *, create: bool = True) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise UsageError(f"--state {path}: is a directory")
+        if not create and not self.path.is_file():
+            raise UsageError(f"--state {path}: no such file")
         try:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite3.connect(self.path)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            raise UsageError(f"--state {path}: cannot open ({_why(exc)})") from None
+        try:
+            # Every page is read once before anything is trusted or written: damage
+            # anywhere in the file stops the run here, in one line, before any work.
+            checked = self.db.execute("PRAGMA quick_check").fetchall()
+            if checked != [("ok",)]:
+                raise sqlite3.DatabaseError(str(checked[0][0])[:200])
             self.db.executescript(SCHEMA)
+            self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"--state {path}: not a vulnsweep state file ({exc})") from None
-        except OSError as exc:
-            raise UsageError(f"--state {path}: {exc.strerror}") from None
+            self.db.close()
+            raise UsageError(
+                f"--state {path}: damaged or not a vulnsweep state file ({exc}); nothing was "
+                "written to it. Restore it from a backup, or move it aside to start a new "
+                "history"
+            ) from None
+
+    def _migrate(self) -> None:
+        for table, column, declaration in MIGRATIONS:
+            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        self.db.commit()
 
     def close(self) -> None:
         self.db.close()
@@ -121,10 +161,10 @@ class StateStore:
     def runs(self) -> list[RunRecord]:
         rows = self.db.execute(
             "SELECT id, inputs_key, inputs, kind, started, finished, service, root, exit_code,"
-            " dependencies, findings, new, unchanged, fixed, failing_projects FROM runs"
-            " ORDER BY id"
+            " dependencies, findings, new, unchanged, fixed, failing_projects, complete"
+            " FROM runs ORDER BY id"
         ).fetchall()
-        return [RunRecord(r[0], r[1], orjson.loads(r[2]), *r[3:]) for r in rows]
+        return [_run_record(row) for row in rows]
 
     def latest(self) -> list[RunRecord]:
         """The latest run of each input set: what `recheck` re-audits."""
@@ -134,19 +174,41 @@ class StateStore:
         return list(latest.values())
 
     def baseline(self, runs: Iterable[RunRecord]) -> Baseline | None:
+        """The findings these runs stand for. Only complete evidence moves a baseline:
+        for a pin an incomplete run (an outage) did not audit, the findings of the
+        newest earlier run of the same inputs that did audit it stand in, back to the
+        last complete run -- so `first_seen` and "unchanged" survive the outage."""
         runs = list(runs)
         if not runs:
             return None
         entries = []
+        every = self.runs()
         for run in runs:
-            for name, version, ident, aliases, first_seen in self.db.execute(
-                "SELECT name, version, id, aliases, first_seen FROM findings"
-                " WHERE run = ? AND ignored = 0",
-                (run.id,),
-            ):
-                entries.append(
-                    PastFinding(name, version, ident, tuple(orjson.loads(aliases)), first_seen)
-                )
+            chain = [
+                r for r in reversed(every) if r.inputs_key == run.inputs_key and r.id <= run.id
+            ]
+            covered: set[tuple[str, str]] = set()
+            for older in chain:
+                audited = {
+                    (name, version)
+                    for name, version in self.db.execute(
+                        "SELECT name, version FROM pins WHERE run = ? AND audited = 1", (older.id,)
+                    )
+                }
+                for name, version, ident, aliases, first_seen in self.db.execute(
+                    "SELECT name, version, id, aliases, first_seen FROM findings"
+                    " WHERE run = ? AND ignored = 0",
+                    (older.id,),
+                ):
+                    if (name, version) not in covered:
+                        entries.append(
+                            PastFinding(
+                                name, version, ident, tuple(orjson.loads(aliases)), first_seen
+                            )
+                        )
+                covered |= audited
+                if older.complete:
+                    break
         date = min(r.finished[:10] for r in runs)
         return Baseline(entries, date, f"run {', '.join(str(r.id) for r in runs)} of {self.path}")
 
@@ -169,9 +231,67 @@ class StateStore:
         ):
             yield SkippedDependency(name, reason, read(origins), version=version)
 
+    def configs(self, runs: Iterable[RunRecord]) -> dict[str, str]:
+        """The policy files these runs applied: absolute path -> text."""
+        out: dict[str, str] = {}
+        for run in runs:
+            out.update(self.db.execute("SELECT path, text FROM policies WHERE run = ?", (run.id,)))
+        return out
+
     def records(self) -> Iterator[tuple[str, str, bytes]]:
         """Every advisory record a run's findings came from: (id, modified, body)."""
         yield from self.db.execute("SELECT id, modified, body FROM advisories")
+
+    def prune(self, *, keep_runs: int | None = None, keep_days: float | None = None) -> int:
+        """Retention, applied when a run is written: per input set, only the newest
+        `keep_runs` runs and those finished within `keep_days` days are kept -- but never
+        the newest complete one, which later baselines stand on. Returns runs removed.
+        Space is reused by later runs; `vulnsweep state vacuum` gives it back."""
+        if keep_runs is None and keep_days is None:
+            return 0
+        cutoff = (
+            _stamp(dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=keep_days))
+            if keep_days is not None
+            else None
+        )
+        doomed: list[int] = []
+        by_inputs: dict[str, list[RunRecord]] = {}
+        for run in self.runs():
+            by_inputs.setdefault(run.inputs_key, []).append(run)
+        for runs in by_inputs.values():
+            newest_complete = next((r.id for r in reversed(runs) if r.complete), None)
+            for position, run in enumerate(reversed(runs)):
+                too_many = keep_runs is not None and position >= keep_runs
+                too_old = cutoff is not None and run.finished < cutoff
+                if (too_many or too_old) and run.id != newest_complete:
+                    doomed.append(run.id)
+        if not doomed:
+            return 0
+        with self.db:
+            rows = [(i,) for i in doomed]
+            for table in RUN_TABLES:
+                self.db.executemany(f"DELETE FROM {table} WHERE run = ?", rows)
+            self.db.executemany("DELETE FROM runs WHERE id = ?", rows)
+            # Records no remaining finding came from are refetched if ever needed.
+            referenced: set[str] = set()
+            for ident, aliases in self.db.execute("SELECT id, aliases FROM findings"):
+                referenced.add(ident)
+                referenced.update(orjson.loads(aliases))
+            self.db.executemany(
+                "DELETE FROM advisories WHERE id = ?",
+                [
+                    (i,)
+                    for (i,) in self.db.execute("SELECT id FROM advisories").fetchall()
+                    if i not in referenced
+                ],
+            )
+        return len(doomed)
+
+    def vacuum(self) -> tuple[int, int]:
+        """Rewrite the file without its free pages: (bytes before, bytes after)."""
+        before = self.path.stat().st_size
+        self.db.execute("VACUUM")
+        return before, self.path.stat().st_size
 
     def record(
         self,
@@ -184,16 +304,18 @@ class StateStore:
         exit_code: int,
         result: AuditResult,
         records: Iterable[tuple[str, str, bytes]] = (),
+        policies: dict[str, str] | None = None,
     ) -> int:
         """One finished run, in one transaction: a crash leaves the history as it was."""
         finished = dt.datetime.now(dt.timezone.utc)
+        complete = not result.unaudited and exit_code != 3
         states = [f.baseline_state for f in result.reported]
         has_baseline = result.baseline_date is not None
         with self.db:
             cursor = self.db.execute(
                 "INSERT INTO runs (inputs_key, inputs, kind, started, finished, service, root,"
-                " exit_code, dependencies, findings, new, unchanged, fixed, failing_projects)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " exit_code, dependencies, findings, new, unchanged, fixed, failing_projects,"
+                " complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     inputs_key(inputs),
                     orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS).decode(),
@@ -209,6 +331,7 @@ class StateStore:
                     states.count("unchanged") if has_baseline else None,
                     len(result.absent) if has_baseline else None,
                     sum(p.fails for p in result.projects) if result.projects else None,
+                    int(complete),
                 ),
             )
             run = cursor.lastrowid
@@ -227,12 +350,18 @@ class StateStore:
                     ]
                 )
 
+            # A partly audited pin (some of its advisories undecided) is one row, marked
+            # not audited; a pin nothing was learned of is one row from `unaudited`.
+            not_audited = {u.dependency.key for u in result.unaudited}
+            only = not_audited - {d.key for d, _ in result.audited}
             self.db.executemany(
-                "INSERT INTO pins VALUES (?, ?, ?, ?)",
+                "INSERT INTO pins (run, name, version, origins, audited) VALUES (?, ?, ?, ?, ?)",
                 (
-                    (run, dep.canonical_name, dep.version, origins(dep.origins))
-                    for dep in [d for d, _ in result.audited]
-                    + [u.dependency for u in result.unaudited]
+                    (run, dep.canonical_name, dep.version, origins(dep.origins), audited)
+                    for dep, audited in [
+                        *((d, int(d.key not in not_audited)) for d, _ in result.audited),
+                        *((u.dependency, 0) for u in result.unaudited if u.dependency.key in only),
+                    ]
                 ),
             )
             self.db.executemany(
@@ -272,9 +401,22 @@ class StateStore:
                     for p in result.projects
                 ),
             )
+            self.db.executemany(
+                "INSERT INTO policies VALUES (?, ?, ?)",
+                ((run, path, text) for path, text in sorted((policies or {}).items())),
+            )
             # The latest revision of each record is all a recheck compares with.
             self.db.executemany("INSERT OR REPLACE INTO advisories VALUES (?, ?, ?)", records)
         return int(run or 0)
+
+
+def _run_record(row: tuple[Any, ...]) -> RunRecord:
+    (ident, key, inputs, kind, started, finished, service, root, code, deps, findings) = row[:11]
+    new, unchanged, fixed, failing, complete = row[11:]
+    return RunRecord(
+        ident, key, orjson.loads(inputs), kind, started, finished, service, root, code, deps,
+        findings, new, unchanged, fixed, failing, bool(complete),
+    )  # fmt: skip
 
 
 class _OriginReader:
@@ -305,6 +447,10 @@ class _OriginReader:
 @functools.lru_cache(maxsize=65536)
 def _absolute(path: str) -> str:
     return path if path.startswith("<") or path == "-" else os.path.abspath(path)
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _stamp(moment: dt.datetime) -> str:

@@ -9,6 +9,7 @@ advisories or input files is escaped: an advisory summary holding `<script>` is 
 from __future__ import annotations
 
 import html
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from typing import BinaryIO
@@ -27,6 +28,51 @@ _COLOURS = {
     "UNKNOWN": "#616161",
 }
 _SUMMARY_CHARS = 300  # per table cell; the advisory link has the rest
+# Past this many rows a page is slow to open and impossible to read: rows are folded
+# to one per package, version and advisory (its groups listed in the cell), and past
+# it again the most important are kept. The JSON report keeps every finding.
+MAX_ROWS = 5_000
+_SHOWN_GROUPS = 3
+log = logging.getLogger(__name__)
+
+
+def fit_rows(listed: list[tuple[str, Finding]]) -> tuple[list[tuple[str, Finding]], str]:
+    """The findings table's rows, summarised at fleet size; and what was done, said."""
+    if len(listed) <= MAX_ROWS:
+        return listed, ""
+    folded: dict[tuple[tuple[str, str], str], tuple[Finding, list[str]]] = {}
+    for group, finding in listed:
+        key = (finding.dependency.key, finding.vulnerability.id)
+        if key in folded:
+            folded[key][1].append(group)
+        else:
+            folded[key] = (finding, [group])
+    rows = []
+    for finding, groups in folded.values():
+        shown = ", ".join(groups[:_SHOWN_GROUPS])
+        more = len(groups) - _SHOWN_GROUPS
+        rows.append((f"{shown} (+{more} more)" if more > 0 else shown, finding))
+    note = (
+        f"{len(listed):,} findings: one row per package, version and advisory "
+        f"({len(rows):,} rows), with the projects that have it"
+    )
+    if len(rows) > MAX_ROWS:
+        rows.sort(key=lambda row: _importance(row[1]))
+        note += f"; the {MAX_ROWS:,} most important are shown"
+        rows = rows[:MAX_ROWS]
+    note += ". The JSON report (-f json) has every finding."
+    log.warning("HTML report: %s", note)
+    return rows, note
+
+
+def _importance(finding: Finding) -> tuple[int, int, int]:
+    return (
+        0 if finding.fails else 1,
+        0 if finding.baseline_state == "new" else 1,
+        SEVERITIES.index(_severity(finding)),  # CRITICAL first
+    )
+
+
 _CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
     "img-src data:; base-uri 'none'; form-action 'none'"
@@ -236,6 +282,7 @@ class HtmlWriter:
         group_by = self.options.group_by or ("project" if result.projects else None)
         listed = grouped(result, group_by)
         group_label = {"project": "Project", "owner": "Owner", "package": None}.get(group_by or "")
+        listed, note = fit_rows(listed)
         rows = []
         for group, finding in listed:
             dep, vuln = finding.dependency, finding.vulnerability
@@ -290,7 +337,8 @@ class HtmlWriter:
         )
         return (
             "<section><h2>Findings</h2>"
-            '<div class="filters"><input type="search" id="q" placeholder="filter: package, '
+            + (f'<p class="muted" id="summarised">{_e(note)}</p>' if note else "")
+            + '<div class="filters"><input type="search" id="q" placeholder="filter: package, '
             'advisory, alias, text" aria-label="filter findings">'
             f'<select id="sev" aria-label="severity"><option value="">any severity</option>'
             f"{options}</select>{new_filter}"

@@ -9,6 +9,7 @@ suppressed results with their justification.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -25,6 +26,7 @@ from vulnsweep.output import (
     pypi_url,
 )
 
+logger = logging.getLogger(__name__)
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"CRITICAL": "error", "HIGH": "error", "MEDIUM": "warning", "LOW": "note"}
 _NOMINAL = {"CRITICAL": "9.5", "HIGH": "8.0", "MEDIUM": "5.5", "LOW": "2.0"}
@@ -62,6 +64,113 @@ def _rule(vuln: Vulnerability) -> dict[str, Any]:
     return rule
 
 
+# GitHub code scanning's limits on an upload: results per run, runs per file, the
+# gzipped file; and it shows only the first 5,000 results of a run, so the most
+# important come first.
+MAX_RESULTS_PER_RUN = 25_000
+MAX_RUNS = 20
+MAX_GZIPPED = 10 * 1024 * 1024
+_STATE_RANK = {"new": 0, None: 1, "unchanged": 2, "absent": 4}
+
+
+def importance(item: dict[str, Any], rules: dict[str, dict[str, Any]]) -> tuple[Any, ...]:
+    """Sort key, most important first: unsuppressed before suppressed, new before
+    unchanged before absent, higher security-severity first, then stable order."""
+    severity = rules.get(item["ruleId"], {}).get("properties", {}).get("security-severity")
+    return (
+        1 if item.get("suppressions") else 0,
+        _STATE_RANK.get(item.get("baselineState"), 3),
+        -float(severity or 0),
+        item["ruleId"],
+        item["properties"].get("package", ""),
+    )
+
+
+def fit_for_github(
+    rules: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    properties: dict[str, Any],
+    root: Path,
+    generated_at: str | None,
+) -> dict[str, Any]:
+    """The SARIF log, within GitHub's limits: results ordered by importance and split
+    into runs of at most 25,000 (each its own category, `vulnsweep/part-K`), at most
+    20 runs; past 10 MB gzipped, the per-project summaries go first, then the least
+    important results, with a warning naming how many. Nothing is dropped below the
+    limits, and every other format keeps everything."""
+    by_id = {rule["id"]: rule for rule in rules}
+    ordered = sorted(results, key=lambda item: importance(item, by_id))
+    dropped = max(0, len(ordered) - MAX_RESULTS_PER_RUN * MAX_RUNS)
+    ordered = ordered[: MAX_RESULTS_PER_RUN * MAX_RUNS]
+    while True:
+        log = _log(by_id, ordered, properties, root, generated_at)
+        size = _gzipped_size(log)
+        if size <= MAX_GZIPPED or not ordered:
+            break
+        if properties.get("projects"):
+            properties = {k: v for k, v in properties.items() if k != "projects"}
+            logger.warning("SARIF: per-project summaries left out (over 10 MB gzipped)")
+            continue
+        cut = max(1, len(ordered) * (size - MAX_GZIPPED) // size + len(ordered) // 50)
+        dropped += cut
+        ordered = ordered[:-cut]
+    if dropped:
+        logger.warning(
+            "SARIF: the %d least important results are left out to stay within GitHub "
+            "code scanning's limits (25,000 a run, 20 runs, 10 MB gzipped); every other "
+            "format has them all",
+            dropped,
+        )
+        log["runs"][0].setdefault("properties", {})["resultsLeftOut"] = dropped
+    return log
+
+
+def _log(
+    rules: dict[str, dict[str, Any]],
+    results: list[dict[str, Any]],
+    properties: dict[str, Any],
+    root: Path,
+    generated_at: str | None,
+) -> dict[str, Any]:
+    parts = [
+        results[start : start + MAX_RESULTS_PER_RUN]
+        for start in range(0, len(results), MAX_RESULTS_PER_RUN)
+    ] or [[]]
+    runs = []
+    for number, part in enumerate(parts, start=1):
+        used = list(dict.fromkeys(item["ruleId"] for item in part))
+        index = {rule_id: position for position, rule_id in enumerate(used)}
+        run: dict[str, Any] = {
+            "tool": {
+                "driver": {
+                    "name": "vulnsweep",
+                    "version": __version__,
+                    "semanticVersion": __version__,
+                    "informationUri": "https://github.com/vulnsweep/vulnsweep",
+                    "rules": [rules[rule_id] for rule_id in used],
+                }
+            },
+            "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri() + "/"}},
+            "results": [{**item, "ruleIndex": index[item["ruleId"]]} for item in part],
+        }
+        if len(parts) > 1:  # one category each: code scanning keeps every part
+            run["automationDetails"] = {"id": f"vulnsweep/part-{number}-of-{len(parts)}/"}
+        if generated_at is not None:
+            run["invocations"] = [{"executionSuccessful": True, "endTimeUtc": generated_at}]
+        if properties and number == 1:
+            run["properties"] = properties
+        runs.append(run)
+    return {"$schema": SCHEMA, "version": "2.1.0", "runs": runs}
+
+
+def _gzipped_size(log: dict[str, Any]) -> int:
+    import zlib
+
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # gzip framing
+    body = orjson.dumps(log, option=orjson.OPT_INDENT_2)
+    return len(compressor.compress(body)) + len(compressor.flush())
+
+
 class SarifWriter:
     def __init__(self, options: OutputOptions) -> None:
         self.options = options
@@ -78,7 +187,7 @@ class SarifWriter:
                 if vuln.id not in rules:
                     rules[vuln.id] = _rule(vuln)
                 for origin in dep.origins or (Origin("<unknown>"),):
-                    item = self._result(finding, origin, root, list(rules).index(vuln.id))
+                    item = self._result(finding, origin, root)
                     if owners:
                         item["properties"]["owners"] = owners
                     if origin.path in project_of:
@@ -90,7 +199,6 @@ class SarifWriter:
             results.append(
                 {
                     "ruleId": absent.id,
-                    "ruleIndex": list(rules).index(absent.id),
                     "level": "none",
                     "baselineState": "absent",
                     "message": {
@@ -113,34 +221,10 @@ class SarifWriter:
         if result.projects:
             with_baseline = result.baseline_date is not None
             properties["projects"] = [project_summary(p, with_baseline) for p in result.projects]
-        log: dict[str, Any] = {
-            "$schema": SCHEMA,
-            "version": "2.1.0",
-            "runs": [
-                {
-                    "tool": {
-                        "driver": {
-                            "name": "vulnsweep",
-                            "version": __version__,
-                            "semanticVersion": __version__,
-                            "informationUri": "https://github.com/vulnsweep/vulnsweep",
-                            "rules": list(rules.values()),
-                        }
-                    },
-                    "originalUriBaseIds": {"SRCROOT": {"uri": root.as_uri() + "/"}},
-                    "results": results,
-                }
-            ],
-        }
-        if result.generated_at is not None:
-            log["runs"][0]["invocations"] = [
-                {"executionSuccessful": True, "endTimeUtc": result.generated_at}
-            ]
-        if properties:
-            log["runs"][0]["properties"] = properties
+        log = fit_for_github(list(rules.values()), results, properties, root, result.generated_at)
         stream.write(orjson.dumps(log, option=orjson.OPT_INDENT_2) + b"\n")
 
-    def _result(self, finding: Finding, origin: Origin, root: Path, index: int) -> dict[str, Any]:
+    def _result(self, finding: Finding, origin: Origin, root: Path) -> dict[str, Any]:
         dep, vuln = finding.dependency, finding.vulnerability
         fixes = ", ".join(vuln.fix_versions) or "no fix version is known"
         location: dict[str, Any] = {"artifactLocation": _artifact(origin, root)}
@@ -150,8 +234,7 @@ class SarifWriter:
             f"{vuln.id}|{dep.canonical_name}|{location['artifactLocation']['uri']}".encode()
         ).hexdigest()
         result: dict[str, Any] = {
-            "ruleId": vuln.id,
-            "ruleIndex": index,
+            "ruleId": vuln.id,  # ruleIndex is set per run, where the result lands
             "level": _LEVEL.get(vuln.severity or "", "warning"),
             "message": {
                 "text": f"{dep.canonical_name} {dep.version} is affected by {vuln.id}"

@@ -13,7 +13,7 @@ from vulnsweep.redact import shown
 
 if TYPE_CHECKING:
     from vulnsweep.audit import AuditOutcome
-    from vulnsweep.model import SkippedDependency
+    from vulnsweep.model import SkippedDependency, Unaudited
     from vulnsweep.policy import FindingPolicy
 
 log = logging.getLogger("vulnsweep")
@@ -86,7 +86,7 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
     if result.unaudited:
         print(
             f"vulnsweep: error: {len(result.unaudited)} of {total} dependencies could not be "
-            f"fully audited, the first: {shown(result.unaudited[0].reason)}",
+            f"fully audited, the first: {shown(_named(result.unaudited[0]))}",
             file=sys.stderr,
         )
         return EXIT_SERVICE
@@ -97,6 +97,11 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
     if strict and result.adverse:
         return EXIT_VULNERABLE
     return EXIT_VULNERABLE if result.failing else EXIT_OK
+
+
+def _named(unaudited: Unaudited) -> str:
+    dep = unaudited.dependency
+    return f"{dep.canonical_name} {dep.version}: {unaudited.reason}"
 
 
 def say_unreadable(skipped: Sequence[SkippedDependency]) -> bool:

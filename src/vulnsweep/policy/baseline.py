@@ -149,10 +149,20 @@ def _ndjson_lines(data: bytes) -> Iterator[dict[str, Any]]:
         yield item
 
 
+_NDJSON_TYPES = frozenset({"run", "finding", "skipped", "not-audited", "absent", "project"})
+
+
 def _from_ndjson(data: bytes) -> tuple[list[PastFinding], Any]:
+    """vulnsweep's NDJSON: it always ends with a `run` line, so a file without one (an
+    empty file, `{"dependencies": "x"}`) is no report -- never an empty baseline that
+    would make every finding "new"."""
     entries, date = [], None
+    seen_run = False
     for item in _ndjson_lines(data):
         kind = item.get("type")
+        if kind not in _NDJSON_TYPES:
+            raise ValueError("not a vulnsweep JSON, NDJSON or SARIF report")
+        seen_run = seen_run or kind == "run"
         if kind == "run":
             date = item.get("generated_at")
         if kind != "finding" or item.get("ignored"):
@@ -160,6 +170,8 @@ def _from_ndjson(data: bytes) -> tuple[list[PastFinding], Any]:
         if not isinstance(item.get("name"), str) or not isinstance(item.get("id"), str):
             raise ValueError("a finding without a name or id")
         entries.append(_entry(item["name"], item.get("version"), item["id"], item, "first_seen"))
+    if not seen_run:
+        raise ValueError("not a vulnsweep JSON, NDJSON or SARIF report (no `run` line)")
     return entries, date
 
 

@@ -46,12 +46,13 @@ def config_in(directory: Path) -> Path | None:
     return None
 
 
-def load_config(path: Path | None) -> Config:
+def load_config(path: Path | None, text: str | None = None) -> Config:
+    """A config file, or `text` as that file (a copy a run history kept)."""
     if path is None:
         return Config()
     from vulnsweep.sources.text import parse_toml, read_file
 
-    data = parse_toml(str(path), read_file(path))
+    data = parse_toml(str(path), read_file(path) if text is None else text)
     if path.name == "pyproject.toml":
         data = (data.get("tool") or {}).get("vulnsweep") or {}
     if not isinstance(data, dict):
@@ -73,7 +74,45 @@ def load_config(path: Path | None) -> Config:
             config.extend = value
         else:
             config.options[key.replace("-", "_")] = value
+    _check_gate(path, config.options)
     return config
+
+
+SEVERITIES = ("low", "medium", "high", "critical")
+_FLAGS = ("only_fixable", "ignore_unknown_severity")
+
+
+def _check_gate(path: Path, options: dict[str, Any]) -> None:
+    """The options a project's own config may set are checked in every config file,
+    nested ones included, exactly as the run's own: the same error, the same exit 2."""
+    severity = options.get("min_severity")
+    if severity is not None and (
+        not isinstance(severity, str) or severity.lower() not in SEVERITIES
+    ):
+        raise InputError(
+            str(path),
+            f"min-severity = {severity!r}: choose from {', '.join(SEVERITIES)}",
+            _line_of(path, "min-severity", "min_severity"),
+        )
+    for key in _FLAGS:
+        value = options.get(key)
+        if value is not None and not isinstance(value, bool):
+            name = key.replace("_", "-")
+            raise InputError(
+                str(path), f"{name} = {value!r}: must be true or false", _line_of(path, name, key)
+            )
+
+
+def _line_of(path: Path, *keys: str) -> int | None:
+    """Where a key is set, for the error's file:line (TOML parsers keep no lines)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:  # a stored copy of a file that is gone
+        return None
+    for number, line in enumerate(lines, start=1):
+        if line.strip().split("=", 1)[0].strip() in keys:
+            return number
+    return None
 
 
 def _list(path: str, key: str, value: Any) -> list[Any]:

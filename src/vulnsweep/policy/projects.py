@@ -106,6 +106,7 @@ class ProjectPolicies:
         gate: Gate,
         explicit_gate: Iterable[str] = (),
         today: dt.date | None = None,
+        stored: dict[str, str] | None = None,
     ) -> None:
         self.projects = projects
         self.run_config = run_config
@@ -113,14 +114,35 @@ class ProjectPolicies:
         self.gate = gate
         self.explicit_gate = set(explicit_gate)  # gate options given on the command line
         self.today = today
+        # A recheck: the config files the stored run applied (absolute path -> text).
+        self.stored = stored or {}
         self._configs: dict[Path, Config | None] = {}
         self.policies: dict[str, IgnorePolicy] = {}
+        self.loaded: dict[str, str] = {}  # what this run applied, for the run history
 
     def _config(self, directory: Path) -> Config | None:
         if directory not in self._configs:
-            path = config_in(directory)
-            self._configs[directory] = load_config(path) if path is not None else None
+            self._configs[directory] = self._read(directory)
         return self._configs[directory]
+
+    def _read(self, directory: Path) -> Config | None:
+        """The directory's config as it is now; a stored run's copy when the file is
+        gone (the checkout was deleted), and a warning either way when they differ."""
+        path = config_in(directory)
+        if path is not None:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            before = self.stored.get(str(path.resolve()))
+            if before is not None and before != text:
+                log.warning("%s changed since the stored run; the file as it is now applies", path)
+            self.loaded[str(path.resolve())] = text
+            return load_config(path, text)
+        for name in ("vulnsweep.toml", "pyproject.toml"):
+            kept = self.stored.get(str(directory.resolve() / name))
+            if kept is not None:
+                log.warning("%s is gone; the copy stored with the run applies", directory / name)
+                self.loaded[str(directory.resolve() / name)] = kept
+                return load_config(directory / name, kept)
+        return None
 
     def chain(self, project: str) -> list[Config]:
         """Nearest first, ending at the run's own config unless a file stops it."""
