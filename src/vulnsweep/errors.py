@@ -26,7 +26,10 @@ class InputError(VulnsweepError):
         self.line = line
         self.message = message
         where = path if line is None else f"{path}:{line}"
-        super().__init__(f"{where}: {message}")
+        # A message that already starts at its place ("r.in:1 requires ...") is not
+        # prefixed with the path a second time.
+        placed = message.startswith(f"{path}:") or message.startswith(f"{path} ")
+        super().__init__(message if placed else f"{where}: {message}")
 
 
 class LineError(InputError):

@@ -378,14 +378,14 @@ def test_a_requirement_nothing_meets_is_explained_and_exits_2(
     code, out, err = audit(index_server, osv_server, cache_dir, "-r", str(requirements))
     assert code == 2 and out == ""
     assert err == (
-        f"vulnsweep: error: {requirements}: {requirements}:1 requires flask>=99, but no "
+        f"vulnsweep: error: {requirements}:1 requires flask>=99, but no "
         "release matches (newest: 3.1.3, 3.1.2, 3.1.1, 3.1.0, 3.0.3)\n"
     )
     requirements.write_text("no-such-project-anywhere\n")
     code, out, err = audit(index_server, osv_server, cache_dir, "-r", str(requirements))
     assert code == 2 and out == ""
     assert err == (
-        f"vulnsweep: error: {requirements}: {requirements}:1 requires "
+        f"vulnsweep: error: {requirements}:1 requires "
         "no-such-project-anywhere, but no installable release of no-such-project-anywhere "
         "is on the index\n"
     )

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make run`: show vulnsweep's main job on any machine. It audits the example against
+# the live OSV API; where api.osv.dev cannot be reached it says so in one line and
+# audits against the advisory snapshot this checkout vendors, through the offline
+# database, under a banner naming the snapshot's date. It exits 0 when the audit
+# completed (exit 1 only means "the example pins vulnerable releases", which it does).
+# The fallback belongs to this demonstration: `vulnsweep` itself never falls back.
+set -u
+vulnsweep="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+example="$here/requirements.txt"
+snapshot="$here/../tests/data/osv-pypi-2024-10.zip"
+cache="$here/../.demo-cache"
+
+finish() {  # 0 or 1 means the audit completed
+    if [ "$1" -eq 0 ] || [ "$1" -eq 1 ]; then
+        [ "$1" -eq 1 ] && echo "make run: audit completed; the example pins known-vulnerable releases (exit 1)"
+        exit 0
+    fi
+    exit "$1"
+}
+
+if python3 -c "import socket; socket.create_connection(('api.osv.dev', 443), 5).close()" 2>/dev/null; then
+    "$vulnsweep" -r "$example"
+    finish $?
+fi
+echo "make run: api.osv.dev cannot be reached from here; auditing against the vendored advisory snapshot instead"
+if ! imported="$("$vulnsweep" db import "$snapshot" --cache-dir "$cache" 2>&1)"; then
+    echo "$imported" >&2
+    exit 2
+fi
+updated="$("$vulnsweep" db info --cache-dir "$cache" | sed -n 's/^updated: *\([0-9-]*\).*/\1/p')"
+echo "================================================================================"
+echo " OFFLINE DEMONSTRATION: advisories as of $updated (the PyPA advisory database"
+echo " snapshot in tests/data). Advisories published since then are missing here."
+echo "================================================================================"
+"$vulnsweep" -r "$example" --offline --cache-dir "$cache" --max-db-age 100000
+finish $?
