@@ -39,6 +39,7 @@ lint: install
 	$(VENV)/bin/ruff check src tests benchmarks action
 	$(VENV)/bin/ruff format --check src tests benchmarks action
 	$(VENV)/bin/mypy
+	$(VENV)/bin/hadolint Dockerfile
 
 clean:
 	rm -rf $(VENV) .demo-cache build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

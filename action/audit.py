@@ -4,6 +4,7 @@ comes from that one run. Standard library only: it runs with the runner's own py
 
 from __future__ import annotations
 
+import base64
 import os
 import shlex
 import subprocess
@@ -68,12 +69,21 @@ def arguments() -> list[str]:
     return args
 
 
+def debugging() -> bool:
+    return flag("DEBUG") or bool(os.environ.get("RUNNER_DEBUG"))
+
+
 def main() -> int:
     command = vulnsweep()
     args = arguments()
+    if debugging():
+        args.append("-vv")
     report = ["--format", value("FORMAT") or "columns"]
-    if value("OUTPUT"):
-        report += ["--output", value("OUTPUT")]
+    # The report always goes to a file too, so it can be handed on as an output
+    # (pip-audit's action's internal-be-careful-output), and shown in the log.
+    temp = Path(os.environ.get("RUNNER_TEMP", "/tmp"))
+    written = Path(value("OUTPUT")) if value("OUTPUT") else temp / "vulnsweep-report"
+    report += ["--output", str(written)]
     if flag("SUMMARY") and os.environ.get("GITHUB_STEP_SUMMARY"):
         report.append("--summary")
     if value("SARIF_FILE"):
@@ -81,11 +91,18 @@ def main() -> int:
         # baseline states that agree with the report's.
         report += ["--report", f"sarif:{value('SARIF_FILE')}"]
     print("+ " + shlex.join([*command, *args, *report]), flush=True)
+    if debugging():
+        print(f"vulnsweep action: debug: RUNNER_TEMP={temp}, report at {written}", flush=True)
     code = subprocess.run([*command, *args, *report]).returncode
+    body = written.read_bytes() if written.is_file() else b""
+    if not value("OUTPUT") and body:
+        sys.stdout.write(body.decode("utf-8", "replace"))
+        sys.stdout.flush()
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         with open(output, "a", encoding="utf-8") as handle:
             handle.write(f"exit-code={code}\n")
+            handle.write(f"internal-be-careful-output={base64.b64encode(body).decode()}\n")
     if code == 1 and flag("ALLOW_FAILURE"):
         print("vulnerabilities found; not failing the step (internal-be-careful-allow-failure)")
         return 0

@@ -133,3 +133,37 @@ def test_every_json_field_is_documented() -> None:
     documented = set(re.findall(r"`([a-z_]+)`", fields))
     assert sorted(keys - documented) == []
     assert {"severity", "cvss_score"} <= keys  # the two the issue found undocumented
+
+
+def test_make_run_falls_back_to_the_vendored_snapshot_with_a_banner(tmp_path: Path) -> None:
+    """What a new user sees without network: one line, a banner, real findings, exit 0."""
+    import subprocess
+    import sys
+
+    from tests.helpers import cli_env
+
+    vulnsweep = Path(sys.executable).parent / "vulnsweep"
+    env = cli_env(
+        {"VULNSWEEP_DEMO_PROBE": "unreachable.invalid", "VULNSWEEP_DEMO_CACHE": str(tmp_path)}
+    )
+    proc = subprocess.run(
+        ["bash", str(REPO / "examples" / "demo.sh"), str(vulnsweep)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == (
+        "make run: api.osv.dev cannot be reached from here; auditing against the vendored "
+        "advisory snapshot instead"
+    )
+    assert " OFFLINE DEMONSTRATION: advisories as of 2024-10-10 (the PyPA advisory database" in (
+        proc.stdout
+    )
+    assert "jinja2       2.10.1   PYSEC-2021-66" in proc.stdout
+    assert lines[-1] == (
+        "make run: audit completed; the example pins known-vulnerable releases (exit 1)"
+    )
+    assert proc.stderr == "Found 22 known vulnerabilities in 9 packages\n"

@@ -5,6 +5,7 @@ job summary and the SARIF file, and sets its output."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -34,6 +35,7 @@ PIP_AUDIT_ACTION_INPUTS = {
     "internal-be-careful-allow-failure",
     "internal-be-careful-extra-flags",
     "locked",
+    "internal-be-careful-debug",
 }
 
 
@@ -57,6 +59,10 @@ def test_action_is_a_composite_action_with_pip_audits_inputs() -> None:
         s for s in ACTION["runs"]["steps"] if s.get("uses", "").startswith("actions/cache")
     )
     assert cache["with"]["path"] == "${{ runner.temp }}/vulnsweep-cache"
+
+
+def outputs(files: dict[str, str]) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in files["GITHUB_OUTPUT"].splitlines())
 
 
 def audit_step(
@@ -104,7 +110,9 @@ def test_audit_step_writes_summary_sarif_and_output(tmp_path: Path, osv_server: 
     assert proc.returncode == 1, proc.stderr
     assert "--ignore-vuln PYSEC-2024-60 --ignore-vuln GHSA-nope-nope-nope" in proc.stdout
     assert files["GITHUB_STEP_SUMMARY"].startswith("## vulnsweep")
-    assert files["GITHUB_OUTPUT"] == "exit-code=1\n"
+    assert outputs(files)["exit-code"] == "1"
+    shown = base64.b64decode(outputs(files)["internal-be-careful-output"]).decode()
+    assert shown in proc.stdout and "PYSEC-2021-66" in shown  # the report, as logged
     log: dict[str, Any] = json.loads(sarif.read_text())
     results = {r["ruleId"]: r for r in log["runs"][0]["results"]}
     assert set(results) == {"PYSEC-2021-66", "PYSEC-2024-60"}
@@ -181,12 +189,12 @@ def test_allow_failure_and_a_clean_input(tmp_path: Path, osv_server: OsvServer) 
         summary="false",
         **{"internal-be-careful-allow-failure": "true"},
     )
-    assert proc.returncode == 0 and files["GITHUB_OUTPUT"] == "exit-code=1\n"
+    assert proc.returncode == 0 and outputs(files)["exit-code"] == "1"
     assert files["GITHUB_STEP_SUMMARY"] == ""
     clean = tmp_path / "clean.txt"
     clean.write_text("six==1.16.0\n")
     proc, files = audit_step(tmp_path, osv_server, inputs=str(clean))
-    assert proc.returncode == 0 and files["GITHUB_OUTPUT"] == "exit-code=0\n"
+    assert proc.returncode == 0 and outputs(files)["exit-code"] == "0"
 
 
 def test_install_step_script_is_sound() -> None:
@@ -199,3 +207,17 @@ def test_install_step_script_is_sound() -> None:
         "VULNSWEEP_ACTION_PATH": "${{ github.action_path }}",
     }
     assert os.path.basename(step["run"].split('"')[1]) == "install.py"
+
+
+def test_debug_input_and_runner_debug_turn_on_debug_output(
+    tmp_path: Path, osv_server: OsvServer
+) -> None:
+    clean = tmp_path / "clean.txt"
+    clean.write_text("six==1.16.0\n")
+    proc, _ = audit_step(
+        tmp_path, osv_server, inputs=str(clean), **{"internal-be-careful-debug": "true"}
+    )
+    assert " -vv " in proc.stdout and "vulnsweep action: debug:" in proc.stdout
+    assert "vulnsweep: INFO: network:" in proc.stderr  # the -vv log lines
+    proc, _ = audit_step(tmp_path, osv_server, inputs=str(clean))
+    assert " -vv " not in proc.stdout
