@@ -79,6 +79,10 @@ class SkippedDependency:
     # Input that could not be read (an invalid line, a broken file in a tree walk):
     # reported with everything else, and the run exits 2 -- never a clean exit.
     error: bool = False
+    # What could not be resolved without running code (dynamic dependencies, an sdist
+    # with no static metadata, a VCS or path reference): what lies beneath it is not
+    # known, so the run exits 3, as for anything else it could not audit.
+    unresolved: bool = False
 
     def __post_init__(self) -> None:
         # Names and reasons quote input lines; a token in a URL must reach no report.
@@ -116,6 +120,7 @@ class ResolutionRequest:
     extra_index_urls: tuple[str, ...] = ()
     pre: bool = False
     project: str | None = None  # heads every dependency path (a pyproject's name)
+    project_version: str | None = None  # its static version: requirements on it must agree
     tolerant: bool = False  # in a tree walk a failure becomes a skipped entry
 
 

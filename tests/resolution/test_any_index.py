@@ -139,7 +139,67 @@ def test_dynamic_sdist_metadata_is_a_skip_that_says_what_was_tried(
             else "legacy-tool 0.3 is audited, but its dependencies are unknown: the JSON API "
             f"has no such release (404); the sdist {why} (only a build can tell)"
         )
-        + " (vulnsweep never builds or runs package code)"
+        + "; it has no egg-info requires.txt and no pyproject.toml [project] (vulnsweep "
+        "never builds or runs package code)"
+    )
+    assert skip.unresolved  # the run exits 3: what it pulls in is unknown
+
+
+OLD_PKG_INFO = "Metadata-Version: 2.1\nName: legacy-tool\nVersion: 0.3\n"
+
+
+@pytest.mark.parametrize(
+    ("members", "expected"),
+    [
+        # hdfs's shape: an old PKG-INFO, and setuptools' requires.txt with sections.
+        (
+            {"legacy_tool.egg-info/requires.txt":
+             "idna<3.20\n\n[socks]\nPySocks\n\n[:python_version < \"3\"]\nsix\n"},
+            {"legacy-tool": "0.3", "idna": "3.19"},
+        ),
+        (
+            {"src/legacy_tool.egg-info/requires.txt": "idna<3.20\n"},
+            {"legacy-tool": "0.3", "idna": "3.19"},
+        ),
+        (
+            {"pyproject.toml": '[project]\nname = "legacy-tool"\nversion = "0.3"\n'
+             'dependencies = ["idna<3.19"]\n'},
+            {"legacy-tool": "0.3", "idna": "3.18"},
+        ),
+    ],
+)  # fmt: skip
+def test_an_old_sdist_is_read_from_its_static_files(
+    members: dict[str, str], expected: dict[str, str], tmp_path: Path
+) -> None:
+    """PKG-INFO before PEP 643, but the sdist carries what setuptools wrote (egg-info
+    requires.txt) or a static pyproject [project]: read, never built."""
+    project = _sdist_project(OLD_PKG_INFO)
+    project.sdist_members = {"legacy-tool-0.3.tar.gz": members}
+    requirements = tmp_path / "r.in"
+    requirements.write_text("legacy-tool\n")
+    with IndexServer(extra={"legacy-tool": project}) as index:
+        index.reset(IndexFaults(**BARE))
+        resolved = resolve_file(requirements, index)
+    assert pins(resolved) == expected
+    assert resolved.skipped == []
+
+
+def test_a_dynamic_pyproject_in_an_old_sdist_is_no_source(tmp_path: Path) -> None:
+    project = _sdist_project(OLD_PKG_INFO)
+    project.sdist_members = {
+        "legacy-tool-0.3.tar.gz": {
+            "pyproject.toml": '[project]\nname = "legacy-tool"\ndynamic = ["dependencies"]\n'
+        }
+    }
+    requirements = tmp_path / "r.in"
+    requirements.write_text("legacy-tool\n")
+    with IndexServer(extra={"legacy-tool": project}) as index:
+        index.reset(IndexFaults(**BARE))
+        resolved = resolve_file(requirements, index)
+    [skip] = resolved.skipped
+    assert skip.reason.endswith(
+        "its pyproject.toml marks dependencies as dynamic (vulnsweep never builds or runs "
+        "package code)"
     )
 
 
@@ -186,7 +246,7 @@ def test_no_match_names_yanked_releases(index_server: IndexServer, tmp_path: Pat
     with pytest.raises(InputError) as caught:
         resolve_file(requirements, index_server)
     assert str(caught.value) == (
-        f"{requirements}: {requirements}:1 requires urllib3>2.0.0,<2.0.2, but no release "
+        f"{requirements}:1 requires urllib3>2.0.0,<2.0.2, but no release "
         "matches (newest: 2.8.0, 2.7.0, 2.6.3, 2.6.2, 2.6.1); excluded yanked: 2.0.1"
     )
 

@@ -37,6 +37,7 @@ class Project:
     name: str
     files: list[dict[str, Any]]
     metadata: dict[str, str]  # filename -> core metadata text
+    sdist_members: dict[str, dict[str, str]] = field(default_factory=dict)  # filename -> more
 
     @classmethod
     def load(cls, path: Path) -> Project:
@@ -91,15 +92,17 @@ def build_wheel(filename: str, metadata: str, padding: int = 0, members: int = 0
     return buffer.getvalue()
 
 
-def build_sdist(filename: str, pkg_info: str) -> bytes:
-    """A .tar.gz or .zip sdist holding `<name>-<version>/PKG-INFO` and a setup.py that
-    must never run."""
+def build_sdist(filename: str, pkg_info: str, extra: dict[str, str] | None = None) -> bytes:
+    """A .tar.gz or .zip sdist holding `<name>-<version>/PKG-INFO`, a setup.py that must
+    never run, and `extra` members (paths below the top directory: an egg-info's
+    requires.txt, a pyproject.toml)."""
     import io
     import tarfile
     import zipfile
 
     top = filename.removesuffix(".tar.gz").removesuffix(".zip")
     members = {f"{top}/PKG-INFO": pkg_info, f"{top}/setup.py": "raise SystemExit('ran')\n"}
+    members |= {f"{top}/{path}": text for path, text in (extra or {}).items()}
     buffer = io.BytesIO()
     if filename.endswith(".zip"):
         with zipfile.ZipFile(buffer, "w") as archive:
@@ -216,7 +219,12 @@ class IndexServer(BackgroundServer):
             if filename.endswith(".whl"):
                 self._built[key] = build_wheel(filename, text, *key[1:])
             else:
-                self._built[key] = build_sdist(filename, text)
+                extra = next(
+                    (p.sdist_members.get(filename) for p in self.projects.values()
+                     if filename in p.metadata),
+                    None,
+                )  # fmt: skip
+                self._built[key] = build_sdist(filename, text, extra)
         return self._built[key]
 
     def _entries(self, project: Project) -> list[dict[str, Any]]:

@@ -122,9 +122,9 @@ def test_pyproject_dynamic_dependencies_are_not_built() -> None:
     assert deps == []
     assert [s.reason for s in skipped] == [
         "[project] dependencies are dynamic (computed by the build backend); vulnsweep never "
-        "runs build code",
+        "runs build code, so they are not audited",
         "[project] optional-dependencies are dynamic (computed by the build backend); "
-        "vulnsweep never runs build code",
+        "vulnsweep never runs build code, so they are not audited",
     ]
 
 
@@ -377,3 +377,21 @@ def test_unreadable_directory_is_an_error(tmp_path: Path) -> None:
             list(walk(tmp_path))
     finally:
         locked.chmod(0o700)
+
+
+def test_a_tree_walk_resolves_in_files_that_have_no_compiled_txt(tmp_path: Path) -> None:
+    """pip-tools: `x.in` is the intent, `x.txt` beside it what is installed. The walk
+    audits the .txt, and resolves a .in only where nothing was compiled from it."""
+    from vulnsweep.sources.tree import walk
+
+    for name in ("requirements/main.in", "requirements/main.txt", "requirements/docs.in",
+                 "svc/requirements.in", "svc/notes.in", "requirements-dev.in"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("six\n")
+    found = sorted(str(f.path.relative_to(tmp_path)) for f in walk(tmp_path))
+    assert found == [
+        "requirements-dev.in",
+        "requirements/docs.in",
+        "requirements/main.txt",
+        "svc/requirements.in",
+    ]

@@ -55,7 +55,12 @@ def pip_names(path: Path) -> set[str] | None:
             requirement = pip_constructors.install_req_from_parsed_requirement(parsed)
             if requirement.editable:
                 continue
-            if requirement.link is not None and not requirement.link.is_wheel:
+            link = requirement.link
+            if (
+                link is not None
+                and not link.is_wheel
+                and not _names_its_release(link.filename, requirement.name)
+            ):
                 continue  # a direct reference with no version to audit (vulnsweep skips it)
             if requirement.match_markers():
                 names.add(canonicalize_name(requirement.name))
@@ -64,6 +69,18 @@ def pip_names(path: Path) -> set[str] | None:
     finally:
         session.close()
     return names
+
+
+def _names_its_release(filename: str, name: str | None) -> bool:
+    """An sdist whose file name states its project and version: pip installs exactly
+    that release (it refuses the file if its metadata says otherwise)."""
+    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
+    try:
+        project, _ = parse_sdist_filename(filename.split("#")[0].split("?")[0])
+    except InvalidSdistFilename:
+        return False
+    return name is not None and project == canonicalize_name(name)
 
 
 def vulnsweep_names(path: Path) -> set[str]:
@@ -77,7 +94,10 @@ def vulnsweep_names(path: Path) -> set[str]:
             from packaging.requirements import Requirement
 
             parsed = Requirement(line.text)
-            if parsed.url is None and (parsed.marker is None or parsed.marker.evaluate()):
+            named = parsed.url is None or _names_its_release(
+                parsed.url.rsplit("/", 1)[-1], parsed.name
+            )
+            if named and (parsed.marker is None or parsed.marker.evaluate()):
                 names.add(canonicalize_name(parsed.name))
     # A pin pip parses but never installs (it follows an option) is a skipped entry.
     names |= {s.canonical_name for s in skipped if isinstance(s, SkippedDependency) and s.version}

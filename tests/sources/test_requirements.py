@@ -83,13 +83,14 @@ def test_uv_all_kinds_direct_references() -> None:
         if "==" in line and not line.lstrip().startswith("#")
     ]
     deps, skipped = collect(path)
-    # The wheel URL names its exact version; the git and sdist references do not.
-    assert len(deps) == len(text_pins) + 1 == 33
+    # The wheel and sdist URLs name their exact versions; the git reference does not.
+    assert len(deps) == len(text_pins) + 2 == 34
     assert ("flask", "3.0.0") in pins(deps)
-    assert sorted(s.name for s in skipped) == ["pydantic-extra-types", "werkzeug"]
-    assert all("carries no exact version" in s.reason for s in skipped)
-    werkzeug = next(s for s in skipped if s.name == "werkzeug")
-    assert werkzeug.origins == (Origin(str(path), 73),)
+    werkzeug = next(d for d in deps if d.name == "werkzeug")
+    assert (werkzeug.version, werkzeug.origins) == ("3.0.1", (Origin(str(path), 73),))
+    assert [s.name for s in skipped] == ["pydantic-extra-types"]
+    assert skipped[0].unresolved
+    assert "its version is only known by building it" in skipped[0].reason
 
 
 def test_osv_scanner_include_cycle_reads_each_file_once(caplog: pytest.LogCaptureFixture) -> None:

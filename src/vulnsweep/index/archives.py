@@ -126,37 +126,85 @@ def metadata_member(members: Iterable[Member]) -> Member:
     return found[0]
 
 
-def sdist_pkg_info(data: bytes, filename: str) -> bytes:
-    """The top-level PKG-INFO of an sdist held in memory; members are read, never
-    extracted, and only the one wanted is decompressed."""
+@dataclass(frozen=True)
+class SdistFiles:
+    """The files of an sdist that state its dependencies without a build."""
+
+    pkg_info: bytes | None = None  # <top>/PKG-INFO
+    requires: bytes | None = None  # <top>/[src/]<name>.egg-info/requires.txt
+    pyproject: bytes | None = None  # <top>/pyproject.toml
+
+
+def sdist_files(data: bytes, filename: str) -> SdistFiles:
+    """Those files of an sdist held in memory; members are read, never extracted, and
+    only the ones wanted are decompressed (each capped)."""
     import tarfile
     import zipfile
 
-    def top_level(name: str) -> bool:
+    def wanted(name: str) -> str | None:
         parts = name.strip("/").split("/")
-        return len(parts) == 2 and parts[1] == "PKG-INFO" and ".." not in parts
+        if ".." in parts or len(parts) < 2:
+            return None
+        if len(parts) == 2 and parts[1] in ("PKG-INFO", "pyproject.toml"):
+            return "pkg_info" if parts[1] == "PKG-INFO" else "pyproject"
+        if len(parts) <= 4 and parts[-1] == "requires.txt" and parts[-2].endswith(".egg-info"):
+            return "requires"
+        return None
 
+    found: dict[str, bytes] = {}
     try:
         if filename.endswith(".zip"):
             with zipfile.ZipFile(io.BytesIO(data)) as zipped:
                 for info in zipped.infolist():
-                    if top_level(info.filename):
+                    kind = wanted(info.filename)
+                    if kind is not None and kind not in found:
                         if info.file_size > MAX_METADATA:
-                            raise ArchiveError("PKG-INFO too large")
+                            raise ArchiveError(f"{info.filename} too large")
                         with zipped.open(info) as member:
-                            return _capped(member.read(MAX_METADATA + 1))
+                            found[kind] = _capped(member.read(MAX_METADATA + 1))
         else:
             with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
                 for entry in archive:
-                    if top_level(entry.name) and entry.isfile():
+                    kind = wanted(entry.name)
+                    if kind is not None and kind not in found and entry.isfile():
                         if entry.size > MAX_METADATA:
-                            raise ArchiveError("PKG-INFO too large")
+                            raise ArchiveError(f"{entry.name} too large")
                         stream = archive.extractfile(entry)
                         if stream is not None:
-                            return _capped(stream.read(MAX_METADATA + 1))
+                            found[kind] = _capped(stream.read(MAX_METADATA + 1))
     except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
         raise ArchiveError(f"not a readable sdist ({exc})") from None
-    raise ArchiveError("no PKG-INFO at the top of the sdist")
+    if not found:
+        raise ArchiveError("no PKG-INFO at the top of the sdist")
+    return SdistFiles(**found)
+
+
+def sdist_pkg_info(data: bytes, filename: str) -> bytes:
+    """The top-level PKG-INFO of an sdist held in memory."""
+    pkg_info = sdist_files(data, filename).pkg_info
+    if pkg_info is None:
+        raise ArchiveError("no PKG-INFO at the top of the sdist")
+    return pkg_info
+
+
+def requires_txt_to_requires_dist(text: str) -> list[str]:
+    """setuptools' egg-info/requires.txt as Requires-Dist lines: a `[extra]`,
+    `[:marker]` or `[extra:marker]` section header applies to the lines below it."""
+    out: list[str] = []
+    extra, marker = "", ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            extra, _, marker = line[1:-1].partition(":")
+            extra, marker = extra.strip(), marker.strip()
+            continue
+        conditions = [f"({marker})"] if marker else []
+        if extra:
+            conditions.append(f'extra == "{extra}"')
+        out.append(f"{line} ; {' and '.join(conditions)}" if conditions else line)
+    return out
 
 
 def _capped(data: bytes) -> bytes:

@@ -83,6 +83,59 @@ def _started(coroutine: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
     return future
 
 
+def _static_fallback(
+    dist: Distribution, headers: Any, files: Any, tried: list[str]
+) -> bytes | None:
+    """Core metadata made from the sdist's egg-info requires.txt, else from its
+    pyproject.toml [project]; None (with the reason in `tried`) when neither says."""
+    from vulnsweep.index.archives import requires_txt_to_requires_dist
+
+    requires: list[str] | None = None
+    source = ""
+    if files.requires is not None:
+        requires = requires_txt_to_requires_dist(files.requires.decode("utf-8", "replace"))
+        source = "egg-info requires.txt"
+    elif files.pyproject is not None:
+        requires = _pyproject_requires(files.pyproject, tried)
+        source = "pyproject.toml [project]"
+    else:
+        tried.append("it has no egg-info requires.txt and no pyproject.toml [project]")
+    if requires is None:
+        return None
+    lines = ["Metadata-Version: 2.2", f"Name: {dist.project}", f"Version: {dist.version}"]
+    if headers.get("Requires-Python"):
+        lines.append(f"Requires-Python: {headers.get('Requires-Python')}")
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    log.debug("%s: dependencies from the sdist's %s", dist.filename, source)
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _pyproject_requires(data: bytes, tried: list[str]) -> list[str] | None:
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        project = tomllib.loads(data.decode("utf-8", "replace")).get("project")
+    except tomllib.TOMLDecodeError:
+        tried.append("its pyproject.toml is not valid TOML")
+        return None
+    if not isinstance(project, dict):
+        tried.append("its pyproject.toml has no [project] table")
+        return None
+    dynamic = set(project.get("dynamic") or ())
+    if "dependencies" in dynamic:
+        tried.append("its pyproject.toml marks dependencies as dynamic")
+        return None
+    requires = [str(r) for r in project.get("dependencies") or ()]
+    if "optional-dependencies" not in dynamic:
+        for extra, items in (project.get("optional-dependencies") or {}).items():
+            requires += [f'{item} ; extra == "{extra}"' for item in items]
+    return requires
+
+
 def strip_credentials(url: str) -> str:
     """The cache key of a URL: never store a password on disk."""
     parts = urlsplit(url)
@@ -430,9 +483,12 @@ class PackageIndex:
             return await self._io(read)
 
     async def _from_sdist(self, dist: Distribution, tried: list[str]) -> bytes | None:
-        """PKG-INFO, when PEP 643 says its Requires-Dist is static (Metadata-Version
-        2.2+ and Requires-Dist not Dynamic); anything else would mean building it."""
-        from vulnsweep.index.archives import ArchiveError, sdist_pkg_info
+        """An sdist's dependencies from static sources only, in this order: PKG-INFO
+        when PEP 643 makes its Requires-Dist static (Metadata-Version 2.2+, not
+        Dynamic); the egg-info's requires.txt setuptools wrote when it made the sdist;
+        pyproject.toml's [project] when its dependencies are not dynamic. Anything else
+        would mean building it: then `tried` says why, and nothing is guessed."""
+        from vulnsweep.index.archives import ArchiveError, sdist_files
 
         http = await self.http.client()
         try:
@@ -441,24 +497,27 @@ class PackageIndex:
                 raise ArchiveError("the sdist is not on the index (404)")
             _check_hash(dist, hashlib.sha256(result.data).hexdigest())
             data: bytes = result.data
-            text = await self._io(lambda: sdist_pkg_info(data, dist.filename))
+            files = await self._io(lambda: sdist_files(data, dist.filename))
         except ServiceError as exc:
             tried.append(f"reading the sdist failed ({exc.message})")
             return None
         except ArchiveError as exc:
             tried.append(f"reading the sdist failed ({exc})")
             return None
+        text = files.pkg_info or b""
         headers = HeaderParser().parsestr(text.decode("utf-8", "replace"), headersonly=True)
         version = headers.get("Metadata-Version") or "1.0"
         dynamic = {d.strip().lower() for d in headers.get_all("Dynamic") or ()}
-        if _metadata_version(version) < (2, 2):
+        if files.pkg_info is None:
+            tried.append("the sdist has no PKG-INFO")
+        elif _metadata_version(version) < (2, 2):
             tried.append(f"the sdist's PKG-INFO is Metadata-Version {version}, before static "
                          "metadata (PEP 643) existed")  # fmt: skip
-            return None
-        if "requires-dist" in dynamic:
+        elif "requires-dist" in dynamic:
             tried.append("the sdist marks Requires-Dist as Dynamic (only a build can tell)")
-            return None
-        return text
+        else:
+            return text
+        return _static_fallback(dist, headers, files, tried)
 
     async def _recall(self, index: str, key: str) -> tuple[bytes, str | None] | None:
         source = source_key("index:" + strip_credentials(index))

@@ -36,7 +36,7 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
             f"{note} in {plural(packages, 'package')}",
             file=sys.stderr,
         )
-    elif not result.unaudited and not any(s.error for s in result.skipped):
+    elif not result.unaudited and not any(s.error or s.unresolved for s in result.skipped):
         print(f"No known vulnerabilities found{note}", file=sys.stderr)
     elif result.audited:
         # Never let "no vulnerabilities" stand for dependencies nobody looked at.
@@ -80,6 +80,15 @@ def summarize(outcome: AuditOutcome, policy: FindingPolicy, strict: bool) -> int
         print(
             f"vulnsweep: error: {shown(str(first))}; {len(result.unaudited)} of {total} "
             "dependencies could not be audited",
+            file=sys.stderr,
+        )
+        return EXIT_SERVICE
+    unresolved = [s for s in result.skipped if s.unresolved]
+    if unresolved and not result.unaudited:
+        print(
+            f"vulnsweep: error: {plural(len(unresolved), 'input')} could not be fully "
+            f"resolved, so what they pull in is not audited; the first: "
+            f"{shown(unresolved[0].reason)}",
             file=sys.stderr,
         )
         return EXIT_SERVICE

@@ -94,6 +94,9 @@ class Options:
     # dependency groups requires it back (llm's dev group has llm-echo, which requires
     # llm), that is this local project, as pip and uv install it, not an index release.
     local_project: str | None = None
+    # Its own version, when static: a requirement on it must agree with it (a sibling
+    # distribution pinning `core==3.2.2` is not met by a local core 3.2.0).
+    local_version: Version | None = None
 
 
 class IndexView:
@@ -361,7 +364,8 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         if name == self.options.local_project:
             from packaging.version import Version
 
-            return [Candidate(name, Version("0"), None, extras)]  # its version is not read
+            local = Candidate(name, self.options.local_version or Version("0"), None, extras)
+            return [local] if all(self.is_satisfied_by(r, local) for r in wanted) else []
         constraints = self.options.constraints.get(name, ())
         excluded = {c.version for c in incompatibilities[identifier]}
         allowed = self._allowed(name, [*wanted, *constraints])
@@ -402,7 +406,8 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         if candidate.distribution is None and candidate.name == self.options.local_project:
-            return True
+            version = self.options.local_version
+            return version is None or requirement.specifier.contains(version, prereleases=True)
         return requirement.specifier.contains(candidate.version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:

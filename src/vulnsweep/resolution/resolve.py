@@ -24,6 +24,7 @@ from vulnsweep.model import (
     ResolutionRequest,
     SkippedDependency,
     canonical_name,
+    parse_version,
 )
 from vulnsweep.redact import redact_url
 from vulnsweep.resolution.graph import trace
@@ -291,7 +292,8 @@ async def _resolve_one(
     for position, root in enumerate(roots):
         user_order.setdefault(root.identifier, position)
     local = canonical_name(request.project) if request.project else None
-    provider = Provider(view, Options(target, pre, by_name, user_order, local))
+    local_version = parse_version(request.project_version) if request.project_version else None
+    provider = Provider(view, Options(target, pre, by_name, user_order, local, local_version))
 
     def run() -> Any:
         """In the worker thread, so explaining a failure may still ask the index."""
@@ -323,6 +325,7 @@ async def _resolve_one(
                 version=version,
                 reason=f"{name} {version} is audited, but {reason}",
                 origins=(origins[name],) if name in origins else (Origin(request.label),),
+                unresolved=True,
             )
         )
     resolved.dependencies.extend(outcome.dependencies)
@@ -353,6 +356,7 @@ def _fingerprint(
         __version__,
         request.label,
         request.project,
+        request.project_version,
         lines(request.requirements),
         lines(request.constraints),
         [strip_credentials(url) for url in index.index_urls],
@@ -465,13 +469,26 @@ def root_requirements(
         if parsed.marker is not None and not target.evaluate(parsed.marker):
             continue
         if parsed.url:
-            skipped.append(
-                SkippedDependency(
-                    name=parsed.name,
-                    reason=f"direct reference to {redact_url(parsed.url)} is not resolved "
-                    "from the index",
-                    origins=(line.origin,),
+            from vulnsweep.sources.requirements.pep508 import version_from_url
+
+            version = version_from_url(parsed.url, parsed.name)
+            if version is None:
+                skipped.append(
+                    SkippedDependency(
+                        name=parsed.name,
+                        reason=f"direct reference to {redact_url(parsed.url)}: its version is "
+                        "only known by building it, which vulnsweep never does; it and what "
+                        "it pulls in are not audited",
+                        origins=(line.origin,),
+                        unresolved=True,
+                    )
                 )
+                continue
+            # The file names the release pip installs: resolve that release, pinned.
+            extras = f"[{','.join(sorted(parsed.extras))}]" if parsed.extras else ""
+            marker = f" ; {parsed.marker}" if parsed.marker is not None else ""
+            roots.append(
+                parse_requirement(f"{parsed.name}{extras}=={version}{marker}", line.origin)
             )
             continue
         roots.append(parse_requirement(line.text, line.origin))
@@ -547,6 +564,7 @@ def give_up(request: ResolutionRequest, error: ResolutionError, resolved: Resolv
             name=request.project or request.label,
             reason=f"cannot be resolved: {error.message}",
             origins=(Origin(request.label),),
+            error=True,
         )
     )
 

@@ -1,4 +1,5 @@
-"""pyproject.toml: PEP 621 dependencies, optional dependencies and PEP 735 groups.
+"""pyproject.toml: PEP 621 dependencies, optional dependencies and PEP 735 groups, and
+Poetry's own tables when there is no [project] (sources/poetry.py).
 
 Nothing is built: `dynamic` dependencies are reported as skipped, since computing
 them would mean running the project's build backend.
@@ -7,7 +8,7 @@ them would mean running the project's build backend.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from vulnsweep.model import (
     canonical_name,
 )
 from vulnsweep.sources import Collected
+from vulnsweep.sources.poetry import read_poetry
 from vulnsweep.sources.requirements.pep508 import requirement_to_pin
 from vulnsweep.sources.text import parse_toml, read_file
 
@@ -64,24 +66,52 @@ class PyprojectSource:
         data = parse_toml(display, text)
         lines = text.splitlines()
         project = data.get("project")
-        if not isinstance(project, dict):
-            if "poetry" in (data.get("tool") or {}):
+        tool = data.get("tool")
+        poetry = (
+            read_poetry(tool) if isinstance(tool, dict) and not isinstance(project, dict) else None
+        )
+        if poetry is not None:
+            # Poetry's own tables, read as the PEP 621 / 735 tables they stand for.
+            for name, why in poetry.unusable:
                 yield SkippedDependency(
-                    name=self.path.parent.name or display,
-                    origins=(Origin(display),),
-                    reason="Poetry project without [project] metadata: its constraints are "
-                    "ranges; audit its poetry.lock (--locked)",
+                    name=name, origins=(Origin(display),), reason=why, unresolved=True
                 )
-                return
+            project = {
+                "name": poetry.name or self.path.parent.name,
+                "version": poetry.version,
+                "dependencies": poetry.dependencies,
+                "optional-dependencies": poetry.extras,
+            }
+            data = {**data, "dependency-groups": poetry.groups}
+        if not isinstance(project, dict):
             raise InputError(display, "no [project] table (PEP 621) to read dependencies from")
         dynamic = set(project.get("dynamic") or ())
+        hooked = _hatch_requirement_files(tool, self.path.parent)
+        if "dependencies" in dynamic and hooked:
+            # hatch-requirements-txt: the dynamic dependencies are these files, static
+            # data read as pip reads requirements files.
+            from vulnsweep.sources.requirements.source import RequirementsSource
+
+            dynamic.discard("dependencies")
+            yield from RequirementsSource(
+                [str(f) for f in hooked],
+                marker_environment=self.marker_environment,
+                resolve=self.resolve,
+                resolve_pins=self.resolve_pins,
+            ).collect()
+        pdm = (tool.get("pdm") or {}) if isinstance(tool, dict) else {}
+        if isinstance(pdm, dict) and isinstance(pdm.get("dev-dependencies"), dict):
+            # PDM's own groups, before PEP 735 existed: the same meaning.
+            groups = {**pdm["dev-dependencies"], **(data.get("dependency-groups") or {})}
+            data = {**data, "dependency-groups": groups}
         for field_name in ("dependencies", "optional-dependencies"):
             if field_name in dynamic:
                 yield SkippedDependency(
                     name=str(project.get("name", display)),
                     origins=(Origin(display),),
                     reason=f"[project] {field_name} are dynamic (computed by the build "
-                    "backend); vulnsweep never runs build code",
+                    "backend); vulnsweep never runs build code, so they are not audited",
+                    unresolved=True,
                 )
         pins: list[Collected] = []
         wanted: list[RequirementLine] = []  # everything, should the set need resolving
@@ -105,10 +135,12 @@ class PyprojectSource:
         if needs_resolution or (self.resolve_pins and wanted):
             # Something is a range: resolve the whole set, as installing the project would.
             yield from (p for p in pins if type(p) is not Dependency)
+            version = project.get("version")
             yield ResolutionRequest(
                 label=display,
                 requirements=tuple(wanted),
                 project=str(project.get("name") or self.path.parent.name),
+                project_version=str(version) if isinstance(version, str) else None,
             )
         else:
             yield from pins
@@ -120,9 +152,9 @@ class PyprojectSource:
         data: dict[str, Any],
     ) -> Iterator[tuple[Any, str]]:
         sel = self.selection
-        for requirement in project.get("dependencies") or ():
-            yield requirement, "[project] dependencies"
         extras = project.get("optional-dependencies") or {}
+        own = SelfReferences(path, str(project.get("name") or ""), extras)
+        yield from own.expand(project.get("dependencies") or (), "[project] dependencies")
         known_extras = {canonical_name(k): k for k in extras}
         for wanted in sel.extras:
             if canonical_name(wanted) not in known_extras:
@@ -133,16 +165,85 @@ class PyprojectSource:
                 or sel.all_extras
                 or canonical_name(name) in {canonical_name(e) for e in sel.extras}
             ):
-                for requirement in requirements:
-                    yield requirement, f"optional-dependencies {name}"
+                yield from own.expand(requirements, f"optional-dependencies {name}")
         groups = data.get("dependency-groups") or {}
         for wanted in sel.groups:
             if wanted not in groups:
                 raise InputError(path, f"--group {wanted}: no such dependency group")
         for name in groups:
             if not sel.narrowed or name in sel.groups:
-                for requirement in _expand_group(path, groups, name, ()):
-                    yield requirement, f"dependency-groups {name}"
+                yield from own.expand(
+                    _expand_group(path, groups, name, ()), f"dependency-groups {name}"
+                )
+
+
+class SelfReferences:
+    """A requirement on the project itself (`pip-audit[doc,test]` in pip-audit's own
+    `dev` extra) stands for those extras of this project, as pip and uv install it:
+    expanded recursively, each extra once (cycles end), the self-reference's marker
+    carried onto what it brings in."""
+
+    def __init__(self, path: str, name: str, extras: dict[str, Any]) -> None:
+        self.path = path
+        self.name = canonical_name(name) if name else None
+        self.extras = {canonical_name(k): v for k, v in extras.items()}
+
+    def expand(self, requirements: Iterable[Any], group: str) -> Iterator[tuple[Any, str]]:
+        for requirement in requirements:
+            yield from self._one(requirement, group, frozenset(), None)
+
+    def _one(
+        self, requirement: Any, group: str, seen: frozenset[str], marker: str | None
+    ) -> Iterator[tuple[Any, str]]:
+        own = self._own_extras(requirement)
+        if own is None:
+            yield (_with_marker(requirement, marker) if marker else requirement), group
+            return
+        extras, inner = own
+        combined = f"({marker}) and ({inner})" if marker and inner else (marker or inner)
+        for extra in extras:
+            if extra in seen:
+                continue  # a cycle through the project's own extras
+            if extra not in self.extras:
+                raise InputError(
+                    self.path,
+                    f"{requirement!r} in {group} names extra {extra!r}, which "
+                    f"[project.optional-dependencies] does not define",
+                )
+            for item in self.extras[extra]:
+                yield from self._one(item, f"{group} -> {extra}", seen | {extra}, combined)
+
+    def _own_extras(self, requirement: Any) -> tuple[list[str], str | None] | None:
+        """(extras, marker) when this requirement names the project itself."""
+        if self.name is None or not isinstance(requirement, str):
+            return None
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        try:
+            parsed = Requirement(requirement)
+        except InvalidRequirement:
+            return None  # reported where it is read
+        if canonical_name(parsed.name) != self.name or parsed.url:
+            return None
+        marker = str(parsed.marker) if parsed.marker is not None else None
+        return sorted(canonical_name(e) for e in parsed.extras), marker
+
+
+def _with_marker(requirement: Any, marker: str) -> Any:
+    if not isinstance(requirement, str):
+        return requirement
+    base, _, inner = requirement.partition(";")
+    inner = inner.strip()
+    both = f"({inner}) and ({marker})" if inner else marker
+    return f"{base.strip()} ; {both}"
+
+
+def _hatch_requirement_files(tool: Any, directory: Path) -> list[Path]:
+    """`[tool.hatch.metadata.hooks.requirements_txt] files = [...]`, as paths."""
+    found: Any = tool
+    for key in ("hatch", "metadata", "hooks", "requirements_txt", "files"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return [directory / str(f) for f in found] if isinstance(found, list) else []
 
 
 def _expand_group(

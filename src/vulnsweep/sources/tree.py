@@ -41,7 +41,7 @@ SKIP_DIRS = frozenset(
         ".ruff_cache",
     }
 )
-_REQUIREMENTS = re.compile(r"^(requirements|constraints)[\w.-]*\.txt$", re.I)
+_REQUIREMENTS = re.compile(r"^(requirements|constraints)[\w.-]*\.(txt|in)$", re.I)
 _SBOM = re.compile(r"(\.cdx\.(json|xml)|\.spdx\.json|^bom\.(json|xml))$", re.I)
 
 
@@ -53,7 +53,7 @@ class Found:
 
 def classify_name(name: str, parent: str, *, include_sboms: bool = False) -> str | None:
     """What a file is, from its name (and its directory's): cheap enough for huge trees."""
-    if name.endswith(".txt"):
+    if name.endswith((".txt", ".in")):
         if parent == "requirements" or _REQUIREMENTS.match(name):
             return "requirements"
         return None
@@ -124,6 +124,12 @@ def walk(
                 found.append(Found(Path(entry.path), kind))
         if any(f.kind == "lock" for f in found):
             found = [f for f in found if f.kind != "pyproject"]
+        # pip-tools: `x.in` holds the intent, `x.txt` beside it what is installed. The
+        # .txt is audited; a .in with no compiled .txt is resolved as pip would.
+        compiled = {f.path.with_suffix("") for f in found if f.path.suffix == ".txt"}
+        found = [
+            f for f in found if f.path.suffix != ".in" or f.path.with_suffix("") not in compiled
+        ]
         yield from found
         stack.extend(reversed(subdirs))
 

@@ -86,10 +86,17 @@ def parse_requirement(
             wheel_name, wheel_version = wheel
             return wheel_name, wheel_version, _requirement(f"{wheel_name}=={wheel_version}")
         if _looks_like_reference(text):
+            named = editable_name(text)
+            version = version_from_url(text, named) if named != text else None
+            if version is not None:
+                # `https://.../Flask-0.11.1.tar.gz#egg=Flask`: pip installs that release.
+                return named, version, _requirement(f"{named}=={version}")
             return SkippedDependency(
-                name=editable_name(text),
+                name=named,
                 origins=(origin,),
-                reason=f"direct reference {cut(text)!r} has no name and version to audit",
+                reason=f"direct reference {cut(text)!r}: its name or version is only known "
+                "by building it, which vulnsweep never does; not audited",
+                unresolved=True,
             )
         first = cut(str(exc).splitlines()[0])
         raise LineError(
@@ -106,13 +113,14 @@ def parse_requirement(
         )
         return None
     if requirement.url:
-        version = _version_from_url(requirement.url, requirement.name)
+        version = version_from_url(requirement.url, requirement.name)
         if version is None:
             return SkippedDependency(
                 name=requirement.name,
                 origins=(origin,),
-                reason=f"direct reference to {_redact(requirement.url)} carries no exact "
-                "version to audit",
+                reason=f"direct reference to {_redact(requirement.url)}: its version is only "
+                "known by building it, which vulnsweep never does; not audited",
+                unresolved=True,
             )
         return requirement.name, version, requirement
     return requirement.name, _exact_pin(requirement), requirement
@@ -196,18 +204,28 @@ def _exact_pin(requirement: Requirement) -> str | None:
     return None
 
 
-def _version_from_url(url: str, name: str) -> str | None:
-    """The exact version a wheel URL names; sdists and VCS URLs carry none we can trust."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+def version_from_url(url: str, name: str) -> str | None:
+    """The exact version a wheel or sdist URL names: pip installs that release, or
+    fails when the file's metadata disagrees with its name. VCS URLs and local
+    directories name none (only a build would tell)."""
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
 
     filename = url.split("#", 1)[0].split("?", 1)[0].rsplit("/", 1)[-1]
-    if not filename.endswith(".whl"):
-        return None
     try:
-        wheel_name, version, _, _ = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
+        if filename.endswith(".whl"):
+            found, version, _, _ = parse_wheel_filename(filename)
+        elif filename.endswith((".tar.gz", ".zip")):
+            found, version = parse_sdist_filename(filename)
+        else:
+            return None
+    except (InvalidWheelFilename, InvalidSdistFilename):
         return None
-    if wheel_name != canonical_name(name):
+    if found != canonical_name(name):
         return None
     return str(version)
 
@@ -240,5 +258,5 @@ def _redact(url: str) -> str:
 
 
 def editable_name(value: str) -> str:
-    match = re.search(r"#egg=([A-Za-z0-9._-]+)", value)
+    match = re.search(r"[#&]egg=([A-Za-z0-9._-]+)", value)
     return match[1] if match else value
