@@ -15,8 +15,10 @@ import orjson
 from vulnsweep.model import (
     AuditResult,
     Dependency,
+    Epss,
     Finding,
     FixResult,
+    KnownExploited,
     Origin,
     PastFinding,
     ProjectReport,
@@ -103,8 +105,10 @@ def rich_result() -> AuditResult:
     """A result with every part the JSON report can show."""
     resolved = Dependency("Flask", "2.0.01", (Origin("r.txt", 1),), (("app", "flask"),))
     vuln = Vulnerability(
-        "PYSEC-1", ("CVE-1",), "summary", "details", ("2.0.2",), severity="HIGH", score=7.5
-    )
+        "PYSEC-1", ("CVE-1",), "summary", "details", ("2.0.2",), severity="HIGH", score=7.5,
+        kev=KnownExploited("CVE-1", "2025-01-01", "2025-02-01", "Known"), kev_checked=True,
+        epss=Epss("CVE-1", 0.5, 0.99, "2025-09-03"), malicious=True,
+    )  # fmt: skip
     findings = [
         Finding(resolved, vuln, passing_reason="below --min-severity", baseline_state="new",
                 first_seen="2026-12-01"),
@@ -122,6 +126,7 @@ def rich_result() -> AuditResult:
         baseline_date="2026-12-01",
         generated_at="2026-12-06T00:00:00Z",
         owners={"r.txt": ("@team",)},
+        exploitation="CISA KEV 2025.08.25, EPSS 2025-09-03",
     )
 
 

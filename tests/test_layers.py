@@ -24,6 +24,7 @@ RANKS = {
     "sources": 3,
     "index": 3,
     "services": 3,
+    "triage": 3,
     "resolution": 4,
     "policy": 5,
     "audit": 6,

@@ -91,14 +91,19 @@ def audit(
     on_findings: Callable[[Dependency, list[Finding]], None] | None = None,
     fresh: bool = False,
     network: Network | None = None,
+    annotate: Callable[[list[Vulnerability]], list[Vulnerability]] | None = None,
 ) -> AuditOutcome:
-    """Audit every dependency; `on_findings` hears each one the moment it is answered."""
+    """Audit every dependency; `on_findings` hears each one the moment it is answered.
+    `annotate` adds what else is known of each vulnerability (exploitation signals)
+    before policy judges it."""
     by_key = {dep.key: dep for dep in dependencies}
     settled: dict[Key, list[Finding]] = {}
 
     def settle(key: Key, vulns: list[Vulnerability]) -> None:
         if key in settled:
             return
+        if annotate is not None and vulns:
+            vulns = annotate(vulns)
         findings = settled[key] = policy.findings(by_key[key], vulns)
         if on_findings is not None:
             on_findings(by_key[key], findings)

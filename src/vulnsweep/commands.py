@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +15,7 @@ from vulnsweep.errors import EXIT_OK, UsageError
 from vulnsweep.logs import configure_logging
 from vulnsweep.options import build_cache_parser, build_db_parser
 from vulnsweep.redact import redact_text
+from vulnsweep.url import Url
 
 
 def cache_command(argv: Sequence[str]) -> int:
@@ -63,15 +66,7 @@ def db_command(argv: Sequence[str]) -> int:
         print(f"imported {info.records} advisories for {info.packages} packages into {path}")
         return EXIT_OK
     if args.action == "sync":
-        from vulnsweep.net.session import run_once
-        from vulnsweep.options import check_url
-        from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
-
-        given = args.db_url or os.environ.get("VULNSWEEP_DB_URL") or DEFAULT_DB_URL
-        url = check_url("--db-url", given)
-        kind, count = run_once(lambda: sync(path, url))
-        print(f"{kind} sync: {count} advisories written to {path}")
-        return EXIT_OK
+        return _sync(args, path)
     info = advisorydb.info(path)
     updated = (
         "never"
@@ -84,6 +79,42 @@ def db_command(argv: Sequence[str]) -> int:
     print(f"packages: {info.packages}")
     print(f"updated:  {updated}")
     return EXIT_OK
+
+
+def _sync(args: argparse.Namespace, path: Path) -> int:
+    """The advisory database, then KEV and EPSS: each part on its own, so one source
+    that cannot be reached does not stop the others; exit 3 if any failed."""
+    from vulnsweep.errors import EXIT_SERVICE, ServiceError
+    from vulnsweep.net.session import run_once
+    from vulnsweep.options import check_url
+    from vulnsweep.redact import shown
+    from vulnsweep.services.dbsync import DEFAULT_DB_URL, sync
+    from vulnsweep.triage.data import db_path
+    from vulnsweep.triage.sync import EPSS_URL, KEV_URL, sync_triage
+
+    def url(option: str, given: str | None, env: str, default: str) -> Url:
+        return check_url(option, given or os.environ.get(env) or default)
+
+    failed = False
+    if args.only in (None, "advisories"):
+        db_url = url("--db-url", args.db_url, "VULNSWEEP_DB_URL", DEFAULT_DB_URL)
+        try:
+            kind, count = run_once(lambda: sync(path, db_url))
+            print(f"{kind} sync: {count} advisories written to {path}")
+        except ServiceError as exc:
+            print(f"vulnsweep: error: advisories: {shown(str(exc))}", file=sys.stderr)
+            failed = True
+    if args.only in (None, "exploitation"):
+        kev = url("--kev-url", args.kev_url, "VULNSWEEP_KEV_URL", KEV_URL)
+        epss = url("--epss-url", args.epss_url, "VULNSWEEP_EPSS_URL", EPSS_URL)
+        target = db_path(path.parent)
+        outcomes = run_once(lambda: sync_triage(target, kev, epss))
+        for name, outcome in outcomes.items():
+            label = "KEV" if name == "kev" else "EPSS"
+            stream = sys.stderr if outcome.startswith("failed") else sys.stdout
+            print(f"{label}: {outcome}", file=stream)
+            failed = failed or outcome.startswith("failed")
+    return EXIT_SERVICE if failed else EXIT_OK
 
 
 def history_command(argv: Sequence[str]) -> int:

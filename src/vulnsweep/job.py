@@ -54,6 +54,9 @@ def gate_of(args: Settings) -> Gate:
         min_severity=args.min_severity.upper() if args.min_severity else None,
         ignore_unknown_severity=args.ignore_unknown_severity,
         only_fixable=args.only_fixable,
+        only_kev=args.fail_on == "kev",
+        min_epss=args.min_epss,
+        unknown_risk=args.unknown_risk,
     )
 
 

@@ -125,6 +125,27 @@ class ResolutionRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownExploited:
+    """An entry of CISA's Known Exploited Vulnerabilities catalogue."""
+
+    cve: str
+    date_added: str | None = None
+    due_date: str | None = None
+    ransomware: str | None = None  # knownRansomwareCampaignUse: "Known" / "Unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Epss:
+    """FIRST's Exploit Prediction Scoring System: the probability of exploitation in the
+    next 30 days, its percentile among all scored CVEs, and the day it was scored."""
+
+    cve: str
+    probability: float
+    percentile: float
+    date: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Vulnerability:
     """One advisory as it applies to one package (fix versions are per package)."""
 
@@ -137,6 +158,12 @@ class Vulnerability:
     severity: str | None = None  # LOW / MEDIUM / HIGH / CRITICAL; None when not given
     score: float | None = None  # the highest CVSS base score among the vectors
     vector: str | None = None  # the CVSS vector that score came from
+    # Exploitation signals (triage/): unknown is None, never zero. `kev_checked` says a
+    # catalogue was consulted for one of its CVEs: then None means "not listed".
+    kev: KnownExploited | None = None
+    kev_checked: bool = False
+    epss: Epss | None = None
+    malicious: bool = False  # an OSV MAL- advisory: fails whatever else is said
 
     @property
     def url(self) -> str:
@@ -264,6 +291,9 @@ class AuditResult:
     baseline_date: str | None = None  # when the baseline report was made
     generated_at: str | None = None  # when this report was made (UTC, ISO 8601)
     owners: dict[str, tuple[str, ...]] = field(default_factory=dict)  # file -> owners
+    # What exploitation data the run consulted ("KEV 2025.08.25, EPSS 2025-09-03"); when
+    # set, every finding says kev/epss, unknown included. None: none was available.
+    exploitation: str | None = None
 
     @property
     def adverse(self) -> list[tuple[Dependency, ProjectStatus]]:

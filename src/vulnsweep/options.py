@@ -418,6 +418,41 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         help="findings with no fix version are reported but do not fail the run",
     )
     policy.add_argument(
+        "--kev",
+        metavar="FILE",
+        default=_env("VULNSWEEP_KEV"),
+        help="CISA's KEV catalogue (JSON) to flag known exploited findings (default: the "
+        "copy `vulnsweep db sync` keeps)",
+    )
+    policy.add_argument(
+        "--epss",
+        metavar="FILE",
+        default=_env("VULNSWEEP_EPSS"),
+        help="FIRST's EPSS daily scores (csv or csv.gz) (default: the copy `vulnsweep db "
+        "sync` keeps)",
+    )
+    policy.add_argument(
+        "--min-epss",
+        type=float,
+        metavar="PROBABILITY",
+        help="only findings whose EPSS probability (0 to 1, the chance of exploitation in "
+        "the next 30 days) is at least this fail the run",
+    )
+    policy.add_argument(
+        "--unknown-risk",
+        choices=("fail", "pass"),
+        default="fail",
+        help="a finding --fail-on kev or --min-epss cannot judge (no CVE, no score): "
+        "fails the run (default, fail closed) or passes",
+    )
+    policy.add_argument(
+        "--sort",
+        choices=("input", "risk"),
+        default="input",
+        help="order of findings in reports: as the inputs list them (default), or by risk "
+        "(malicious, known exploited, EPSS, severity)",
+    )
+    policy.add_argument(
         "-S", "--strict", action="store_true", help="fail if any dependency cannot be audited"
     )
     jobs = parser.add_argument_group(
@@ -431,9 +466,11 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
     )
     jobs.add_argument(
         "--fail-on",
-        choices=("new", "any"),
+        choices=("new", "any", "kev"),
         default="any",
-        help="with a baseline: fail on new findings only, or on any (default any)",
+        help="fail on any finding (default), only on new ones (with a baseline), or only "
+        "on those in CISA's Known Exploited Vulnerabilities catalogue (needs --kev or "
+        "`db sync`)",
     )
     jobs.add_argument(
         "--state",
@@ -510,12 +547,34 @@ def build_db_parser() -> argparse.ArgumentParser:
         description="Manage the offline advisory database used by --offline.",
     )
     sub = parser.add_subparsers(dest="action", required=True)
-    sync = sub.add_parser("sync", help="download OSV's PyPI export, or only what changed")
+    sync = sub.add_parser(
+        "sync",
+        help="download OSV's PyPI export (or only what changed), CISA's KEV catalogue and "
+        "FIRST's EPSS scores (conditional requests; a failed download keeps the old copy)",
+    )
     sync.add_argument(
         "--db-url",
         metavar="URL",
         default=None,
         help="base URL of the export (default: OSV's public PyPI bucket)",
+    )
+    sync.add_argument(
+        "--kev-url",
+        metavar="URL",
+        default=None,
+        help="the KEV catalogue's URL (default: CISA's feed; env VULNSWEEP_KEV_URL)",
+    )
+    sync.add_argument(
+        "--epss-url",
+        metavar="URL",
+        default=None,
+        help="the EPSS daily file's URL (default: FIRST's; env VULNSWEEP_EPSS_URL)",
+    )
+    sync.add_argument(
+        "--only",
+        choices=("advisories", "exploitation"),
+        default=None,
+        help="sync only the advisory database, or only KEV and EPSS",
     )
     importer = sub.add_parser(
         "import",
@@ -584,6 +643,11 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         raise UsageError(f"{where}={value!r}: choose from {', '.join(map(str, action.choices))}")
     _check_numbers(args)
     _check_reports(args)
+    min_epss = getattr(args, "min_epss", None)
+    if min_epss is not None and not (math.isfinite(min_epss) and 0.0 <= min_epss <= 1.0):
+        raise UsageError(
+            f"--min-epss takes a probability between 0 and 1 (EPSS's own scale), got {min_epss}"
+        )
     if getattr(args, "concurrency", 1) < 1:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
     if getattr(args, "diff", False) and not getattr(args, "fix", False):

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from vulnsweep.policy.config import Config
     from vulnsweep.policy.projects import ScopedPolicy
     from vulnsweep.services import VulnerabilityService
+    from vulnsweep.triage import Signals
 
 log = logging.getLogger("vulnsweep")
 
@@ -324,6 +325,7 @@ def report(
             group_by=s.group_by,
         )
 
+    signals = exploitation_signals(s)
     writer = writer_for(s.format, options_for(s.format, s.output is None))
     with open_output(s.output) as stream:
         stream_findings = getattr(writer, "findings", None)
@@ -342,6 +344,7 @@ def report(
                 on_findings,
                 fresh=s.recheck,
                 network=run.network,
+                annotate=signals.annotate,
             )
         finally:
             if progress is not None:
@@ -353,11 +356,45 @@ def report(
         policy.finish(outcome.result, _owners(collected))
         now = dt.datetime.now(dt.timezone.utc)
         outcome.result.generated_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if s.sort == "risk":
+            by_risk(outcome.result)
+        outcome.result.exploitation = signals.describe()
         writer.write(outcome.result, stream)
     for fmt, path in s.report:  # the same run, in every other format asked for
         with open_output(path) as extra:
             writer_for(fmt, options_for(fmt, False)).write(outcome.result, extra)
     return outcome
+
+
+def exploitation_signals(s: Settings) -> Signals:
+    """KEV and EPSS for this run; a gate that needs data it does not have is a usage
+    error before any work, never a silent pass."""
+    from vulnsweep.triage import load_signals
+
+    signals = load_signals(cache_dir(s.cache_dir), s.kev, s.epss)
+    if s.fail_on == "kev" and signals.kev is None:
+        raise UsageError(
+            "--fail-on kev needs CISA's KEV catalogue: run `vulnsweep db sync` or pass --kev FILE"
+        )
+    if s.min_epss is not None and signals.epss is None:
+        raise UsageError(
+            "--min-epss needs EPSS scores: run `vulnsweep db sync` or pass --epss FILE"
+        )
+    return signals
+
+
+def by_risk(result: AuditResult) -> None:
+    """`--sort risk`: each dependency's findings, and the dependencies by their most
+    urgent finding (malicious, known exploited, EPSS, severity)."""
+    from vulnsweep.triage import risk_key
+
+    ordered = []
+    for dep, findings in result.audited:
+        findings = sorted(findings, key=lambda f: risk_key(f.vulnerability))
+        ordered.append((dep, findings))
+    worst = (2, 2, 0.0, 0)
+    ordered.sort(key=lambda item: risk_key(item[1][0].vulnerability) if item[1] else worst)
+    result.audited = ordered
 
 
 def enrich(run: Run, outcome: AuditOutcome) -> None:

@@ -77,10 +77,15 @@ class Settings:
     min_severity: Literal["low", "medium", "high", "critical"] | None = None
     ignore_unknown_severity: bool = False
     only_fixable: bool = False
+    kev: str | None = None
+    epss: str | None = None
+    min_epss: float | None = None
+    unknown_risk: Literal["fail", "pass"] = "fail"
+    sort: Literal["input", "risk"] = "input"
     strict: bool = False
     # scheduled jobs
     baseline: str | None = None
-    fail_on: Literal["new", "any"] = "any"
+    fail_on: Literal["new", "any", "kev"] = "any"
     state: str | None = None
     keep_runs: int | None = None
     keep_days: float | None = None

@@ -389,6 +389,7 @@ def _combine(group: list[Advisory], package: str) -> Vulnerability:
         ((a.id, a.vectors, a.stated_severity) for a in group), warn=_warn
     )
     return Vulnerability(
+        malicious=any(i.upper().startswith("MAL-") for i in (primary_id, *aliases)),
         id=primary_id,
         aliases=tuple(sorted(aliases)),
         summary=primary.summary,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
 
-from vulnsweep.model import AuditResult, Dependency, Finding, ProjectReport
+from vulnsweep.model import AuditResult, Dependency, Finding, ProjectReport, Vulnerability
 
 FORMATS = (
     "columns",
@@ -199,3 +199,55 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def exploitation(vuln: Vulnerability) -> str:
+    """The compact column: `MALICIOUS`, `KEV`, `EPSS 12.3%`, both, or `unknown`."""
+    parts = []
+    if vuln.malicious:
+        parts.append("MALICIOUS")
+    if vuln.kev is not None:
+        parts.append("KEV")
+    if vuln.epss is not None:
+        parts.append(f"EPSS {vuln.epss.probability * 100:.1f}%")
+    elif vuln.kev is None and not vuln.kev_checked:
+        parts.append("unknown")
+    return ", ".join(parts) or "not in KEV; EPSS unknown"
+
+
+def with_exploitation(result: AuditResult) -> bool:
+    """Show exploitation when the run consulted data, or anything is malicious."""
+    return result.exploitation is not None or any(
+        f.vulnerability.malicious for f in result.reported
+    )
+
+
+def exploitation_json(vuln: Vulnerability) -> dict[str, Any]:
+    """`kev` and `epss` as JSON: null is unknown (never 0); `malicious` when true."""
+    kev = vuln.kev
+    data: dict[str, Any] = {
+        "kev": (
+            {
+                "listed": True,
+                "date_added": kev.date_added,
+                "due_date": kev.due_date,
+                "known_ransomware_campaign_use": kev.ransomware,
+            }
+            if kev is not None
+            else {"listed": False}
+            if vuln.kev_checked
+            else None
+        ),
+        "epss": (
+            {
+                "probability": vuln.epss.probability,
+                "percentile": vuln.epss.percentile,
+                "date": vuln.epss.date,
+            }
+            if vuln.epss is not None
+            else None
+        ),
+    }
+    if vuln.malicious:
+        data["malicious"] = True
+    return data

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
-from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, verdict_rows
+from vulnsweep.output import (
+    VERDICT_HEADERS,
+    OutputOptions,
+    exploitation,
+    grouped,
+    pypi_url,
+    verdict_rows,
+    with_exploitation,
+)
 from vulnsweep.redact import OSC8_LINK, printable
 
 
@@ -50,6 +58,9 @@ class ColumnsWriter:
         with_severity = any(f.vulnerability.severity for f in result.reported)
         if with_severity:
             headers.append("Severity")
+        with_risk = with_exploitation(result)
+        if with_risk:
+            headers.append("Exploited")
         if self.options.aliases:
             headers.append("Aliases")
         if self.options.desc:
@@ -79,6 +90,8 @@ class ColumnsWriter:
                 row.append("NEW" if finding.baseline_state == "new" else "unchanged")
             if with_severity:
                 row.append(vuln.severity or "UNKNOWN")
+            if with_risk:
+                row.append(exploitation(vuln))
             if self.options.aliases:
                 row.append(", ".join(vuln.aliases))
             if self.options.desc:

@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult
+from vulnsweep.model import Vulnerability as Advisory
 from vulnsweep.output import OutputOptions, owners_of
 
 
@@ -75,9 +76,11 @@ class CycloneDxWriter:
         states: dict[str, set[str]] = {}
         ignored: dict[str, str] = {}  # id -> reason, for ids no dependency reports
         live: set[str] = set()
+        ours: dict[str, Advisory] = {}
         for dep, findings in result.audited:
             for finding in findings:
                 vuln = finding.vulnerability
+                ours.setdefault(vuln.id, vuln)
                 entry = vulns.get(vuln.id)
                 if entry is None:
                     ratings = []
@@ -148,6 +151,9 @@ class CycloneDxWriter:
                 vulns[vuln_id].analysis = VulnerabilityAnalysis(
                     responses=[ImpactAnalysisResponse.WILL_NOT_FIX], detail=f"ignored: {reason}"
                 )
+        for vuln_id in sorted(live) if result.exploitation is not None else ():
+            for name, value in _exploitation_properties(ours[vuln_id]):
+                vulns[vuln_id].properties.add(Property(name=name, value=value))
         for vuln_id, seen in states.items():
             state = "new" if "new" in seen else "unchanged"
             vulns[vuln_id].properties.add(Property(name="vulnsweep:baseline_state", value=state))
@@ -160,3 +166,25 @@ class CycloneDxWriter:
             bom, OutputFormat.XML if self.xml else OutputFormat.JSON, version
         )
         return outputter.output_as_string(indent=2)
+
+
+def _exploitation_properties(vuln: Advisory) -> list[tuple[str, str]]:
+    """KEV and EPSS as vulnerability properties; an unknown is said, never left as 0."""
+    kev = vuln.kev
+    out = [
+        (
+            "vulnsweep:kev",
+            "listed" if kev is not None else "not listed" if vuln.kev_checked else "unknown",
+        )
+    ]
+    if kev is not None:
+        out += [("vulnsweep:kev_date_added", kev.date_added or ""),
+                ("vulnsweep:kev_due_date", kev.due_date or "")]  # fmt: skip
+    if vuln.epss is not None:
+        out += [("vulnsweep:epss", f"{vuln.epss.probability:g}"),
+                ("vulnsweep:epss_percentile", f"{vuln.epss.percentile:g}")]  # fmt: skip
+    else:
+        out.append(("vulnsweep:epss", "unknown"))
+    if vuln.malicious:
+        out.append(("vulnsweep:malicious", "true"))
+    return out

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from vulnsweep.model import AuditResult
-from vulnsweep.output import VERDICT_HEADERS, OutputOptions, grouped, pypi_url, verdict_rows
+from vulnsweep.output import (
+    VERDICT_HEADERS,
+    OutputOptions,
+    exploitation,
+    grouped,
+    pypi_url,
+    verdict_rows,
+    with_exploitation,
+)
 
 
 def cell(text: str) -> str:
@@ -27,6 +35,9 @@ class MarkdownWriter:
         with_severity = any(f.vulnerability.severity for f in result.reported)
         if with_severity:
             header, border = header + " | Severity", border + " | ---"
+        with_risk = with_exploitation(result)
+        if with_risk:
+            header, border = header + " | Exploited", border + " | ---"
         if self.options.aliases:
             header, border = header + " | Aliases", border + " | ---"
         if self.options.desc:
@@ -46,6 +57,8 @@ class MarkdownWriter:
                 row += " | **new**" if finding.baseline_state == "new" else " | unchanged"
             if with_severity:
                 row += f" | {vuln.severity or 'UNKNOWN'}"
+            if with_risk:
+                row += f" | {exploitation(vuln)}"
             if self.options.aliases:
                 row += " | " + ", ".join(
                     f"[{a}](https://osv.dev/vulnerability/{a})" for a in vuln.aliases

@@ -21,6 +21,7 @@ from vulnsweep.model import AuditResult, Finding, Origin, Vulnerability
 from vulnsweep.output import (
     OutputOptions,
     baseline_counts,
+    exploitation_json,
     owners_of,
     project_summary,
     pypi_url,
@@ -261,6 +262,15 @@ class SarifWriter:
         if finding.baseline_state is not None:
             result["baselineState"] = finding.baseline_state
             result["properties"]["firstSeen"] = finding.first_seen
+        # Exploitation: properties as in JSON (null is unknown), and SARIF's rank (0-100,
+        # higher first): 100 for a malicious or known exploited one, else the EPSS
+        # percentile; none when unknown.
+        if vuln.kev_checked or vuln.epss is not None or vuln.malicious:
+            result["properties"].update(exploitation_json(vuln))
+        if vuln.malicious or vuln.kev is not None:
+            result["rank"] = 100.0
+        elif vuln.epss is not None:
+            result["rank"] = round(vuln.epss.percentile * 100, 1)
         if dep.paths:
             result["properties"]["dependencyPath"] = list(dep.paths[0])
         if finding.ignored:

@@ -42,8 +42,24 @@ class Gate:
     min_severity: str | None = None
     ignore_unknown_severity: bool = False
     only_fixable: bool = False
+    only_kev: bool = False  # --fail-on kev
+    min_epss: float | None = None  # a probability, 0 to 1
+    unknown_risk: str = "fail"  # a signal no data gives: "fail" (fail closed) or "pass"
 
     def passing_reason(self, vulnerability: Vulnerability) -> str | None:
+        if vulnerability.malicious:
+            return None  # a malicious package fails whatever any gate says
+        if self.only_kev:
+            if vulnerability.kev is None and vulnerability.kev_checked:
+                return "not in CISA's KEV catalogue (--fail-on kev)"
+            if vulnerability.kev is None and self.unknown_risk == "pass":
+                return "KEV status unknown: no CVE to look up (--unknown-risk pass)"
+        if self.min_epss is not None:
+            epss = vulnerability.epss
+            if epss is None and self.unknown_risk == "pass":
+                return "no EPSS score (--unknown-risk pass)"
+            if epss is not None and epss.probability < self.min_epss:
+                return f"EPSS {epss.probability:.5f} below --min-epss {self.min_epss:g}"
         if self.only_fixable and not vulnerability.fix_versions:
             return "no fix available (--only-fixable)"
         if self.min_severity is not None:
@@ -100,6 +116,11 @@ class IgnorePolicy:
         return out
 
     def _ignored(self, dependency: Dependency, vuln: Vulnerability) -> str | None:
+        if vuln.malicious:
+            # Only an ignore naming this very advisory may hide a malicious package:
+            # no package-wide, until-fixed or severity rule does.
+            rule = next((r for r in self.rules if r.matches(dependency, vuln)), None)
+            return None if rule is None else f"{rule.reason} [{rule.source}]"
         if dependency.canonical_name in self.packages:
             return f"package {dependency.canonical_name} is in ignore-packages"
         for index, rule in enumerate(self.rules):
