@@ -25,6 +25,7 @@ from vulnsweep.model import (
     ProjectStatus,
     SkippedDependency,
     Unaudited,
+    VexStatement,
     Vulnerability,
 )
 from vulnsweep.options import build_parser
@@ -112,7 +113,9 @@ def rich_result() -> AuditResult:
     findings = [
         Finding(resolved, vuln, passing_reason="below --min-severity", baseline_state="new",
                 first_seen="2026-12-01"),
-        Finding(resolved, Vulnerability("PYSEC-2"), ignored_reason="not reachable"),
+        Finding(resolved, Vulnerability("PYSEC-2"), ignored_reason="not reachable",
+                vex=VexStatement(frozenset({"PYSEC-2"}), (("flask", None),), "not_affected",
+                                 "component_not_present", None, "team", "2026-12-01", "v.json")),
     ]  # fmt: skip
     failed = Dependency("six", "1.0", (Origin("r.txt", 2),))
     return AuditResult(

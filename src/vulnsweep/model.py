@@ -181,6 +181,20 @@ class Vulnerability:
 
 
 @dataclass(frozen=True, slots=True)
+class VexStatement:
+    """One statement of a VEX document (OpenVEX or CycloneDX), in OpenVEX's words."""
+
+    ids: frozenset[str]  # the vulnerability's name and aliases
+    products: tuple[tuple[str, str | None], ...]  # (canonical name, version or None)
+    status: str  # not_affected | affected | fixed | under_investigation
+    justification: str | None = None
+    detail: str | None = None  # impact or action statement
+    author: str | None = None
+    timestamp: str | None = None
+    source: str = ""  # "file: statement N"
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     dependency: Dependency
     vulnerability: Vulnerability
@@ -188,6 +202,7 @@ class Finding:
     passing_reason: str | None = None  # reported, but does not fail the run
     baseline_state: str | None = None  # "new" | "unchanged" when a baseline is given
     first_seen: str | None = None  # ISO date, from the baseline or this run
+    vex: VexStatement | None = None  # the VEX statement that speaks of it, if any
 
     @property
     def ignored(self) -> bool:

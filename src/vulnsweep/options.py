@@ -432,6 +432,14 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         "sync` keeps)",
     )
     policy.add_argument(
+        "--vex",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an OpenVEX 0.2 or CycloneDX 1.5/1.6 VEX document (repeatable): `not_affected` "
+        "statements suppress the stated findings (listed as suppressed), others annotate",
+    )
+    policy.add_argument(
         "--min-epss",
         type=float,
         metavar="PROBABILITY",

@@ -136,6 +136,10 @@ def execute(run: Run) -> int:
         s, s.argv, _config(s), collected.root, baseline, run.started.date(),
         collected.files.projects if collected.files else None, stored,
     )  # fmt: skip
+    if s.vex:
+        from vulnsweep.triage.vex import Vex, read_vex
+
+        policy.vex = Vex(statement for path in s.vex for statement in read_vex(path))
     policy.prepare(itertools.chain(collected.dependencies, collected.skipped))
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)

@@ -78,6 +78,7 @@ class Settings:
     ignore_unknown_severity: bool = False
     only_fixable: bool = False
     kev: str | None = None
+    vex: tuple[str, ...] = ()
     epss: str | None = None
     min_epss: float | None = None
     unknown_risk: Literal["fail", "pass"] = "fail"

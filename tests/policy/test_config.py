@@ -172,5 +172,5 @@ def test_cli_reads_config_and_flags_win(osv_server: OsvServer, tmp_path: Path) -
     assert proc.stderr == (
         f"vulnsweep: error: {bad / 'vulnsweep.toml'}: format = 'yaml': "
         "choose from columns, json, markdown, ndjson, sarif, cyclonedx-json, "
-        "cyclonedx-xml, html\n"
+        "cyclonedx-xml, html, openvex\n"
     )

@@ -24,6 +24,7 @@ FORMATS = (
     "cyclonedx-json",
     "cyclonedx-xml",
     "html",
+    "openvex",
 )
 
 

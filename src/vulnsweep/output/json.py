@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from vulnsweep.model import AuditResult, Finding
+from vulnsweep.model import AuditResult, Finding, VexStatement
 from vulnsweep.output import (
     OutputOptions,
     baseline_counts,
@@ -38,6 +38,8 @@ class JsonWriter:
             data["cvss_score"] = vuln.score
         if self._exploitation or vuln.malicious:
             data.update(exploitation_json(vuln))
+        if finding.vex is not None:
+            data["vex"] = vex_json(finding.vex)
         if finding.passing_reason:
             data["passing_reason"] = finding.passing_reason
         if finding.baseline_state is not None:
@@ -125,6 +127,7 @@ class JsonWriter:
                         "id": f.vulnerability.id,
                         "aliases": list(f.vulnerability.aliases),
                         "reason": f.ignored_reason,
+                        **({"vex": vex_json(f.vex)} if f.vex is not None else {}),
                     }
                     for f in result.findings
                     if f.ignored
@@ -155,6 +158,17 @@ class JsonWriter:
         for key, value in tail.items():
             stream.write(b"," + orjson.dumps(key) + b":" + orjson.dumps(value))
         stream.write(b"}\n")
+
+
+def vex_json(statement: VexStatement) -> dict[str, Any]:
+    return {
+        "status": statement.status,
+        "justification": statement.justification,
+        "detail": statement.detail,
+        "author": statement.author,
+        "timestamp": statement.timestamp,
+        "source": statement.source,
+    }
 
 
 def normalized_version(text: str) -> str:

@@ -28,6 +28,10 @@ def writer_for(fmt: str, options: OutputOptions) -> Writer:
         from vulnsweep.output.html import HtmlWriter
 
         return HtmlWriter(options)
+    if fmt == "openvex":
+        from vulnsweep.output.openvex import OpenVexWriter
+
+        return OpenVexWriter(options)
     if fmt.startswith("cyclonedx-"):
         from vulnsweep.output.cyclonedx import CycloneDxWriter
 

@@ -34,6 +34,7 @@ from vulnsweep.policy.config import Config, config_in, load_config
 
 if TYPE_CHECKING:
     from vulnsweep.policy.baseline import Baseline
+    from vulnsweep.triage.vex import Vex
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ class ScopedPolicy:
         self.by_project: dict[str, list[Finding]] = {}
         self.files: dict[str, dict[str, None]] = {}
         self.counts: dict[str, int] = {}
+        self.vex: Vex | None = None  # --vex statements, applied to every finding
 
     def findings(self, dependency: Dependency, vulns: Iterable[Vulnerability]) -> list[Finding]:
         vulns = list(vulns)
@@ -247,6 +249,7 @@ class ScopedPolicy:
         return list(names) or ["."]
 
     def _mark(self, finding: Finding) -> Finding:
+        finding = self._vex(finding)
         if self.baseline is None or finding.ignored:
             return finding
         state, first_seen = self.baseline.state(finding, self.today)
@@ -255,6 +258,24 @@ class ScopedPolicy:
             passing = f"unchanged since the baseline of {self.baseline.date} (--fail-on new)"
         return dataclasses.replace(
             finding, baseline_state=state, first_seen=first_seen, passing_reason=passing
+        )
+
+    def _vex(self, finding: Finding) -> Finding:
+        """A VEX statement on this (package version, vulnerability): `not_affected`
+        suppresses it (listed as suppressed, with the statement's justification, author
+        and time); any other status annotates it. A malicious package is never hidden."""
+        if self.vex is None or finding.ignored:
+            return finding
+        statement = self.vex.match(finding)
+        if statement is None:
+            return finding
+        if statement.status != "not_affected" or finding.vulnerability.malicious:
+            return dataclasses.replace(finding, vex=statement)
+        why = statement.justification or statement.detail or "no justification given"
+        who = ", ".join(x for x in (statement.author, statement.timestamp) if x)
+        reason = f"VEX not_affected: {why} ({who + '; ' if who else ''}{statement.source})"
+        return dataclasses.replace(
+            finding, vex=statement, ignored_reason=reason, passing_reason=None
         )
 
     def messages(self) -> list[str]:
@@ -271,6 +292,8 @@ class ScopedPolicy:
         for entry in sorted(set().union(*(p.entries for p in policies))):
             if all(entry in u for p, u in zip(policies, unused) if entry in p.entries):
                 notes[f"ignore entry {entry} matched no finding (stale?)"] = None
+        for note in self.vex.unused() if self.vex is not None else ():
+            notes[note] = None
         return list(notes)
 
     def finish(self, result: AuditResult, owners: Callable[[str], tuple[str, ...]] | None) -> None:
