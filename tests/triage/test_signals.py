@@ -243,3 +243,21 @@ def test_db_sync_fetches_both_conditionally_and_keeps_the_old_copy_on_failure(
     (vuln,) = json.loads(proc.stdout)["dependencies"][0]["vulns"]
     assert vuln["epss"]["probability"] == 0.00412 and vuln["kev"] == {"listed": False}
     assert stored == (cache / "triage.sqlite3").read_bytes()
+
+
+def test_the_html_report_and_job_summary_show_and_sort_by_risk(
+    offline: Path, tmp_path: Path
+) -> None:
+    scores = epss_file(tmp_path / "e.csv", {"CVE-2020-28493": (0.25, 0.9)}, gz=False)
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("jinja2==2.10.1\n")
+    summary = tmp_path / "summary.md"
+    proc = run_cli(
+        "-r", str(requirements), "--offline", "--cache-dir", str(offline), "--max-db-age",
+        "1e5", "--kev", str(KEV), "--epss", str(scores), "-f", "html", "--summary",
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )  # fmt: skip
+    assert "<th>Exploited</th>" in proc.stdout
+    assert '<td data-sort="250">EPSS 25.0%</td>' in proc.stdout
+    assert "| Exploited | Fix" in summary.read_text()
+    assert "| EPSS 25.0% |" in summary.read_text()

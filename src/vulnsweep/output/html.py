@@ -16,8 +16,14 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from vulnsweep import __version__
-from vulnsweep.model import AuditResult, Finding
-from vulnsweep.output import OutputOptions, grouped, pypi_url
+from vulnsweep.model import AuditResult, Finding, Vulnerability
+from vulnsweep.output import (
+    OutputOptions,
+    exploitation,
+    grouped,
+    pypi_url,
+    with_exploitation,
+)
 
 SEVERITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN")
 _COLOURS = {
@@ -63,6 +69,18 @@ def fit_rows(listed: list[tuple[str, Finding]]) -> tuple[list[tuple[str, Finding
     note += ". The JSON report (-f json) has every finding."
     log.warning("HTML report: %s", note)
     return rows, note
+
+
+def _risk_rank(vuln: Vulnerability) -> int:
+    """The Exploited column's sort value, higher first as --sort risk orders: malicious,
+    known exploited, unknown (not knowing is not safety), then EPSS per mille."""
+    if vuln.malicious:
+        return 3000
+    if vuln.kev is not None:
+        return 2000
+    if vuln.epss is None:
+        return 1001
+    return round(vuln.epss.probability * 1000)
 
 
 def _importance(finding: Finding) -> tuple[int, int, int]:
@@ -283,6 +301,7 @@ class HtmlWriter:
         listed = grouped(result, group_by)
         group_label = {"project": "Project", "owner": "Owner", "package": None}.get(group_by or "")
         listed, note = fit_rows(listed)
+        with_risk = with_exploitation(result)
         rows = []
         for group, finding in listed:
             dep, vuln = finding.dependency, finding.vulnerability
@@ -305,6 +324,11 @@ class HtmlWriter:
                 f'<td data-sort="{SEVERITIES.index(level)}">{_badge(level)}'
                 + (f" <span class=muted>{vuln.score:.1f}</span>" if vuln.score is not None else "")
                 + "</td>",
+                *(
+                    [f'<td data-sort="{_risk_rank(vuln)}">{_e(exploitation(vuln))}</td>']
+                    if with_risk
+                    else []
+                ),
                 f"<td>{_e(', '.join(vuln.fix_versions) or 'none')}</td>",
                 f"<td>{_e(summary)}</td>",
                 f"<td><code>{_e(via or origin)}</code></td>",
@@ -323,6 +347,7 @@ class HtmlWriter:
             "Version",
             "Advisory",
             "Severity",
+            *(["Exploited"] if with_risk else []),
             "Fix versions",
             "Summary",
             "Dependency path / pinned at",

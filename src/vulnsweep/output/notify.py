@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from vulnsweep import __version__
 from vulnsweep.model import AuditResult, Finding
-from vulnsweep.output import baseline_counts, owners_of
+from vulnsweep.output import baseline_counts, exploitation, owners_of, with_exploitation
 from vulnsweep.url import Url
 
 if TYPE_CHECKING:
@@ -114,13 +114,16 @@ def step_summary(result: AuditResult) -> str:
         lines.append("No new findings.")
     for (path, owners), findings in sorted(groups.items()):
         lines += [f"### {cell(path)} ({cell(owners)})", ""]
-        lines += ["Package | Version | Advisory | Severity | Fix", "--- | --- | --- | --- | ---"]
+        risk = with_exploitation(result)
+        head = "Package | Version | Advisory | Severity | " + ("Exploited | " if risk else "")
+        lines += [head + "Fix", "--- | " * (5 if risk else 4) + "---"]
         for f in findings:
             vuln = f.vulnerability
             lines.append(
                 f"{cell(f.dependency.canonical_name)} | {cell(f.dependency.version)} | "
                 f"[{cell(vuln.id)}]({vuln.url}) | {vuln.severity or 'UNKNOWN'} | "
-                f"{cell(', '.join(vuln.fix_versions) or 'none')}"
+                + (f"{exploitation(vuln)} | " if risk else "")
+                + f"{cell(', '.join(vuln.fix_versions) or 'none')}"
             )
         lines.append("")
     return "\n".join(lines) + "\n"
