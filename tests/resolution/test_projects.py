@@ -269,3 +269,19 @@ def test_hatch_requirements_txt_and_pdm_dev_dependencies_are_static_data(
     code, out, err = audit(index_server, osv_server, cache_dir, str(project.parent), "-f", "json")
     assert code == 0, err  # nothing dynamic is left unread
     assert resolved_pins(out) == {"idna": "3.19", "pysocks": "1.7.1"}
+
+
+def test_a_release_with_invalid_metadata_is_skipped_as_pip_does(
+    osv_server: OsvServer, cache_dir: Path, tmp_path: Path
+) -> None:
+    """pip 24.1+: "Ignoring version 2.0 of odd since it has invalid metadata", and the
+    previous release is installed. Dropping the bad entry instead would resolve a set
+    pip never installs."""
+    releases = [_wheel("odd", "1.0", ["idna<3.20"]), _wheel("odd", "2.0", ["idna (>=2.0.*)"])]
+    odd = Project("odd", [f for f, _ in releases], {f["filename"]: m for f, m in releases})
+    requirements = write(tmp_path / "r.in", "odd\n")
+    with IndexServer(extra={"odd": odd}) as index:
+        code, out, err = audit(index, osv_server, cache_dir, "-r", str(requirements), "-f", "json")
+    assert code == 0, err
+    assert resolved_pins(out) == {"odd": "1.0", "idna": "3.19"}
+    assert "ignoring odd 2.0: its metadata has an invalid Requires-Dist entry" in err

@@ -281,6 +281,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         self._dependencies: dict[tuple[str, Version, frozenset[str]], list[Requirement]] = {}
         self._conflict_counts: dict[str, int] = {}
         self._conflict_promoted: set[str] = set()
+        self._invalid: dict[Distribution, bool] = {}  # releases pip would skip
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return requirement_or_candidate.identifier
@@ -377,7 +378,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             # Lazy: while backtracking, resolvelib asks again and again and mostly
             # looks at the first few; 1,500 botocore releases are not built each time.
             for version, dist in allowed:
-                if version not in excluded:
+                if version not in excluded and not self._invalid_metadata(dist):
                     yield self._candidate(name, version, dist, extras)
 
         return candidates  # type: ignore[return-value]  # resolvelib takes a factory
@@ -393,6 +394,26 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         if found is None:
             found = allowed_versions(self.view.releases(name), requirements, self.options.pre)
             self._allowed_cache[key] = found
+        return found
+
+    def _invalid_metadata(self, dist: Distribution) -> bool:
+        """pip (24.1+) skips a release whose metadata has a Requires-Dist entry that is
+        not PEP 508 ("Ignoring version X of Y since it has invalid metadata") and tries
+        the next: the same here. Dropping only the entry would resolve a set pip never
+        installs, and leave what the entry asks for unaudited."""
+        found = self._invalid.get(dist)
+        if found is None:
+            metadata = self.view.fetch_metadata(dist)
+            bad = next((t for t in metadata.requires_dist if _pep508(t) is None), None)
+            found = self._invalid[dist] = bad is not None
+            if bad is not None:
+                log.warning(
+                    "ignoring %s %s: its metadata has an invalid Requires-Dist entry %r "
+                    "(as pip does)",
+                    dist.project,
+                    dist.version,
+                    bad,
+                )
         return found
 
     def _candidate(
