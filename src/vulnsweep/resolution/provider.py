@@ -248,7 +248,9 @@ def dependencies_of(
     for text in metadata.requires_dist:
         parsed = _pep508(text)
         if parsed is None:
-            log.warning("%s: ignoring an invalid Requires-Dist entry %r", parent, text)
+            log.debug(
+                "%s: an invalid Requires-Dist entry %r (the release is skipped)", parent, text
+            )
             continue
         if parsed.marker is not None and not target.evaluate(parsed.marker, extras):
             continue
