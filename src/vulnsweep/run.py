@@ -375,7 +375,9 @@ def exploitation_signals(s: Settings) -> Signals:
     error before any work, never a silent pass."""
     from vulnsweep.triage import load_signals
 
-    signals = load_signals(cache_dir(s.cache_dir), s.kev, s.epss)
+    signals = load_signals(
+        cache_dir(s.cache_dir), s.kev, s.epss, s.max_db_age if s.service_name == "offline" else None
+    )
     if s.fail_on == "kev" and signals.kev is None:
         raise UsageError(
             "--fail-on kev needs CISA's KEV catalogue: run `vulnsweep db sync` or pass --kev FILE"

@@ -261,3 +261,18 @@ def test_the_html_report_and_job_summary_show_and_sort_by_risk(
     assert '<td data-sort="250">EPSS 25.0%</td>' in proc.stdout
     assert "| Exploited | Fix" in summary.read_text()
     assert "| EPSS 25.0% |" in summary.read_text()
+
+
+def test_an_offline_run_says_how_old_the_exploitation_data_is(
+    offline: Path, tmp_path: Path
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("jinja2==2.10.1\n")
+    proc = run_cli(
+        "-r", str(requirements), "--offline", "--cache-dir", str(offline), "--max-db-age",
+        "30", "--kev", str(KEV),
+    )  # fmt: skip
+    assert "vulnsweep: WARNING: exploitation data: KEV catalogue 2025.08.25; no EPSS (" in (
+        proc.stderr
+    )
+    assert "days old: run `vulnsweep db sync`)" in proc.stderr

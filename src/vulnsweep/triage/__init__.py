@@ -60,9 +60,15 @@ class Signals:
 log = logging.getLogger(__name__)
 
 
-def load_signals(cache_dir: Path | None, kev_file: str | None, epss_file: str | None) -> Signals:
+def load_signals(
+    cache_dir: Path | None,
+    kev_file: str | None,
+    epss_file: str | None,
+    max_age_days: float | None = None,
+) -> Signals:
     """The files given, else the copies `vulnsweep db sync` keeps in the cache; say how
-    old the data is, once."""
+    old the data is, once (a warning past `max_age_days`, the --max-db-age of the
+    offline database)."""
     import sqlite3
 
     from vulnsweep.errors import InputError
@@ -91,12 +97,31 @@ def load_signals(cache_dir: Path | None, kev_file: str | None, epss_file: str | 
             epss_date = meta["epss_date"] or None
             epss = Stored(conn, "epss", epss_date)
     if kev is not None or epss is not None:
-        log.info(
-            "exploitation data: %s; %s",
+        ages = [_age(kev_version) if kev is not None else None]
+        ages.append(_age(epss_date) if epss is not None else None)
+        oldest = max((a for a in ages if a is not None), default=None)
+        stale = max_age_days is not None and oldest is not None and oldest > max_age_days
+        log.log(
+            logging.WARNING if stale else logging.INFO,
+            "exploitation data: %s; %s%s",
             f"KEV catalogue {kev_version or '(undated)'}" if kev is not None else "no KEV",
             f"EPSS scores of {epss_date or '(undated)'}" if epss is not None else "no EPSS",
+            f" ({oldest:.0f} days old: run `vulnsweep db sync`)" if stale else "",
         )
     return Signals(kev, kev_version, epss, epss_date)
+
+
+def _age(stamp: str | None) -> float | None:
+    """Days since a KEV catalogue version (2025.08.25) or an EPSS date (2025-09-03)."""
+    import datetime as dt
+
+    if not stamp:
+        return None
+    try:
+        day = dt.date.fromisoformat(stamp[:10].replace(".", "-"))
+    except ValueError:
+        return None
+    return float((dt.date.today() - day).days)
 
 
 def risk_key(vulnerability: Vulnerability) -> tuple[int, int, float, int]:
