@@ -285,3 +285,37 @@ def test_a_release_with_invalid_metadata_is_skipped_as_pip_does(
     assert code == 0, err
     assert resolved_pins(out) == {"odd": "1.0", "idna": "3.19"}
     assert "ignoring odd 2.0: its metadata has an invalid Requires-Dist entry" in err
+
+
+@pytest.fixture(scope="module")
+def offline_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers import run_cli
+    from tests.servers.osv import DATA_ZIP
+
+    cache = tmp_path_factory.mktemp("offline")
+    assert run_cli("db", "import", str(DATA_ZIP), "--cache-dir", str(cache)).returncode == 0
+    return cache
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    ["columns", "json", "markdown", "ndjson", "sarif", "cyclonedx-json", "cyclonedx-xml", "html"],
+)
+def test_every_format_names_what_could_not_be_resolved(
+    fmt: str, tmp_path: Path, offline_cache: Path
+) -> None:
+    """An input vulnsweep cannot resolve is named with its reason in every report (an
+    OpenVEX document speaks only of vulnerabilities, so it has no place for one)."""
+    from tests.helpers import run_cli
+
+    cache = offline_cache
+    pins = write(
+        tmp_path / "requirements.txt",
+        "werkzeug @ git+https://github.com/pallets/werkzeug@main\njinja2==2.10.1\n",
+    )
+    proc = run_cli(
+        "-r", str(pins), "--offline", "--cache-dir", str(cache), "--max-db-age", "1e5",
+        "-f", fmt,
+    )  # fmt: skip
+    assert proc.returncode == 3
+    assert "its version is only known by building it" in proc.stdout

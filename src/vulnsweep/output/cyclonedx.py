@@ -154,6 +154,22 @@ class CycloneDxWriter:
         for vuln_id in sorted(live) if result.exploitation is not None else ():
             for name, value in _exploitation_properties(ours[vuln_id]):
                 vulns[vuln_id].properties.add(Property(name=name, value=value))
+        # What could not be audited or resolved is said on the BOM itself: an SBOM
+        # consumer must not read the absence of a finding as "clean".
+        for unaudited in result.unaudited:
+            dep = unaudited.dependency
+            bom.metadata.properties.add(
+                Property(
+                    name="vulnsweep:not_audited",
+                    value=f"{dep.canonical_name} {dep.version}: {unaudited.reason}",
+                )
+            )
+        for skip in result.skipped:
+            name = "vulnsweep:not_resolved" if skip.unresolved else "vulnsweep:skipped"
+            bom.metadata.properties.add(
+                Property(name="vulnsweep:input_error" if skip.error else name,
+                         value=f"{skip.name}: {skip.reason}")
+            )  # fmt: skip
         for vuln_id, seen in states.items():
             state = "new" if "new" in seen else "unchanged"
             vulns[vuln_id].properties.add(Property(name="vulnsweep:baseline_state", value=state))

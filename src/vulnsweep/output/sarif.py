@@ -164,6 +164,37 @@ def _log(
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": runs}
 
 
+MAX_NOTIFICATIONS = 1000
+
+
+def _notify_not_audited(log: dict[str, Any], result: AuditResult) -> None:
+    """What could not be audited or resolved, as the first run's tool execution
+    notifications (errors: not audited, not resolved, unreadable input; warnings: other
+    skips), and executionSuccessful false when the audit is incomplete."""
+    notes = [
+        {"level": "error", "message": {"text": f"{u.dependency.canonical_name} "
+                                               f"{u.dependency.version}: not audited: {u.reason}"}}
+        for u in result.unaudited
+    ]  # fmt: skip
+    notes += [
+        {
+            "level": "error" if s.error or s.unresolved else "warning",
+            "message": {"text": f"{s.name}: {s.reason}"},
+        }
+        for s in result.skipped
+    ]
+    if not notes:
+        return
+    incomplete = bool(result.unaudited) or any(s.error or s.unresolved for s in result.skipped)
+    run = log["runs"][0]
+    invocation = (run.get("invocations") or [{}])[0]
+    invocation["executionSuccessful"] = not incomplete
+    invocation["toolExecutionNotifications"] = notes[:MAX_NOTIFICATIONS]
+    if len(notes) > MAX_NOTIFICATIONS:
+        run.setdefault("properties", {})["notificationsLeftOut"] = len(notes) - MAX_NOTIFICATIONS
+    run["invocations"] = [invocation]
+
+
 def _gzipped_size(log: dict[str, Any]) -> int:
     import zlib
 
@@ -223,6 +254,7 @@ class SarifWriter:
             with_baseline = result.baseline_date is not None
             properties["projects"] = [project_summary(p, with_baseline) for p in result.projects]
         log = fit_for_github(list(rules.values()), results, properties, root, result.generated_at)
+        _notify_not_audited(log, result)
         stream.write(orjson.dumps(log, option=orjson.OPT_INDENT_2) + b"\n")
 
     def _result(self, finding: Finding, origin: Origin, root: Path) -> dict[str, Any]:
