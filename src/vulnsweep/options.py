@@ -42,24 +42,16 @@ RECHECK_DESCRIPTION = (
 )
 
 
-def _env_int(name: str) -> int | None:
+def _env_number(name: str, kind: type[int] | type[float]) -> int | float | None:
+    """An environment variable holding a number (a whole one for `int`), or None."""
     value = os.environ.get(name)
     if not value:
         return None
     try:
-        return int(value)
+        return kind(value)
     except ValueError:
-        raise UsageError(f"{name}={cut(value)!r}: not a whole number") from None
-
-
-def _env_float(name: str) -> float | None:
-    value = os.environ.get(name)
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise UsageError(f"{name}={cut(value)!r}: not a number") from None
+        whole = "whole " if kind is int else ""
+        raise UsageError(f"{name}={cut(value)!r}: not a {whole}number") from None
 
 
 def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
@@ -491,7 +483,7 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         "--keep-runs",
         type=int,
         metavar="N",
-        default=_env_int("VULNSWEEP_KEEP_RUNS"),
+        default=_env_number("VULNSWEEP_KEEP_RUNS", int),
         help="with --state: keep only the newest N runs of each input set (the newest "
         "complete one is always kept); applied as each run is recorded",
     )
@@ -499,7 +491,7 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         "--keep-days",
         type=float,
         metavar="DAYS",
-        default=_env_float("VULNSWEEP_KEEP_DAYS"),
+        default=_env_number("VULNSWEEP_KEEP_DAYS", float),
         help="with --state: drop runs older than DAYS (the newest complete run of each "
         "input set is always kept); `vulnsweep state vacuum` returns the space",
     )

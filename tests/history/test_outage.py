@@ -5,11 +5,9 @@ retention keeps what later baselines stand on."""
 
 from __future__ import annotations
 
-import copy
 import shutil
 import socket
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,7 @@ import pytest
 from tests.helpers import run_cli
 from tests.history.test_state import vulnsweep
 from tests.monorepo import build_monorepo
-from tests.servers.osv import Faults, OsvDatabase, OsvServer
-
-
-@pytest.fixture
-def osv(osv_db: OsvDatabase) -> Iterator[OsvServer]:
-    db = copy.copy(osv_db)
-    db.records, db.bodies = dict(osv_db.records), dict(osv_db.bodies)
-    db.by_package = {k: list(v) for k, v in osv_db.by_package.items()}
-    db._memo = {}
-    with OsvServer(db) as server:
-        yield server
+from tests.servers.osv import Faults, OsvServer
 
 
 def _closed_port_url() -> str:

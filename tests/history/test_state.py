@@ -7,16 +7,14 @@ from __future__ import annotations
 import copy
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 
 from tests.helpers import run_cli
 from tests.monorepo import WORKER_AFTER, build_monorepo
-from tests.servers.osv import OsvDatabase, OsvServer
+from tests.servers.osv import OsvServer
 
 NO_FIX_YET: dict[str, Any] = {
     "id": "GHSA-test-nofx-0001",
@@ -37,17 +35,6 @@ ignore-until-fixed = ["GHSA-test-nofx-0001"]
 id = "PYSEC-2023-74"
 reason = "proxy leak: no proxies here"
 """
-
-
-@pytest.fixture
-def osv(osv_db: OsvDatabase) -> Iterator[OsvServer]:
-    """A server of its own: these tests publish and revise advisories."""
-    db = copy.copy(osv_db)
-    db.records, db.bodies = dict(osv_db.records), dict(osv_db.bodies)
-    db.by_package = {k: list(v) for k, v in osv_db.by_package.items()}
-    db._memo = {}
-    with OsvServer(db) as server:
-        yield server
 
 
 def vulnsweep(cwd: Path, osv: OsvServer, cache: Path, *args: str) -> tuple[int, str, str]:

@@ -8,13 +8,11 @@ extracted: no path from an archive ever reaches the filesystem.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
 import sqlite3
-import tempfile
 import time
 import zipfile
 import zlib
@@ -175,11 +173,9 @@ def _parse_record(where: str, name: str, data: bytes) -> dict[str, Any]:
 
 def build(target: Path, records: Iterable[dict[str, Any]], *, source: str) -> DbInfo:
     """Write a fresh database next to `target`, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=".advisories-", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
+    from vulnsweep.cache.replace import replaced
+
+    with replaced(target, prefix=".advisories-") as temp:
         conn = sqlite3.connect(temp)
         try:
             conn.executescript(_SCHEMA)
@@ -188,11 +184,6 @@ def build(target: Path, records: Iterable[dict[str, Any]], *, source: str) -> Db
             conn.commit()
         finally:
             conn.close()
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
     log.info("built %s: %d records", target, count)
     _say_unreadable(target)
     return info(target)

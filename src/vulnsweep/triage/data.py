@@ -5,14 +5,11 @@ the cache directory by `vulnsweep db sync`, and looked up per CVE without loadin
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import gzip
 import io
 import json
-import os
 import sqlite3
-import tempfile
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -119,13 +116,9 @@ def store(
 ) -> None:
     """Replace the parts given, atomically: a copy of the file is updated, then renamed
     over it, so a failed or partial sync leaves the previous data whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=".triage-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    temp = Path(temp_name)
-    try:
-        if path.exists():
-            temp.write_bytes(path.read_bytes())
+    from vulnsweep.cache.replace import replaced
+
+    with replaced(path, prefix=".triage-", copy=True) as temp:
         conn = sqlite3.connect(temp)
         try:
             conn.executescript(_SCHEMA)
@@ -148,11 +141,6 @@ def store(
             conn.commit()
         finally:
             conn.close()
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
 
 
 def read_meta(path: Path) -> dict[str, str]:
