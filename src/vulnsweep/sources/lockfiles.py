@@ -1,8 +1,8 @@
 """Lock files, read directly (tomllib / JSON): no locking tool is run or needed.
 
 uv.lock, poetry.lock, Pipfile.lock, pdm.lock and pylock.toml (PEP 751). Packages
-from an index are audited at their locked version; path, directory, git and URL
-sources are skipped with a reason. Every package of every group is audited unless
+from an index, and git and URL sources, are audited at their locked version; local path
+and directory sources (the organisation's own code) are skipped with a reason. Every package of every group is audited unless
 `--no-dev` or `--group` narrows it. Markers are not evaluated: a lock file covers
 every platform it was locked for, and a missed advisory is worse than an extra one.
 """
@@ -135,6 +135,23 @@ def _skip(name: str, origin: Origin, reason: str) -> SkippedDependency:
     return SkippedDependency(name=name, origins=(origin,), reason=reason)
 
 
+def _remote(entry: dict[str, Any], origin: Origin, kind: str) -> Collected:
+    """A git or URL source: the lock records the version it resolved to, so it is
+    audited at that version, as a direct reference is; without one, only a build could
+    tell, and the run exits 3. (A local path or directory is the organisation's own
+    code, not a release any advisory names; what it depends on is locked beside it.)"""
+    version = entry.get("version")
+    if isinstance(version, str) and version:
+        return _pin(entry, origin)
+    return SkippedDependency(
+        name=str(entry.get("name") or "<unnamed>"),
+        origins=(origin,),
+        reason=f"locked from a {kind} source with no version: only a build could tell it; "
+        "not audited",
+        unresolved=True,
+    )
+
+
 def _check_version(path: str, label: str, value: Any, supported: Sequence[str]) -> None:
     if value is None:
         raise InputError(path, f"no {label}: not a lock file vulnsweep can trust")
@@ -176,6 +193,9 @@ def _read_uv(path: str, text: str, selection: GroupSelection) -> Iterator[Collec
         if any(k in source for k in _UV_LOCAL):
             continue  # the project itself or a workspace member: not a dependency
         if wanted is not None and (canonical_name(name), entry.get("version")) not in wanted:
+            continue
+        if "git" in source or "url" in source:
+            yield _remote(entry, origin, "git" if "git" in source else "URL")
             continue
         local = next((label for k, label in _UV_NOT_AUDITABLE.items() if k in source), None)
         if local is not None:
@@ -241,7 +261,10 @@ def _read_poetry(path: str, text: str, selection: GroupSelection) -> Iterator[Co
             continue
         source = entry.get("source") or {}
         kind = source.get("type")
-        if kind in ("git", "directory", "file", "url"):
+        if kind in ("git", "url"):
+            yield _remote(entry, origin, str(kind))
+            continue
+        if kind in ("directory", "file"):
             yield _skip(
                 name, origin, f"locked from a {kind} source, not an index: cannot be audited"
             )
@@ -262,7 +285,10 @@ def _read_pdm(path: str, text: str, selection: GroupSelection) -> Iterator[Colle
         groups = entry.get("groups") or entry.get("sections") or ["default"]
         if not any(selection.wants(str(g)) for g in groups):
             continue
-        local = next((k for k in ("git", "path", "url", "editable") if k in entry), None)
+        if "git" in entry or "url" in entry:
+            yield _remote(entry, origin, "git" if "git" in entry else "URL")
+            continue
+        local = next((k for k in ("path", "editable") if k in entry), None)
         if local is not None:
             yield _skip(
                 name, origin, f"locked from a {local} source, not an index: cannot be audited"
@@ -296,6 +322,9 @@ def _read_pipfile(path: str, text: str, selection: GroupSelection) -> Iterator[C
             origin = Origin(path, _json_key_line(lines, name, section_line or 0))
             if not isinstance(entry, dict):
                 yield _skip(name, origin, "entry is not an object")
+                continue
+            if "git" in entry and "version" not in entry:
+                yield _remote(entry, origin, "git")
                 continue
             local = next((k for k in ("git", "path", "file", "editable") if k in entry), None)
             if local is not None and "version" not in entry:
@@ -340,7 +369,10 @@ def _read_pylock(path: str, text: str, selection: GroupSelection) -> Iterator[Co
         marker = entry.get("marker")
         if marker and selection.narrowed and not _group_marker_holds(str(marker), groups, extras):
             continue
-        local = next((k for k in ("vcs", "directory") if k in entry), None)
+        if "vcs" in entry:
+            yield _remote(entry, origin, "VCS")
+            continue
+        local = next((k for k in ("directory",) if k in entry), None)
         if local is not None:
             yield _skip(
                 name, origin, f"locked from a {local} source, not an index: cannot be audited"
