@@ -3,8 +3,9 @@
 uv.lock, poetry.lock, Pipfile.lock, pdm.lock and pylock.toml (PEP 751). Packages from
 an index, and git and URL sources, are audited at their locked version; local path and
 directory sources (the organisation's own code) are skipped with a reason. Every
-package of every group is audited unless `--no-dev` or `--group` narrows it. Markers are not evaluated: a lock file covers
-every platform it was locked for, and a missed advisory is worse than an extra one.
+package of every group is audited unless `--no-dev` or `--group` narrows it. Markers
+are not evaluated: a lock file covers every platform it was locked for, and a missed
+advisory is worse than an extra one.
 """
 
 from __future__ import annotations
