@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from vulnsweep import __version__
 from vulnsweep.errors import UsageError
+from vulnsweep.redact import cut
 
 if TYPE_CHECKING:
     from vulnsweep.policy.config import Config
@@ -710,23 +711,16 @@ def check_url(option: str, value: object, *, secret_path: bool = False) -> Url:
 def _check_urls(args: argparse.Namespace) -> None:
     from vulnsweep.url import Url
 
-    checked = check_url
-
     for dest in _URL_OPTIONS:
         value = getattr(args, dest, None)
         if value is not None and not isinstance(value, Url):
-            setattr(args, dest, checked(f"--{dest.replace('_', '-')}", value))
+            setattr(args, dest, check_url(f"--{dest.replace('_', '-')}", value))
     extra = getattr(args, "extra_index_url", None)
     if extra:
-        args.extra_index_url = [checked("--extra-index-url", u) for u in extra]
+        args.extra_index_url = [check_url("--extra-index-url", u) for u in extra]
     webhook = getattr(args, "webhook", None)
     if webhook:
-        args.webhook = checked("--webhook", webhook, secret_path=True)
-
-
-def cut(text: str, limit: int = 200) -> str:
-    """An input quoted in a message, cut to a readable length."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+        args.webhook = check_url("--webhook", webhook, secret_path=True)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -734,10 +728,10 @@ class _Parser(argparse.ArgumentParser):
     10 MB error line."""
 
     def error(self, message: str) -> NoReturn:
-        from vulnsweep.redact import printable, redact_text
+        from vulnsweep.redact import shown
 
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {printable(redact_text(cut(message, 300)))}\n")
+        self.exit(2, f"{self.prog}: error: {shown(message, 300)}\n")
 
 
 # The environment variables an option's default comes from, to name them in errors.

@@ -52,10 +52,13 @@ def printable(cell: str) -> str:
     return "".join(p + (links[i] if i < len(links) else "") for i, p in enumerate(escaped))
 
 
+def cut(text: str, limit: int = 200) -> str:
+    """An input quoted in a message, cut to a readable length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def shown(text: str, limit: int = 500) -> str:
     """Input-derived text for a terminal line: credentials redacted, control characters
     escaped (a name must not forge a line such as "No known vulnerabilities found"),
     and cut to a readable length (a 10 MB name is no message)."""
-    if len(text) > limit:
-        text = f"{text[:limit]}... ({len(text)} characters)"
-    return printable(redact_text(text))
+    return printable(redact_text(cut(text, limit)))

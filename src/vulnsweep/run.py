@@ -348,7 +348,8 @@ def report(
                 on_findings,
                 fresh=s.recheck,
                 network=run.network,
-                annotate=signals.annotate,
+                # No data consulted: nothing to add, and no pass over every answer.
+                annotate=signals.annotate if signals.describe() is not None else None,
             )
         finally:
             if progress is not None:

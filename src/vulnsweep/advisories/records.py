@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # OSV ids and aliases: a prefix and an identifier, no spaces or markup (PYSEC-2021-335,
 # GHSA-qcx9-j53g-ccgf, CVE-2021-32807, BIT-django-2024-1, ...).
-_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,120}")
+ADVISORY_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,120}")
 _ALIAS_SEPARATORS = re.compile(r"[\s,;]+")
 MAX_ID = 200
 EVENT_KINDS = ("introduced", "fixed", "last_affected", "limit")
@@ -150,7 +150,7 @@ def _read_aliases(record_id: str, raw: Any) -> tuple[str, ...]:
             _warn(record_id, where, f"{_shown(alias)} is not a string; dropped")
             continue
         parts = [p for p in _ALIAS_SEPARATORS.split(alias) if p]
-        good = [p for p in parts if _ID.fullmatch(p) and p != record_id]
+        good = [p for p in parts if ADVISORY_ID.fullmatch(p) and p != record_id]
         if parts != [alias]:
             _warn(record_id, where, f"{_shown(alias)} read as {good}", salvaged=bool(good))
         elif not good and alias != record_id:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sqlite3
 import time
 import zipfile
@@ -72,9 +71,6 @@ class DbInfo:
     records: int
     packages: int
     updated: float | None  # the newest record's `modified` (unix time)
-
-
-_FILED_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[A-Za-z0-9._:-]{1,120}")
 
 
 def db_path(cache_dir: Path) -> Path:
@@ -161,7 +157,9 @@ def _parse_record(where: str, name: str, data: bytes) -> dict[str, Any]:
     if not isinstance(record.get("id"), str) or not record["id"].strip():
         # The export files each record under its id: read leniently, keep it.
         stem = PurePosixPath(name).stem
-        if not _FILED_ID.fullmatch(stem):
+        from vulnsweep.advisories.records import ADVISORY_ID
+
+        if not ADVISORY_ID.fullmatch(stem):
             raise InputError(where, "not an OSV record (no `id`)")
         log.warning("%s: `id` %.60r is not an id; read as %s", where, record.get("id"), stem)
         record["id"] = stem

@@ -17,6 +17,7 @@ from vulnsweep.model import (
     SkippedDependency,
     canonical_name,
 )
+from vulnsweep.redact import cut
 
 if TYPE_CHECKING:
     from packaging.requirements import Requirement
@@ -124,11 +125,6 @@ def parse_requirement(
             )
         return requirement.name, version, requirement
     return requirement.name, _exact_pin(requirement), requirement
-
-
-def cut(text: str, limit: int = 200) -> str:
-    """An input line quoted in a message, cut to a readable length."""
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _evaluate(
