@@ -233,11 +233,14 @@ def _read_entry(
     raw_versions = entry.get("versions")
     if raw_versions is not None and not isinstance(raw_versions, list):
         fail(f"{where}.versions", f"{_shown(raw_versions)} is not a list")
-    for position, version in enumerate(raw_versions if isinstance(raw_versions, list) else ()):
-        if isinstance(version, str):
-            versions.append(version)
-        else:
-            fail(f"{where}.versions[{position}]", f"{_shown(version)} is not a string")
+    if isinstance(raw_versions, list) and set(map(type, raw_versions)) <= {str}:
+        versions = raw_versions  # the common case, checked at C speed: lists run long
+    else:
+        for position, version in enumerate(raw_versions if isinstance(raw_versions, list) else ()):
+            if isinstance(version, str):
+                versions.append(version)
+            else:
+                fail(f"{where}.versions[{position}]", f"{_shown(version)} is not a string")
     ranges: list[tuple[Event, ...]] = []
     raw_ranges = entry.get("ranges")
     if isinstance(raw_ranges, Mapping):
