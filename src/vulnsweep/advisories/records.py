@@ -91,7 +91,7 @@ def _shown(value: Any) -> str:
 def read_advisory(raw: Any, expected_id: str | None = None) -> Advisory | None:
     """A lenient reading of one record; None only when it has no id at all (neither
     its own nor `expected_id`, the id it was fetched or filed under)."""
-    if not isinstance(raw, Mapping):
+    if not isinstance(raw, dict):
         return None
     record_id = raw.get("id")
     if isinstance(record_id, str) and 0 < len(record_id.strip()) <= MAX_ID:
@@ -116,7 +116,7 @@ def read_advisory(raw: Any, expected_id: str | None = None) -> Advisory | None:
         withdrawn = None
     packages, unreadable, entry_vectors = _read_affected(record_id, raw.get("affected"))
     stated = raw.get("database_specific")
-    if stated is not None and not isinstance(stated, Mapping):
+    if stated is not None and not isinstance(stated, dict):
         _warn(record_id, "`database_specific`", f"{_shown(stated)} is not an object; dropped")
         stated = None
     severity = (stated or {}).get("severity")
@@ -162,7 +162,7 @@ def _read_aliases(record_id: str, raw: Any) -> tuple[str, ...]:
 def _read_vectors(record_id: str, where: str, raw: Any) -> list[tuple[str, str]]:
     if raw is None:
         return []
-    if isinstance(raw, Mapping):
+    if isinstance(raw, dict):
         _warn(record_id, where, "is an object, not a list; read as a list", salvaged=True)
         raw = [raw]
     if not isinstance(raw, list):
@@ -171,7 +171,7 @@ def _read_vectors(record_id: str, where: str, raw: Any) -> list[tuple[str, str]]
     out = []
     for position, entry in enumerate(raw):
         if (
-            isinstance(entry, Mapping)
+            isinstance(entry, dict)
             and isinstance(entry.get("type"), str)
             and isinstance(entry.get("score"), str)
         ):
@@ -189,7 +189,7 @@ def _read_affected(
     vectors: list[tuple[str, str]] = []
     if raw is None:
         return {}, {}, []
-    if isinstance(raw, Mapping):
+    if isinstance(raw, dict):
         _warn(record_id, "`affected`", "is an object, not a list; read as a list", salvaged=True)
         raw = [raw]
     if not isinstance(raw, list):
@@ -198,9 +198,9 @@ def _read_affected(
         return {}, unreadable, []
     for position, entry in enumerate(raw):
         where = f"`affected[{position}]`"
-        package = entry.get("package") if isinstance(entry, Mapping) else None
-        ecosystem = package.get("ecosystem") if isinstance(package, Mapping) else None
-        name = package.get("name") if isinstance(package, Mapping) else None
+        package = entry.get("package") if isinstance(entry, dict) else None
+        ecosystem = package.get("ecosystem") if isinstance(package, dict) else None
+        name = package.get("name") if isinstance(package, dict) else None
         if isinstance(ecosystem, str) and ecosystem.lower() != "pypi":
             continue  # another ecosystem's entry: nothing to read for Python
         if not isinstance(name, str) or not name.strip() or not isinstance(ecosystem, str):
@@ -208,7 +208,7 @@ def _read_affected(
             unreadable.setdefault(None, why)
             _warn(record_id, where, "names no package: it cannot be matched")
             continue
-        assert isinstance(entry, Mapping)
+        assert isinstance(entry, dict)
         canonical = canonical_name(name.strip())
         versions, ranges, broken = _read_entry(record_id, where, entry)
         if broken is not None:
@@ -243,16 +243,16 @@ def _read_entry(
                 fail(f"{where}.versions[{position}]", f"{_shown(version)} is not a string")
     ranges: list[tuple[Event, ...]] = []
     raw_ranges = entry.get("ranges")
-    if isinstance(raw_ranges, Mapping):
+    if isinstance(raw_ranges, dict):
         raw_ranges = [raw_ranges]
     if raw_ranges is not None and not isinstance(raw_ranges, list):
         fail(f"{where}.ranges", f"{_shown(raw_ranges)} is not a list")
     for position, range_ in enumerate(raw_ranges if isinstance(raw_ranges, list) else ()):
         at = f"{where}.ranges[{position}]"
-        kind = range_.get("type") if isinstance(range_, Mapping) else None
+        kind = range_.get("type") if isinstance(range_, dict) else None
         if kind == "GIT":
             continue  # commits, not versions: the `versions` list enumerates them
-        if kind not in RANGE_TYPES or not isinstance(range_, Mapping):
+        if kind not in RANGE_TYPES or not isinstance(range_, dict):
             fail(at, f"type {_shown(kind)} is not one this reader can evaluate")
             continue
         events = _read_events(range_.get("events"))
@@ -270,7 +270,7 @@ def _read_events(raw: Any) -> tuple[Event, ...] | str:
         return f"events {_shown(raw)} are not a list"
     events = []
     for event in raw:
-        if not isinstance(event, Mapping) or len(event) != 1:
+        if not isinstance(event, dict) or len(event) != 1:
             return f"event {_shown(event)} is not one event"
         ((kind, value),) = event.items()
         if kind not in EVENT_KINDS or not isinstance(value, str):
