@@ -18,6 +18,9 @@ REQUIREMENTS = DATA / "requirements"
 def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """This environment without any vulnsweep/pip-audit settings, plus `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("VULNSWEEP_", "PIP_AUDIT_"))}
+    # No test reaches past loopback: a run that names no index resolves against a
+    # closed local port and fails loudly, instead of quietly asking pypi.org.
+    clean["PIP_INDEX_URL"] = "http://127.0.0.1:9/simple"
     clean.update(env or {})
     return clean
 

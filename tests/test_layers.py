@@ -28,7 +28,7 @@ RANKS = {
     "resolution": 4,
     "policy": 5,
     "audit": 6,
-    "fix": 6,
+    "remediation": 6,
     "output": 7,
     "history": 7,
     "options": 8,

@@ -122,6 +122,9 @@ class ResolutionRequest:
     project: str | None = None  # heads every dependency path (a pyproject's name)
     project_version: str | None = None  # its static version: requirements on it must agree
     tolerant: bool = False  # in a tree walk a failure becomes a skipped entry
+    # A lock being re-resolved (`--fix`): these versions are kept where the new set
+    # allows them, and what must move moves as little as it can (lock tools' rule).
+    preferred: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,54 @@ class FixResult:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedChange:
+    """One release a fix moves, adds or drops. `closes`: the advisories it fixes (a
+    vulnerable release); `because`: why it moves when it is not itself vulnerable."""
+
+    name: str
+    old_version: str | None  # None: new to the lock
+    new_version: str | None  # None: no longer needed
+    closes: tuple[str, ...] = ()
+    because: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedFix:
+    """A vulnerable release left alone, and what stops every fix (a cap's file:line)."""
+
+    name: str
+    version: str
+    reason: str
+    advisories: tuple[str, ...] = ()
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadEnd:
+    """A fix on a line of releases that has stopped, and the smallest fix on a line
+    that is still released (None when the index has none)."""
+
+    name: str
+    version: str
+    line: str
+    last_release: str  # "1.26.20 on 2024-08-29"
+    alternative: str | None
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """What `--fix` does to one file that pins (a lock or a compiled requirements file)."""
+
+    file: str
+    format: str  # "requirements" or a lock file name ("uv.lock", ...)
+    changes: tuple[PlannedChange, ...] = ()
+    blocked: tuple[BlockedFix, ...] = ()
+    dead_ends: tuple[DeadEnd, ...] = ()
+    written: bool = False
+    note: str | None = None  # why the file was not written, when it was not
+
+
+@dataclass(frozen=True, slots=True)
 class PastFinding:
     """A finding of an earlier run (a baseline). Reports list the ones this run no
     longer has -- fixed, or gone -- as absent."""
@@ -301,6 +352,7 @@ class AuditResult:
     unaudited: list[Unaudited] = field(default_factory=list)
     statuses: dict[tuple[str, str], ProjectStatus] = field(default_factory=dict)
     fixes: list[FixResult] = field(default_factory=list)
+    plans: list[FixPlan] = field(default_factory=list)  # --fix: per file that pins
     projects: list[ProjectReport] = field(default_factory=list)  # a monorepo walk only
     absent: list[PastFinding] = field(default_factory=list)  # with a baseline only
     baseline_date: str | None = None  # when the baseline report was made

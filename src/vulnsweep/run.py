@@ -15,7 +15,7 @@ import itertools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from vulnsweep.policy.config import Config
     from vulnsweep.policy.projects import ScopedPolicy
     from vulnsweep.services import VulnerabilityService
+    from vulnsweep.target import TargetEnvironment
     from vulnsweep.triage import Signals
 
 log = logging.getLogger("vulnsweep")
@@ -357,7 +358,11 @@ def report(
         if s.check_status:
             enrich(run, outcome)
         if s.fix:
-            fix(run, outcome.result, service)
+            from vulnsweep.target import TargetEnvironment, platform_of
+
+            markers = collected.markers
+            target = TargetEnvironment(markers, s.platform or platform_of(markers))
+            fix(run, outcome.result, service, target)
         policy.finish(outcome.result, _owners(collected))
         now = dt.datetime.now(dt.timezone.utc)
         outcome.result.generated_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -423,36 +428,72 @@ def enrich(run: Run, outcome: AuditOutcome) -> None:
     outcome.errors += errors
 
 
-def fix(run: Run, result: AuditResult, service: VulnerabilityService) -> None:
-    """`--fix`: plan the smallest fixing versions (each candidate audited too), rewrite
-    the files that pin them, say what changed."""
-    from vulnsweep import fix as fixing
+def fix(
+    run: Run, result: AuditResult, service: VulnerabilityService, target: TargetEnvironment
+) -> None:
+    """`--fix`: re-resolve each lock with the fixes as floors (each candidate audited
+    too), write every file or none, and say what moved and why."""
     from vulnsweep.audit import answers_for
-    from vulnsweep.index.status import release_hashes
-    from vulnsweep.model import FixResult
+    from vulnsweep.index.status import project_pages
+    from vulnsweep.remediation import pins
+    from vulnsweep.remediation.engine import remediate
+    from vulnsweep.remediation.planner import Resolution
+    from vulnsweep.remediation.releases import ReleaseFiles, read_page
+    from vulnsweep.resolution.resolve import ResolverSettings, resolve_all
+    from vulnsweep.url import reveal
 
     s = run.settings
+    audited: dict[tuple[str, str], list[Vulnerability] | None] = {}
 
     def auditor(candidates: list[Dependency]) -> dict[tuple[str, str], list[Vulnerability] | None]:
-        return dict(answers_for(service, candidates, network=run.network)[0])
+        missing = [d for d in candidates if d.key not in audited]
+        if missing:
+            audited.update(answers_for(service, missing, network=run.network)[0])
+        return {d.key: audited.get(d.key) for d in candidates}
 
-    plans = fixing.plan(result, auditor)
-    rewrites = fixing.rewrite_files(
-        plans,
-        lambda pairs: run.network.run(
-            lambda: release_hashes(pairs, s.index_url, timeouts=s.timeouts, network=run.network)
-        ),
-    )
-    result.fixes = [
-        FixResult(p.dependency.canonical_name, p.dependency.version, p.new_version, p.skip_reason)
-        for p in plans
-    ]
+    read: dict[str, ReleaseFiles] = {}
+
+    def pages(names: Sequence[str]) -> dict[str, ReleaseFiles]:
+        wanted = [n for n in dict.fromkeys(names) if n not in read]
+        if wanted:
+            found, errors = run.network.run(
+                lambda: project_pages(wanted, s.index_url, timeouts=s.timeouts, network=run.network)
+            )
+            if errors:
+                raise errors[0]
+            base = reveal(s.index_url).rstrip("/")  # credentials are stripped from each URL
+            read.update({n: read_page(page, f"{base}/{n}/") for n, page in found.items()})
+        return {n: read[n] for n in names if n in read}
+
+    def resolver(request: ResolutionRequest) -> Resolution:
+        resolved = resolve_all(
+            [request],
+            ResolverSettings(
+                cache=run.cache,
+                index_url=s.index_url,
+                extra_index_urls=s.extra_index_url,
+                target=target,
+                pre=s.pre,
+                concurrency=min(s.concurrency, 64),
+                timeouts=s.timeouts,
+                deadline=s.deadline,
+                network=run.network,
+            ),
+        )
+        return Resolution(
+            {d.canonical_name: d.version for d in resolved.dependencies},
+            resolved.wanted_by.get(request.label, {}),
+        )
+
+    remedy = remediate(result, resolver, auditor, pages, write=not s.dry_run or s.diff)
+    result.plans = remedy.plans
+    result.fixes = remedy.fixes
     if s.diff:
-        sys.stderr.write("".join(r.diff() for r in rewrites))
-    verb = "Would fix" if s.dry_run else "Fixed"
+        sys.stderr.write("".join(r.diff() for r in remedy.rewrites))
     if not s.dry_run:
-        fixing.apply(rewrites)
-    for p in plans:
+        pins.apply(remedy.rewrites)
+    verb = "Would fix" if s.dry_run else "Fixed"
+    for p in remedy.single:
         if p.new_version:
             print(
                 f"{verb} {p.dependency.canonical_name}: {p.dependency.version} -> "
@@ -464,6 +505,9 @@ def fix(run: Run, result: AuditResult, service: VulnerabilityService) -> None:
                 f"Cannot fix {p.dependency.canonical_name} {p.dependency.version}: {p.skip_reason}",
                 file=sys.stderr,
             )
+    from vulnsweep.output.fixplan import say_plans
+
+    say_plans(remedy.plans, dry_run=s.dry_run, stream=sys.stderr)
 
 
 def _owners(collected: Collected) -> Callable[[str], tuple[str, ...]] | None:

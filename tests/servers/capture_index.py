@@ -1,6 +1,7 @@
 """Capture real PyPI index data for the local PEP 691 test index (run once, by hand).
 
     python tests/servers/capture_index.py tests/data/index [PROJECT ...]
+    python tests/servers/capture_index.py tests/data/index-fix --pick NAME==V1,V2 ...
 
 For each project listed below: its PEP 691 JSON page from pypi.org, trimmed to the
 newest releases that have a wheel installable on CPython 3.11 / manylinux x86_64
@@ -140,7 +141,7 @@ def strip_description(text: str) -> str:
     return "\n".join(kept) + "\n\n"
 
 
-def capture(name: str, keep: int, out: Path) -> None:
+def capture(name: str, keep: int, out: Path, pick: set[Version] | None = None) -> None:
     page = json.loads(get(f"https://pypi.org/simple/{name}/", ACCEPT))
     by_version: dict[Version, list[dict]] = {}
     for f in page["files"]:
@@ -154,6 +155,8 @@ def capture(name: str, keep: int, out: Path) -> None:
     kept = []
     metadata: dict[str, str] = {}
     for version in sorted(by_version, reverse=True):
+        if pick is not None and version not in pick:
+            continue
         wheel = best_wheel(by_version[version])
         if wheel is None:
             continue
@@ -164,7 +167,7 @@ def capture(name: str, keep: int, out: Path) -> None:
         except OSError:
             continue
         kept.append(wheel)
-        if len(kept) >= keep:
+        if pick is None and len(kept) >= keep:
             break
     files = [
         {
@@ -189,6 +192,14 @@ def capture(name: str, keep: int, out: Path) -> None:
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
+    if sys.argv[2:3] == ["--pick"]:  # chosen releases only (old, vulnerable ones too)
+        picks = [arg.split("==", 1) for arg in sys.argv[3:]]
+        with ThreadPoolExecutor(8) as pool:
+            for _ in pool.map(
+                lambda p: capture(p[0], 0, out, {Version(v) for v in p[1].split(",")}), picks
+            ):
+                pass
+        return
     wanted = {k: v for k, v in PROJECTS.items() if k in sys.argv[2:] or len(sys.argv) == 2}
     with ThreadPoolExecutor(8) as pool:
         for _ in pool.map(lambda item: capture(item[0], item[1], out), wanted.items()):

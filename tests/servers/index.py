@@ -243,6 +243,10 @@ class IndexServer(BackgroundServer):
                 "requires-python": f.get("requires-python"),
                 "yanked": f.get("yanked", False),
             }
+            if f.get("upload-time"):  # PEP 700, as PyPI serves it
+                entry["upload-time"] = f["upload-time"]
+            if built is not None:
+                entry["size"] = len(built)
             text = project.metadata.get(f["filename"])
             if not self.faults.advertise_metadata or not f["filename"].endswith(".whl"):
                 text = None

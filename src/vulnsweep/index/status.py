@@ -104,7 +104,7 @@ def status_from_page(page: dict[str, Any], version: str) -> ProjectStatus:
     files = [
         f
         for f in page.get("files") or ()
-        if isinstance(f, dict) and _file_version(str(f.get("filename", ""))) == wanted
+        if isinstance(f, dict) and file_version(str(f.get("filename", ""))) == wanted
     ]
     yanked = bool(files) and all(f.get("yanked") not in (None, False) for f in files)
     yanked_reason = (
@@ -120,7 +120,7 @@ def status_from_page(page: dict[str, Any], version: str) -> ProjectStatus:
     )
 
 
-def _file_version(filename: str) -> str | None:
+def file_version(filename: str) -> str | None:
     from packaging.utils import (
         InvalidSdistFilename,
         InvalidWheelFilename,
@@ -167,7 +167,7 @@ async def release_hashes(
                 if isinstance(f, dict)
                 and isinstance(f.get("hashes"), dict)
                 and f["hashes"].get("sha256")
-                and _file_version(str(f.get("filename", ""))) == wanted
+                and file_version(str(f.get("filename", ""))) == wanted
             }
         )
     return out

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from vulnsweep.model import AuditResult, Finding, VexStatement
+from vulnsweep.model import AuditResult, Finding, FixPlan, VexStatement
 from vulnsweep.output import (
     OutputOptions,
     baseline_counts,
@@ -152,12 +152,77 @@ class JsonWriter:
                 }
                 for a in result.absent
             ]
+        if result.plans:
+            tail["fix_plan"] = [plan_json(p) for p in result.plans]
+            tail["fleet_plan"] = fleet_json(result.plans, result.owners)
         if result.projects:
             with_baseline = result.baseline_date is not None
             tail["projects"] = [project_summary(p, with_baseline) for p in result.projects]
         for key, value in tail.items():
             stream.write(b"," + orjson.dumps(key) + b":" + orjson.dumps(value))
         stream.write(b"}\n")
+
+
+def plan_json(plan: FixPlan) -> dict[str, Any]:
+    return {
+        "file": plan.file,
+        "format": plan.format,
+        "written": plan.written,
+        "note": plan.note,
+        "changes": [
+            {
+                "name": c.name,
+                "old_version": c.old_version,
+                "new_version": c.new_version,
+                "closes": list(c.closes),
+                "because": c.because,
+            }
+            for c in plan.changes
+        ],
+        "blocked": [
+            {
+                "name": b.name,
+                "version": b.version,
+                "reason": b.reason,
+                "advisories": list(b.advisories),
+                "where": str(b.origin) if b.origin is not None else None,
+            }
+            for b in plan.blocked
+        ],
+        "dead_ends": [
+            {
+                "name": d.name,
+                "version": d.version,
+                "line": d.line,
+                "last_release": d.last_release,
+                "alternative": d.alternative,
+            }
+            for d in plan.dead_ends
+        ],
+    }
+
+
+def fleet_json(plans: list[FixPlan], owners: dict[str, tuple[str, ...]]) -> list[dict[str, Any]]:
+    """Each vulnerable release once: its targets with the files (and owners) needing
+    them, and where it is blocked."""
+    from vulnsweep.output.fixplan import fleet
+
+    def where(file: str) -> dict[str, Any]:
+        return {"file": file, "owners": list(owners.get(file, ()))}
+
+    return [
+        {
+            "name": e.name,
+            "version": e.version,
+            "closes": list(e.closes),
+            "targets": [
+                {"version": v, "files": [where(f) for f in sorted(files)]}
+                for v, files in sorted(e.targets.items())
+            ],
+            "blocked": [{**where(f), "reason": r} for f, r in e.blocked],
+        }
+        for e in fleet(plans)
+    ]
 
 
 def vex_json(statement: VexStatement) -> dict[str, Any]:

@@ -100,6 +100,10 @@ class MarkdownWriter:
                     ]
                 )
             )
+        if result.plans:  # --fix: the plan, one entry per vulnerable release
+            from vulnsweep.output.fixplan import fleet_markdown
+
+            parts.append(fleet_markdown(result.plans, lambda f: result.owners.get(f, ())).rstrip())
         ignored = [f for f in result.findings if f.ignored]
         if ignored:
             parts.append(

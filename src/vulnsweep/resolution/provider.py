@@ -97,6 +97,9 @@ class Options:
     # Its own version, when static: a requirement on it must agree with it (a sibling
     # distribution pinning `core==3.2.2` is not met by a local core 3.2.0).
     local_version: Version | None = None
+    # Locked versions to keep (`--fix`): that version first, then upward one release at
+    # a time (the smallest move), then downward; unlocked projects newest first, as pip.
+    preferred: Mapping[str, Version] = field(default_factory=dict)
 
 
 class IndexView:
@@ -376,6 +379,10 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             ahead = (dist for version, dist in allowed if version not in excluded)
             self.view.fetch_ahead(list(itertools.islice(ahead, BACKTRACK_AHEAD)))
 
+        locked = self.options.preferred.get(name)
+        if locked is not None:
+            allowed = _nearest_first(allowed, locked)
+
         def candidates() -> Iterator[Candidate]:
             # Lazy: while backtracking, resolvelib asks again and again and mostly
             # looks at the first few; 1,500 botocore releases are not built each time.
@@ -486,6 +493,16 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
                     candidate.version,
                     extra,
                 )
+
+
+def _nearest_first(
+    allowed: list[tuple[Version, Distribution]], locked: Version
+) -> list[tuple[Version, Distribution]]:
+    """Newest-first releases reordered around a locked version: it, then each newer
+    release from the nearest up, then the older ones newest first."""
+    newer = [item for item in allowed if item[0] >= locked]
+    older = [item for item in allowed if item[0] < locked]
+    return newer[::-1] + older
 
 
 def _requires_python(metadata: Metadata, candidate: Candidate) -> Requirement | None:

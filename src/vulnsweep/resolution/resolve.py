@@ -81,6 +81,9 @@ class Resolved:
     dependencies: list[Dependency] = field(default_factory=list)
     skipped: list[SkippedDependency] = field(default_factory=list)
     requests_sent: int = 0
+    # Re-resolved locks only (`--fix` explains each move): per set label, per project,
+    # who asked for it and what they asked ("requests 2.32.0", "urllib3<3,>=1.21.1").
+    wanted_by: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
 
 
 def resolve_all(requests: Sequence[ResolutionRequest], settings: ResolverSettings) -> Resolved:
@@ -262,7 +265,7 @@ async def _resolve_one(
         return
     pre = settings.pre or request.pre
     fingerprint = _fingerprint(request, index, target, pre)
-    reused = await _reuse(index, fingerprint)
+    reused = None if request.preferred else await _reuse(index, fingerprint)
     if reused is not None:
         resolved.dependencies.extend(reused.dependencies)
         resolved.skipped.extend(reused.skipped)
@@ -293,7 +296,12 @@ async def _resolve_one(
         user_order.setdefault(root.identifier, position)
     local = canonical_name(request.project) if request.project else None
     local_version = parse_version(request.project_version) if request.project_version else None
-    provider = Provider(view, Options(target, pre, by_name, user_order, local, local_version))
+    preferred = {
+        canonical_name(n): v for n, text in request.preferred if (v := parse_version(text))
+    }
+    provider = Provider(
+        view, Options(target, pre, by_name, user_order, local, local_version, preferred)
+    )
 
     def run() -> Any:
         """In the worker thread, so explaining a failure may still ask the index."""
@@ -330,7 +338,30 @@ async def _resolve_one(
         )
     resolved.dependencies.extend(outcome.dependencies)
     resolved.skipped.extend(outcome.skipped)
-    _keep(index, fingerprint, outcome, view.asked)
+    if request.preferred:
+        resolved.wanted_by[request.label] = _wanted_by(result)
+    else:
+        _keep(index, fingerprint, outcome, view.asked)
+
+
+def _wanted_by(result: Any) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for criterion in result.criteria.values():
+        for information in criterion.information:
+            requirement: Requirement = information.requirement
+            parent: Candidate | None = information.parent
+            if requirement.name == PYTHON:
+                continue
+            who = (
+                f"{parent.name} {parent.version}"
+                if parent is not None
+                else str(requirement.origin or "the input")
+            )
+            entry = (who, requirement.text)
+            found = out.setdefault(requirement.name, [])
+            if entry not in found:
+                found.append(entry)
+    return out
 
 
 # -- reusing a resolution ----------------------------------------------------------

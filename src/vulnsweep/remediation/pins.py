@@ -1,5 +1,5 @@
-"""`--fix`: move each vulnerable pin to the smallest version that fixes every known
-advisory for it, and rewrite the files that pin it.
+"""Single pins in hand-written files (requirements lines, pyproject strings): each
+vulnerable pin moves to the smallest version that fixes every known advisory for it.
 
 The candidate is checked by auditing it too, round after round, until it is clean or
 no fix exists. Rewrites touch only the version on the pinning line (extras, markers,
@@ -64,7 +64,7 @@ def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
         candidates: dict[tuple[str, str], Dependency] = {}
         target_of: dict[tuple[str, str], Version] = {}
         for key, (dep, floor, vulns) in pending.items():
-            target, blocker = _smallest_fix(floor, vulns)
+            target, blocker = smallest_fix(floor, vulns)
             if target is None:
                 fixes[key].skip_reason = f"{blocker} has no fix version above {floor}"
                 continue
@@ -86,7 +86,7 @@ def plan(result: AuditResult, auditor: Auditor) -> list[Fix]:
     return list(fixes.values())
 
 
-def _smallest_fix(
+def smallest_fix(
     current: Version,
     vulns: Sequence[Vulnerability],
 ) -> tuple[Version | None, str | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from subprocess import CompletedProcess
 
 from tests.helpers import REQUIREMENTS, run_cli
+from tests.servers.index import IndexServer
 from tests.servers.osv import OsvServer
 
 HASHED = """\
@@ -80,6 +81,8 @@ def test_fix_dry_run_diff_changes_nothing(osv_server: OsvServer, tmp_path: Path)
         osv_server.url,
         "--cache-dir",
         str(tmp_path / "c"),
+        "--index-url",
+        f"{osv_server.url}/simple",  # without jupyter's tree: pins are edited in place
     )
     assert target.read_bytes() == before
     assert "-idna==3.6\n+idna==3.7\n" in proc.stderr
@@ -133,8 +136,10 @@ def test_fix_pyproject_pin_and_unfixable(osv_server: OsvServer, tmp_path: Path) 
         "dependencies = [\n    \"Flask[async]==1.0 ; python_version >= '3'\",\n"
         '    "requests>=2",\n]\n'
     )
-    proc = run_cli(
-        str(pyproject), "--fix", "--osv-url", osv_server.url, "--cache-dir", str(tmp_path / "c")
-    )
+    with IndexServer() as index:  # requests>=2 is resolved, from loopback only
+        proc = run_cli(
+            str(pyproject), "--fix", "--osv-url", osv_server.url,
+            "--cache-dir", str(tmp_path / "c"), "--index-url", index.url,
+        )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     assert "    \"Flask[async]==2.2.5 ; python_version >= '3'\",\n" in pyproject.read_text()

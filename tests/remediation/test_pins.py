@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vulnsweep import fix
 from vulnsweep.errors import InputError
 from vulnsweep.model import AuditResult, Dependency, Finding, Origin, Vulnerability
+from vulnsweep.remediation import pins as fix
 
 Key = tuple[str, str]
 

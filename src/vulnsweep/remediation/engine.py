@@ -1,0 +1,119 @@
+"""`--fix` from end to end: plan every unit, write every file (all or nothing), and
+fall back to single-pin edits for hand-written files."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from vulnsweep.errors import VulnsweepError
+from vulnsweep.model import AuditResult, FixPlan, FixResult
+from vulnsweep.remediation import pins, writers
+from vulnsweep.remediation.planner import Auditor, Planned, Resolver, Unresolvable, plan_unit
+from vulnsweep.remediation.releases import ReleaseFiles, hashes_for
+from vulnsweep.remediation.units import units_of
+
+log = logging.getLogger(__name__)
+
+Pages = Callable[[Sequence[str]], dict[str, ReleaseFiles]]
+
+
+@dataclass
+class Remedy:
+    plans: list[FixPlan] = field(default_factory=list)
+    rewrites: list[pins.Rewrite] = field(default_factory=list)
+    single: list[pins.Fix] = field(default_factory=list)  # hand-written pins
+
+    @property
+    def fixes(self) -> list[FixResult]:
+        """pip-audit's `fixes` list: one entry per vulnerable release."""
+        out = [
+            FixResult(p.dependency.canonical_name, p.dependency.version, p.new_version,
+                      p.skip_reason)
+            for p in self.single
+        ]  # fmt: skip
+        for plan in self.plans:
+            for change in plan.changes:
+                if change.closes and change.old_version:
+                    out.append(FixResult(change.name, change.old_version, change.new_version))
+            for blocked in plan.blocked:
+                out.append(FixResult(blocked.name, blocked.version, None, blocked.reason))
+        return out
+
+
+def remediate(
+    result: AuditResult, resolve: Resolver, audit: Auditor, pages: Pages, *, write: bool
+) -> Remedy:
+    """Plans and new file contents; files are only replaced by `pins.apply`. `write`:
+    the new contents are wanted (to write, or to show as a diff)."""
+    remedy = Remedy()
+    units, covered = units_of(result)
+    hashes = _hashes(pages)
+    for unit in units:
+        try:
+            planned = plan_unit(unit, resolve, audit, pages)
+        except Unresolvable as exc:
+            log.warning(
+                "--fix: %s does not resolve as a whole here (%s); its vulnerable pins are "
+                "edited in place, and what they need is not added",
+                unit.path,
+                exc,
+            )
+            covered.discard(str(unit.path))
+            continue
+        rewrite, note = _write(planned, hashes, pages, write)
+        if rewrite is not None:
+            remedy.rewrites.append(rewrite)
+        remedy.plans.append(replace(planned.plan, written=rewrite is not None, note=note))
+    rest = _without(result, covered)
+    remedy.single = pins.plan(rest, lambda deps: audit(deps))
+    remedy.rewrites += pins.rewrite_files(remedy.single, lambda pairs: hashes(pairs))
+    return remedy
+
+
+def _write(
+    planned: Planned,
+    hashes: Callable[..., dict[tuple[str, str], list[str]]],
+    pages: Pages,
+    write: bool,
+) -> tuple[pins.Rewrite | None, str | None]:
+    if not planned.plan.changes:
+        return None, None
+    fmt = planned.unit.format
+    if fmt == "requirements":
+        return writers.write_requirements(planned, hashes), None
+    if fmt == "uv.lock":
+        if not write:
+            return None, None  # a dry run without --diff: no need to ask uv
+        try:
+            return writers.write_uv_lock(planned)
+        except VulnsweepError as exc:
+            return None, str(exc)
+    if fmt == "pylock.toml":
+        return writers.write_pylock(planned, pages), None
+    return None, writers.refuse(fmt)
+
+
+def _hashes(
+    pages: Pages,
+) -> Callable[[Sequence[tuple[str, str]]], dict[tuple[str, str], list[str]]]:
+    def get(pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        return hashes_for(pages(sorted({name for name, _ in pairs})), pairs)
+
+    return get
+
+
+def _without(result: AuditResult, covered: set[str]) -> AuditResult:
+    """The audit with the units' files taken out of every origin."""
+    if not covered:
+        return result
+    kept = []
+    for dep, findings in result.audited:
+        origins = tuple(o for o in dep.origins if o.path not in covered)
+        if not origins and dep.origins:
+            continue
+        if len(origins) != len(dep.origins):
+            dep = replace(dep, origins=origins)
+        kept.append((dep, findings))
+    return replace(result, audited=kept)

@@ -1,0 +1,305 @@
+"""A plan that resolves: each unit is re-resolved as its lock tool would, with every
+fix as a floor (`name>=fixed`) and every locked version preferred, so only what must
+move moves, each by as little as it can.
+
+Rounds: resolve, audit what moved (a new release can carry advisories of its own),
+raise those floors, resolve again. A floor the project's own requirements rule out is
+not tried: the plan names the requirement's file:line and leaves the release alone.
+A floor no resolution can meet (a parent's cap) is dropped with pip's explanation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from vulnsweep.errors import InputError
+from vulnsweep.model import (
+    BlockedFix,
+    DeadEnd,
+    Dependency,
+    FixPlan,
+    Origin,
+    PlannedChange,
+    RequirementLine,
+    ResolutionRequest,
+    Vulnerability,
+    canonical_name,
+    parse_version,
+    version_key,
+)
+from vulnsweep.remediation.pins import smallest_fix
+from vulnsweep.remediation.releases import ReleaseFiles, dead_end
+from vulnsweep.remediation.units import FixUnit
+
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 6
+FIX_ORIGIN = Origin("vulnsweep --fix")
+
+Auditor = Callable[[list[Dependency]], dict[tuple[str, str], list[Vulnerability] | None]]
+
+
+@dataclass
+class Resolution:
+    versions: dict[str, str]  # canonical name -> version
+    wanted_by: dict[str, list[tuple[str, str]]]  # name -> [(who, requirement text)]
+
+
+Resolver = Callable[[ResolutionRequest], Resolution]  # raises InputError when impossible
+
+
+class Unresolvable(Exception):
+    """The unit's own requirements do not resolve here, fixes or not (a partial file,
+    an index without its packages): its pins can only be edited in place."""
+
+
+@dataclass
+class Planned:
+    unit: FixUnit
+    plan: FixPlan
+    versions: dict[str, str] = field(default_factory=dict)  # the whole new set
+    wanted_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+def plan_unit(
+    unit: FixUnit,
+    resolve: Resolver,
+    audit: Auditor,
+    pages: Callable[[Sequence[str]], dict[str, ReleaseFiles]],
+) -> Planned:
+    declared = unit.declared or ResolutionRequest(label=str(unit.path), requirements=())
+    locked = {name: dep.version for name, dep in unit.locked.items()}
+    floors: dict[str, Version] = {}
+    blocked: dict[str, BlockedFix] = {}
+    for name, vulns in unit.vulnerable.items():
+        dep = unit.locked[name]
+        ids = tuple(v.id for v in vulns)
+        current = parse_version(dep.version)
+        if current is None:
+            blocked[name] = BlockedFix(name, dep.version, "its version is not PEP 440", ids)
+            continue
+        target, unfixed = smallest_fix(current, vulns)
+        if target is None:
+            blocked[name] = BlockedFix(
+                name, dep.version, f"{unfixed} has no fix version above {dep.version}", ids
+            )
+            continue
+        cap = _cap(declared, name, target)
+        if cap is not None:
+            blocked[name] = BlockedFix(
+                name,
+                dep.version,
+                f"{cap.text} rules out every fix (the smallest is {target})",
+                ids,
+                cap.origin,
+            )
+            continue
+        floors[name] = target
+    resolution = Resolution(dict(locked), {})
+    raised_by_audit: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        if not floors:
+            break
+        resolution = _resolve_with(resolve, declared, unit, floors, locked, blocked)
+        moved = [
+            Dependency(name, version)
+            for name, version in resolution.versions.items()
+            if name not in locked or version_key(locked[name]) != version_key(version)
+        ]
+        answers = audit(moved)
+        again = False
+        for dep in moved:
+            found = answers.get(dep.key)
+            if not found:
+                continue  # clean, or not audited: the re-audit reports it either way
+            current = parse_version(dep.version)
+            target, _ = smallest_fix(current, found) if current else (None, None)
+            if target is not None and (
+                dep.canonical_name not in floors or target > floors[dep.canonical_name]
+            ):
+                floors[dep.canonical_name] = target
+                raised_by_audit.add(dep.canonical_name)
+                again = True
+        if not again:
+            break
+    changes = _changes(unit, locked, resolution, raised_by_audit)
+    dead = _dead_ends(changes, audit, pages)
+    plan = FixPlan(
+        file=str(unit.path),
+        format=unit.format,
+        changes=tuple(changes),
+        blocked=tuple(blocked[name] for name in sorted(blocked)),
+        dead_ends=tuple(dead),
+    )
+    return Planned(unit, plan, resolution.versions, resolution.wanted_by)
+
+
+def _cap(declared: ResolutionRequest, name: str, target: Version) -> RequirementLine | None:
+    """The project's own requirement or constraint that excludes `target` and every
+    release above it (an upper bound), if there is one."""
+    for line in (*declared.requirements, *declared.constraints):
+        try:
+            parsed = Pep508(line.text)
+        except InvalidRequirement:
+            continue
+        if canonical_name(parsed.name) != name:
+            continue
+        for clause in parsed.specifier:
+            if clause.operator in ("<", "<=", "~=", "==", "===") and not clause.contains(
+                target, prereleases=True
+            ):
+                if clause.operator == "==" and clause.version.endswith(".*"):
+                    prefix = Version(clause.version[:-2])
+                    if target < prefix:
+                        continue  # a later series: not a cap
+                return line
+    return None
+
+
+def _resolve_with(
+    resolve: Resolver,
+    declared: ResolutionRequest,
+    unit: FixUnit,
+    floors: dict[str, Version],
+    locked: dict[str, str],
+    blocked: dict[str, BlockedFix],
+) -> Resolution:
+    def attempt(active: dict[str, Version]) -> Resolution:
+        request = replace(
+            declared,
+            label=str(unit.path),
+            constraints=(
+                *declared.constraints,
+                *(RequirementLine(f"{n}>={v}", FIX_ORIGIN) for n, v in sorted(active.items())),
+            ),
+            preferred=tuple(sorted(locked.items())),
+            tolerant=False,
+        )
+        return resolve(request)
+
+    try:
+        return attempt(floors)
+    except InputError as first:
+        failure = first
+    if len(floors) == 1:
+        try:
+            attempt({})
+        except InputError as base:
+            raise Unresolvable(base.message) from None
+    # Which floor cannot be met: try without each in turn (cached pages make it cheap).
+    for name in sorted(floors):
+        rest = {n: v for n, v in floors.items() if n != name}
+        try:
+            found = attempt(rest)
+        except InputError:
+            continue
+        _block(unit, blocked, name, floors[name], failure)
+        del floors[name]
+        return found
+    try:
+        attempt({})
+    except InputError as base:
+        raise Unresolvable(base.message) from None
+    for name in sorted(floors):
+        _block(unit, blocked, name, floors[name], failure)
+    floors.clear()
+    return Resolution(dict(locked), {})
+
+
+def _block(
+    unit: FixUnit, blocked: dict[str, BlockedFix], name: str, floor: Version, failure: InputError
+) -> None:
+    dep = unit.locked.get(name)
+    version = dep.version if dep is not None else "?"
+    ids = tuple(v.id for v in unit.vulnerable.get(name, ()))
+    blocked[name] = BlockedFix(
+        name, version, f"no resolution allows {name}>={floor}: {failure.message}", ids
+    )
+
+
+def _allows(requirement: str, version: str) -> bool:
+    try:
+        specifier = Pep508(requirement).specifier
+    except InvalidRequirement:
+        return True
+    parsed = parse_version(version)
+    return parsed is None or SpecifierSet(str(specifier)).contains(parsed, prereleases=True)
+
+
+def _changes(
+    unit: FixUnit, locked: dict[str, str], resolution: Resolution, raised: set[str]
+) -> list[PlannedChange]:
+    out = []
+    removable = unit.format == "requirements"  # a universal lock keeps other platforms'
+    for name in sorted(set(locked) | set(resolution.versions)):
+        old = locked.get(name)
+        new = resolution.versions.get(name)
+        if new is None:
+            if removable and not _marked(unit, name) and resolution.wanted_by:
+                out.append(PlannedChange(name, old, None, because="no longer needed"))
+            continue
+        if old is not None and version_key(old) == version_key(new):
+            continue
+        closes = tuple(v.id for v in unit.vulnerable.get(name, ()))
+        who = resolution.wanted_by.get(name, [])
+        if closes:
+            because = ""
+        elif old is None:
+            because = "needed by " + ", ".join(f"{w} ({text})" for w, text in who)
+        else:
+            excluded = [f"{w} requires {text}" for w, text in who if not _allows(text, old)]
+            if excluded:
+                because = "; ".join(excluded)
+            elif name in raised:
+                because = f"the release it first moved to has advisories; {new} has none"
+            else:
+                because = "moved by the new set"
+        out.append(PlannedChange(name, old, new, closes, because))
+    return out
+
+
+def _marked(unit: FixUnit, name: str) -> bool:
+    """A pin with an environment marker belongs to some other platform's install."""
+    dep = unit.locked.get(name)
+    if dep is None:
+        return False
+    for origin in dep.origins:
+        if origin.path == str(unit.path) and origin.line:
+            try:
+                line = unit.path.read_text(encoding="utf-8").splitlines()[origin.line - 1]
+            except (OSError, IndexError):
+                return True
+            if ";" in line.split("#", 1)[0]:
+                return True
+    return False
+
+
+def _dead_ends(
+    changes: Sequence[PlannedChange],
+    audit: Auditor,
+    pages: Callable[[Sequence[str]], dict[str, ReleaseFiles]],
+) -> list[DeadEnd]:
+    fixed = [c for c in changes if c.closes and c.new_version]
+    if not fixed:
+        return []
+    found = pages([c.name for c in fixed])
+    out = []
+    for change in fixed:
+        files = found.get(change.name)
+        if files is None or change.new_version is None:
+            continue
+
+        def clean(version: str, name: str = change.name) -> bool:
+            return audit([Dependency(name, version)]).get((name, version_key(version))) == []
+
+        end = dead_end(change.name, change.new_version, files, clean)
+        if end is not None:
+            out.append(end)
+    return out

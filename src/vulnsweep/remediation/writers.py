@@ -1,0 +1,131 @@
+"""Plans written back: each format by whoever writes it best.
+
+- compiled requirements files: written here (the format is text; hashes from the
+  index), the way pip-compile and `uv pip compile` write them;
+- uv.lock: handed to uv (`uv lock --upgrade-package name==version`), which owns the
+  format and its universal resolution, run on a copy of the project with builds off
+  (`--no-build`) so no package code runs; the lock it writes replaces the old one only
+  if it holds the planned versions;
+- pylock.toml: written here (a standard with no owning tool; every field from the
+  index's PEP 691 page);
+- poetry.lock, pdm.lock, Pipfile.lock: not written yet; the plan names the versions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from vulnsweep.errors import InputError
+from vulnsweep.model import Dependency, canonical_name, version_key
+from vulnsweep.remediation import compiled
+from vulnsweep.remediation.pins import Rewrite
+from vulnsweep.remediation.planner import Planned
+from vulnsweep.remediation.releases import ReleaseFile, ReleaseFiles
+
+Hashes = Callable[[Sequence[tuple[str, str]]], Mapping[tuple[str, str], Sequence[str]]]
+UV_TIMEOUT = 600.0
+
+
+def write_requirements(planned: Planned, hashes: Hashes) -> Rewrite | None:
+    path = planned.unit.path
+    before = path.read_bytes().decode("utf-8")
+    moved: dict[str, str | None] = {}
+    added: dict[str, tuple[str, list[str]]] = {}
+    for change in planned.plan.changes:
+        if change.old_version is None and change.new_version is not None:
+            who = [w.split(" ")[0] for w, _ in planned.wanted_by.get(change.name, [])]
+            added[change.name] = (change.new_version, sorted(dict.fromkeys(who)))
+        else:
+            moved[change.name] = change.new_version
+    wanted = [(n, v) for n, v in moved.items() if v] + [(n, v) for n, (v, _) in added.items()]
+    known = hashes(wanted) if "--hash" in before and wanted else {}
+    after = compiled.rewrite(path, before, moved, added, known)
+    return Rewrite(path, before, after) if after != before else None
+
+
+def write_pylock(
+    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
+) -> Rewrite | None:
+    from vulnsweep.remediation import pylock
+
+    path = planned.unit.path
+    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
+    added = {
+        c.name: c.new_version
+        for c in planned.plan.changes
+        if c.old_version is None and c.new_version
+    }
+
+    def files(name: str, version: str) -> list[ReleaseFile]:
+        found = pages([name]).get(name)
+        return found.files.get(version_key(version), []) if found is not None else []
+
+    before = path.read_bytes().decode("utf-8")
+    after = pylock.rewrite(path, before, moved, added, files)
+    return Rewrite(path, before, after) if after != before else None
+
+
+def find_uv() -> str | None:
+    beside = Path(sys.executable).parent / ("uv.exe" if os.name == "nt" else "uv")
+    return shutil.which("uv") or (str(beside) if beside.is_file() else None)
+
+
+def write_uv_lock(planned: Planned) -> tuple[Rewrite | None, str | None]:
+    """The new uv.lock from uv itself, or why not (one line)."""
+    from vulnsweep.sources.lockfiles import LockFileSource
+
+    uv = find_uv()
+    path = planned.unit.path
+    upgrades = [c for c in planned.plan.changes if c.closes and c.new_version]
+    if not upgrades:
+        return None, None
+    if uv is None:
+        return (
+            None,
+            "uv is not installed: lock the planned versions with `uv lock --upgrade-package`",
+        )
+    project = path.parent
+    with tempfile.TemporaryDirectory(prefix="vulnsweep-uv-") as scratch:
+        for name in ("pyproject.toml", "uv.lock", "uv.toml", ".python-version", "README.md"):
+            if (project / name).is_file():
+                shutil.copy2(project / name, Path(scratch) / name)
+        command = [uv, "lock", "--no-build", "--quiet"]
+        for change in upgrades:
+            command += ["--upgrade-package", f"{change.name}=={change.new_version}"]
+        try:
+            done = subprocess.run(
+                command, cwd=scratch, capture_output=True, text=True, timeout=UV_TIMEOUT,
+                check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return None, f"uv lock could not run: {exc}"
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
+            return None, f"uv lock refused the planned versions: {last}"
+        after = (Path(scratch) / "uv.lock").read_text(encoding="utf-8")
+        locked = {
+            item.canonical_name: item.version
+            for item in LockFileSource(Path(scratch) / "uv.lock").collect()
+            if isinstance(item, Dependency)
+        }
+    for change in upgrades:
+        got = locked.get(canonical_name(change.name))
+        if got is None or version_key(got) != version_key(str(change.new_version)):
+            return None, f"uv locked {change.name} {got}, not the planned {change.new_version}"
+    before = path.read_text(encoding="utf-8")
+    return (Rewrite(path, before, after) if after != before else None), None
+
+
+def refuse(fmt: str) -> str:
+    return f"writing {fmt} is not supported yet: lock the planned versions with its own tool"
+
+
+def check_writable(path: Path) -> None:
+    if not os.access(path, os.W_OK):
+        raise InputError(str(path), "cannot be rewritten: no write permission")
