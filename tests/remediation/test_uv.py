@@ -63,6 +63,12 @@ def test_uv_lock_fixed_by_uv_and_accepted(
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "report.json").read_text())["fix_plan"]
     assert plan["written"] is True, plan
+    # uv's universal resolution dropped chardet too: the plan says what was written.
+    assert [(c["name"], c["old_version"], c["new_version"]) for c in plan["changes"]] == [
+        ("certifi", "2020.12.5", "2024.7.4"), ("chardet", "4.0.0", None),
+        ("charset-normalizer", None, "3.4.0"), ("idna", "2.10", "3.7"),
+        ("requests", "2.25.1", "2.31.0"), ("urllib3", "1.26.2", "1.26.18"),
+    ]  # fmt: skip
     assert locked(lock) == {
         "app": "0.1.0", "certifi": "2024.7.4", "charset-normalizer": "3.4.0", "idna": "3.7",
         "requests": "2.31.0", "urllib3": "1.26.18",

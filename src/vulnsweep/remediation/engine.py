@@ -65,7 +65,8 @@ def remediate(
         rewrite, note = _write(planned, hashes, pages, write)
         if rewrite is not None:
             remedy.rewrites.append(rewrite)
-        remedy.plans.append(replace(planned.plan, written=rewrite is not None, note=note))
+        plan = planned.as_written()
+        remedy.plans.append(replace(plan, written=rewrite is not None, note=note))
     rest = _without(result, covered)
     remedy.single = pins.plan(rest, lambda deps: audit(deps))
     remedy.rewrites += pins.rewrite_files(remedy.single, lambda pairs: hashes(pairs))

@@ -66,6 +66,29 @@ class Planned:
     plan: FixPlan
     versions: dict[str, str] = field(default_factory=dict)  # the whole new set
     wanted_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    actual: dict[str, str] | None = None  # what the format's own tool locked, if it did
+
+    def as_written(self) -> FixPlan:
+        """The plan with what the tool actually wrote: its universal resolution may drop
+        or move more than this platform's plan said."""
+        if self.actual is None:
+            return self.plan
+        planned = {c.name: c for c in self.plan.changes}
+        locked = {name: dep.version for name, dep in self.unit.locked.items()}
+        changes = []
+        for name in sorted(set(locked) | set(self.actual) | set(planned)):
+            old, new = locked.get(name), self.actual.get(name)
+            if old is not None and new is not None and version_key(old) == version_key(new):
+                continue
+            change = planned.get(name)
+            if change is not None and change.new_version == new:
+                changes.append(change)
+            elif new is None:
+                changes.append(PlannedChange(name, old, None, because="no longer needed"))
+            else:
+                why = change.because if change is not None else "moved by the lock tool"
+                changes.append(PlannedChange(name, old, new, change.closes if change else (), why))
+        return replace(self.plan, changes=tuple(changes))
 
 
 def plan_unit(
@@ -242,7 +265,7 @@ def _changes(
         old = locked.get(name)
         new = resolution.versions.get(name)
         if new is None:
-            if removable and not _marked(unit, name) and resolution.wanted_by:
+            if removable and _orphaned(unit, name, locked, resolution) and not _marked(unit, name):
                 out.append(PlannedChange(name, old, None, because="no longer needed"))
             continue
         if old is not None and version_key(old) == version_key(new):
@@ -263,6 +286,20 @@ def _changes(
                 because = "moved by the new set"
         out.append(PlannedChange(name, old, new, closes, because))
     return out
+
+
+def _orphaned(unit: FixUnit, name: str, locked: dict[str, str], resolution: Resolution) -> bool:
+    """Dropped only when every package the file says needed it has moved or gone: a
+    compiled file may be for another interpreter or platform than this one, so what
+    this resolution merely does not reach stays (redis's async-timeout on 3.11.0)."""
+    parents = [v.split()[0] for v in unit.via.get(name, ()) if v.split()]
+    if not parents or any(p.startswith("-") or "(" in p for p in parents):
+        return False  # asked for by the user, or nothing says who needs it
+    for parent in map(canonical_name, parents):
+        before, after = locked.get(parent), resolution.versions.get(parent)
+        if before is not None and after is not None and version_key(before) == version_key(after):
+            return False
+    return True
 
 
 def _marked(unit: FixUnit, name: str) -> bool:

@@ -131,6 +131,24 @@ def still_released(files: ReleaseFiles, line: tuple[int, int]) -> bool:
     return max(times) - max(mine) <= STOPPED_AFTER
 
 
+def backports(files: ReleaseFiles) -> bool:
+    """Whether the project has released on an older line after a newer one began
+    (Django, urllib3): only then is "the last release of its line" news. Projects that
+    never backport (requests, idna, calendar-versioned certifi) are not flagged."""
+    first_of: dict[tuple[int, int], dt.datetime] = {}
+    for version, when in files.uploaded.items():
+        if version.is_prerelease:
+            continue
+        line = _line(version)
+        if line not in first_of or when < first_of[line]:
+            first_of[line] = when
+    for version, when in files.uploaded.items():
+        line = _line(version)
+        if any(other > line and began < when for other, began in first_of.items()):
+            return True
+    return False
+
+
 def dead_end(
     name: str,
     version: str,
@@ -140,7 +158,7 @@ def dead_end(
     """A fix whose line has stopped, with the smallest clean release on a line that
     is still released (checked with `is_clean`, the audit's own answer)."""
     target = parse_version(version)
-    if target is None or target.is_prerelease:
+    if target is None or target.is_prerelease or not backports(files):
         return None
     line = _line(target)
     if still_released(files, line):

@@ -35,6 +35,7 @@ class FixUnit:
     vulnerable: dict[str, list[Vulnerability]] = field(default_factory=dict)
     declared: ResolutionRequest | None = None  # None: every locked release is a root
     declared_from: str | None = None
+    via: dict[str, list[str]] = field(default_factory=dict)  # compiled files' `# via`
 
 
 def units_of(result: AuditResult) -> tuple[list[FixUnit], set[str]]:
@@ -79,11 +80,12 @@ def _declare(unit: FixUnit) -> None:
     directory = unit.path.parent
     try:
         if unit.format == "requirements":
-            source = unit.path.with_suffix(".in")
-            if source.is_file() and source != unit.path:
+            blocks = compiled.read_blocks(unit.path.read_text(encoding="utf-8"))
+            unit.via = {b.name: b.via for b in blocks if b.name is not None}
+            source = _source_of(unit.path, blocks)
+            if source is not None:
                 unit.declared, unit.declared_from = _from_requirements(source), str(source)
             else:
-                blocks = compiled.read_blocks(unit.path.read_text(encoding="utf-8"))
                 unit.declared = _bare(unit, compiled.roots(blocks))
                 unit.declared_from = f"{unit.path} (# via)"
         elif unit.format == "Pipfile.lock":
@@ -101,6 +103,27 @@ def _declare(unit: FixUnit) -> None:
     if unit.declared is None:
         unit.declared = _bare(unit, list(unit.locked))
         unit.declared_from = unit.declared_from or f"{unit.path} (every locked release)"
+
+
+def _source_of(path: Path, blocks: list[compiled.Block]) -> Path | None:
+    """The input it was compiled from: `requirements.in` beside `requirements.txt`,
+    else the one file its `# via -r FILE` comments name (beside it, or as written)."""
+    beside = path.with_suffix(".in")
+    if beside.is_file() and beside != path:
+        return beside
+    named = {
+        item[2:].strip()
+        for block in blocks
+        for item in block.via
+        if item.startswith("-r ") and item[2:].strip()
+    }
+    if len(named) != 1:
+        return None
+    (name,) = named
+    for candidate in (path.parent / name, Path(name)):
+        if candidate.is_file() and candidate.resolve() != path.resolve():
+            return candidate
+    return None
 
 
 def _bare(unit: FixUnit, names: list[str]) -> ResolutionRequest:

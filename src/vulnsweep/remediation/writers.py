@@ -118,6 +118,7 @@ def write_uv_lock(planned: Planned) -> tuple[Rewrite | None, str | None]:
         got = locked.get(canonical_name(change.name))
         if got is None or version_key(got) != version_key(str(change.new_version)):
             return None, f"uv locked {change.name} {got}, not the planned {change.new_version}"
+    planned.actual = locked
     before = path.read_text(encoding="utf-8")
     return (Rewrite(path, before, after) if after != before else None), None
 

@@ -110,6 +110,9 @@ class OfflineService:
     def _warn_if_old(self, conn: sqlite3.Connection) -> None:
         from vulnsweep.cache.advisorydb import newest_record
 
+        if getattr(self, "_age_warned", False):
+            return  # once per run, however many times --fix asks again
+        self._age_warned = True
         newest = newest_record(conn)
         if newest is None:
             return
