@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run bench soak lint clean
+.PHONY: install install-tools test run bench soak lint clean
 
 install: $(STAMP)
 
@@ -11,6 +11,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,dev]'
 	touch $(STAMP)
+
+# Lock tools the --fix tests check written files with, kept apart from vulnsweep's
+# own environment (Poetry brings keyring and its backends); those tests skip without.
+TOOLS := .venv-tools
+install-tools: install
+	test -x $(TOOLS)/bin/poetry || ($(VENV)/bin/uv venv -q $(TOOLS) && \
+		$(VENV)/bin/uv pip install -q --python $(TOOLS)/bin/python 'poetry==2.5.*')
 
 test: install
 	$(PY) -m pytest -q
@@ -42,4 +49,4 @@ lint: install
 	$(VENV)/bin/hadolint Dockerfile
 
 clean:
-	rm -rf $(VENV) .demo-cache build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .demo-cache build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

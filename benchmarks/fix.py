@@ -83,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             rows["plan warm"].append((seconds, peak))
             [plan] = json.loads(report.read_text())["fix_plan"]
             # The re-lock a user would otherwise run by hand: uv from a cold cache.
-            relock = [str(UV), "pip", "compile", str(args.input), "--generate-hashes", "-q",
-                      "--python-version", "3.11", "--index-url", args.index_url,
-                      "--cache-dir", str(work / f"uv-{run}"), "-o", str(work / "relock.txt")]  # fmt: skip
+            relock = [
+                str(UV), "pip", "compile", str(args.input), "--generate-hashes", "-q",
+                "--python-version", "3.11", "--index-url", args.index_url,
+                "--cache-dir", str(work / f"uv-{run}"), "-o", str(work / "relock.txt"),
+            ]  # fmt: skip
             seconds, peak, _ = timed(relock)
             rows["uv compile"].append((seconds, peak))
         changes = plan["changes"]

@@ -483,6 +483,7 @@ def fix(
         return Resolution(
             {d.canonical_name: d.version for d in resolved.dependencies},
             resolved.wanted_by.get(request.label, {}),
+            resolved.metadata.get(request.label, {}),
         )
 
     remedy = remediate(result, resolver, auditor, pages, write=not s.dry_run or s.diff)

@@ -93,6 +93,8 @@ def _write(
             return None, str(exc)
     if fmt == "pylock.toml":
         return writers.write_pylock(planned, pages), None
+    if fmt == "poetry.lock":
+        return writers.write_poetry_lock(planned, pages), None
     return None, writers.refuse(fmt)
 
 

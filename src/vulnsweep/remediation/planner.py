@@ -50,6 +50,8 @@ Auditor = Callable[[list[Dependency]], dict[tuple[str, str], list[Vulnerability]
 class Resolution:
     versions: dict[str, str]  # canonical name -> version
     wanted_by: dict[str, list[tuple[str, str]]]  # name -> [(who, requirement text)]
+    # name -> (Requires-Dist, Requires-Python) of the chosen release
+    metadata: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)
 
 
 Resolver = Callable[[ResolutionRequest], Resolution]  # raises InputError when impossible
@@ -66,6 +68,7 @@ class Planned:
     plan: FixPlan
     versions: dict[str, str] = field(default_factory=dict)  # the whole new set
     wanted_by: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    metadata: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)
     actual: dict[str, str] | None = None  # what the format's own tool locked, if it did
 
     def as_written(self) -> FixPlan:
@@ -161,7 +164,7 @@ def plan_unit(
         blocked=tuple(blocked[name] for name in sorted(blocked)),
         dead_ends=tuple(dead),
     )
-    return Planned(unit, plan, resolution.versions, resolution.wanted_by)
+    return Planned(unit, plan, resolution.versions, resolution.wanted_by, resolution.metadata)
 
 
 def _cap(declared: ResolutionRequest, name: str, target: Version) -> RequirementLine | None:

@@ -8,7 +8,9 @@
   if it holds the planned versions;
 - pylock.toml: written here (a standard with no owning tool; every field from the
   index's PEP 691 page);
-- poetry.lock, pdm.lock, Pipfile.lock: not written yet; the plan names the versions.
+- poetry.lock: written here (Poetry cannot lock one package at a chosen version
+  without editing pyproject.toml; see poetrylock.py);
+- pdm.lock, Pipfile.lock: not written yet; the plan names the versions.
 """
 
 from __future__ import annotations
@@ -69,6 +71,46 @@ def write_pylock(
     before = path.read_bytes().decode("utf-8")
     after = pylock.rewrite(path, before, moved, added, files)
     return Rewrite(path, before, after) if after != before else None
+
+
+def write_poetry_lock(
+    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
+) -> Rewrite | None:
+    from vulnsweep.remediation import poetrylock
+
+    path = planned.unit.path
+    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
+    added = {
+        c.name: (c.new_version, [w.split(" ")[0] for w, _ in planned.wanted_by.get(c.name, [])])
+        for c in planned.plan.changes
+        if c.old_version is None and c.new_version
+    }
+
+    def files(name: str, version: str) -> list[ReleaseFile]:
+        found = pages([name]).get(name)
+        return found.files.get(version_key(version), []) if found is not None else []
+
+    roots = (
+        [line.text for line in planned.unit.declared.requirements] if planned.unit.declared else []
+    )
+    before = path.read_bytes().decode("utf-8")
+    after = poetrylock.rewrite(path, before, moved, added, files, planned.metadata, roots)
+    planned.actual = {
+        item.canonical_name: item.version
+        for item in _read_lock(path, after)
+        if isinstance(item, Dependency)
+    }
+    return Rewrite(path, before, after) if after != before else None
+
+
+def _read_lock(path: Path, text: str) -> list[object]:
+    """A rewritten lock read back by the lock reader, from a scratch copy."""
+    from vulnsweep.sources.lockfiles import LockFileSource
+
+    with tempfile.TemporaryDirectory(prefix="vulnsweep-lock-") as scratch:
+        copy = Path(scratch) / path.name
+        copy.write_text(text, encoding="utf-8")
+        return list(LockFileSource(copy).collect())
 
 
 def find_uv() -> str | None:

@@ -84,6 +84,9 @@ class Resolved:
     # Re-resolved locks only (`--fix` explains each move): per set label, per project,
     # who asked for it and what they asked ("requests 2.32.0", "urllib3<3,>=1.21.1").
     wanted_by: dict[str, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+    # ... and each chosen release's own Requires-Dist (markers and all) and
+    # Requires-Python, for lock formats that record them.
+    metadata: dict[str, dict[str, tuple[tuple[str, ...], str | None]]] = field(default_factory=dict)
 
 
 def resolve_all(requests: Sequence[ResolutionRequest], settings: ResolverSettings) -> Resolved:
@@ -308,7 +311,15 @@ async def _resolve_one(
         from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
         try:
-            return Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+            found = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+            if request.preferred:  # read here, in the worker thread, while it is at hand
+                chosen = {}
+                for candidate in found.mapping.values():
+                    if candidate.distribution is not None and not candidate.extras:
+                        meta = view.fetch_metadata(candidate.distribution)
+                        chosen[candidate.name] = (meta.requires_dist, meta.requires_python)
+                resolved.metadata[request.label] = chosen
+            return found
         except ResolutionImpossible as exc:
             raise ResolutionError(request.label, explain(exc.causes, view)) from None
         except ResolutionTooDeep:

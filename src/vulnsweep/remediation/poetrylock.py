@@ -1,0 +1,260 @@
+"""poetry.lock (lock-version 2.x) written directly: Poetry has no way to lock one
+package at a chosen version without editing pyproject.toml, and every field a moved
+release needs is known here. `content-hash` stays valid because pyproject.toml is
+not touched.
+
+A moved package's `[[package]]` entry is rendered anew from the index (files and
+sha256) and the release's own metadata (Requires-Dist as `[package.dependencies]`
+and `[package.extras]`, Requires-Python as `python-versions`), keeping what belongs to
+the project rather than the release (`description`, `optional`, `groups`, `markers`,
+`[package.source]`). A package the fix needs is added in name order, in the groups of
+the packages that need it. Lock-version 1.x files (hashes in `[metadata.files]`) are
+refused: re-lock those with Poetry first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement
+from packaging.requirements import Requirement as Pep508
+
+from vulnsweep.errors import InputError
+from vulnsweep.model import canonical_name
+from vulnsweep.remediation.releases import ReleaseFile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+Files = Callable[[str, str], list[ReleaseFile]]
+Metadata = Mapping[str, tuple[tuple[str, ...], str | None]]
+_HEADER = re.compile(r"^\s*\[")
+
+
+def _split(text: str) -> list[tuple[str | None, str]]:
+    pieces: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in text.splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped == "[[package]]":
+            pieces.append(("", [line]))
+        elif _HEADER.match(line) and not stripped.startswith("[package."):
+            pieces.append((None, [line]))
+        else:
+            pieces[-1][1].append(line)
+    out: list[tuple[str | None, str]] = []
+    for name, lines in pieces:
+        body = "".join(lines)
+        if name == "":
+            found = re.search(r"^name\s*=\s*\"([^\"]+)\"", body, re.M)
+            name = canonical_name(found.group(1)) if found else None
+        out.append((name, body))
+    return out
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+    raise TypeError(value)
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def dependencies(requires_dist: Sequence[str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Requires-Dist as Poetry records it: `name = "spec"` or an inline table with
+    `version`, `extras`, `optional` and `markers`; extras list their requirements."""
+    deps: dict[str, list[dict[str, Any]]] = {}
+    extras: dict[str, list[str]] = {}
+    for text in requires_dist:
+        try:
+            requirement = Pep508(text)
+        except InvalidRequirement:
+            continue  # the resolver skipped such releases; nothing to write
+        spec = ",".join(str(s) for s in requirement.specifier) or "*"
+        marker = str(requirement.marker) if requirement.marker is not None else None
+        entry: dict[str, Any] = {"version": spec}
+        if requirement.extras:
+            entry["extras"] = sorted(requirement.extras)
+        needed_for = re.findall(r"extra\s*==\s*[\"']([^\"']+)[\"']", marker or "")
+        if needed_for:
+            entry["optional"] = True
+            shown = requirement.name + (f" ({spec})" if spec != "*" else "")
+            for extra in needed_for:
+                extras.setdefault(extra, []).append(shown)
+        if marker:
+            entry["markers"] = marker
+        deps.setdefault(requirement.name, []).append(entry)
+    rendered: dict[str, Any] = {}
+    for name, entries in deps.items():
+        if len(entries) == 1:
+            only = entries[0]
+            rendered[name] = only["version"] if list(only) == ["version"] else only
+        else:
+            rendered[name] = entries
+    return rendered, extras
+
+
+def render(
+    path: Path,
+    name: str,
+    version: str,
+    files: list[ReleaseFile],
+    metadata: tuple[tuple[str, ...], str | None] | None,
+    keep: Mapping[str, Any],
+    groups: list[str],
+) -> str:
+    if not files:
+        raise InputError(
+            str(path),
+            f"the index lists no files with hashes for {name}=={version}: refusing to "
+            "write a lock entry without them",
+        )
+    if metadata is None:
+        raise InputError(
+            str(path), f"no metadata for {name}=={version}: refusing to guess its dependencies"
+        )
+    requires_dist, requires_python = metadata
+    lines = [
+        "[[package]]",
+        f"name = {_toml(str(keep.get('name', name)))}",
+        f"version = {_toml(version)}",
+        f"description = {_toml(str(keep.get('description', '')))}",
+        f"optional = {_toml(bool(keep.get('optional', False)))}",
+        f"python-versions = {_toml(requires_python or '*')}",
+        f"groups = {_toml(list(keep.get('groups') or groups))}",
+    ]
+    if isinstance(keep.get("markers"), str):
+        lines.append(f"markers = {_toml(keep['markers'])}")
+    lines.append("files = [")
+    lines += [
+        f"    {{file = {_toml(f.filename)}, hash = {_toml('sha256:' + f.sha256)}}},"
+        for f in sorted(files, key=lambda f: f.filename)
+    ]
+    lines.append("]")
+    deps, extras = dependencies(requires_dist)
+    if deps:
+        lines += ["", "[package.dependencies]"]
+        lines += [f"{_key(k)} = {_toml(v)}" for k, v in deps.items()]
+    if extras:
+        lines += ["", "[package.extras]"]
+        lines += [f"{_key(k)} = {_toml(v)}" for k, v in sorted(extras.items())]
+    source = keep.get("source")
+    if isinstance(source, dict) and source:
+        lines += ["", "[package.source]"]
+        lines += [f"{_key(k)} = {_toml(v)}" for k, v in source.items()]
+    return "\n".join(lines) + "\n"
+
+
+def rewrite(
+    path: Path,
+    text: str,
+    moved: Mapping[str, str],
+    added: Mapping[str, tuple[str, list[str]]],
+    files: Files,
+    metadata: Metadata,
+    roots: Sequence[str] = (),
+) -> str:
+    """`moved`: name -> version; `added`: name -> (version, names of who needs it).
+    With `roots` (what the project requires), a package nothing reaches any more is
+    dropped: Poetry installs every locked package of a group, needed or not."""
+    data = tomllib.loads(text)
+    lock_version = str((data.get("metadata") or {}).get("lock-version", ""))
+    if not lock_version.startswith("2."):
+        raise InputError(
+            str(path),
+            f"poetry.lock lock-version {lock_version or '1.x'} keeps hashes apart: re-lock it "
+            "with Poetry 1.5+ before --fix can write it",
+        )
+    packages = {canonical_name(str(p.get("name"))): p for p in data.get("package") or ()}
+    sources = [p.get("source") for p in packages.values()]
+    shared = sources[0] if sources and all(s == sources[0] for s in sources) else None
+    out: list[str] = []
+    for name, body in _split(text):
+        if name is not None and name in moved:
+            trailing = body[len(body.rstrip("\n")) :]
+            rendered = render(path, name, moved[name], files(name, moved[name]),
+                              metadata.get(name), packages.get(name, {}), ["main"])  # fmt: skip
+            body = rendered + trailing[1:]
+        out.append(body)
+    for name, (version, needed_by) in sorted(added.items()):
+        groups: list[str] = []
+        for parent in needed_by:
+            for group in packages.get(canonical_name(parent), {}).get("groups") or ():
+                if group not in groups:
+                    groups.append(group)
+        keep = {"source": shared} if isinstance(shared, dict) else {}
+        block = render(path, name, version, files(name, version), metadata.get(name), keep,
+                       groups or ["main"])  # fmt: skip
+        _insert(out, name, block + "\n")
+    after = "".join(out)
+    try:
+        new_data = tomllib.loads(after)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), f"the rewritten lock would not be valid TOML: {exc}") from None
+    if roots:
+        gone = _reachable(data, roots) - _reachable(new_data, roots)
+        if gone:
+            after = "".join(body for name, body in _split(after) if name not in gone)
+    return after
+
+
+def _reachable(data: dict[str, Any], roots: Sequence[str]) -> set[str]:
+    """Every package a root reaches through `[package.dependencies]`, markers ignored
+    (a lock is for every platform: what any of them needs stays); an optional
+    dependency counts only when its extra is asked for."""
+    tables = {canonical_name(str(p.get("name"))): p for p in data.get("package") or ()}
+    seen: set[tuple[str, str]] = set()
+    pending: list[tuple[str, str]] = []
+    for root in roots:
+        try:
+            parsed = Pep508(root)
+        except InvalidRequirement:
+            continue
+        name = canonical_name(parsed.name)
+        pending += [(name, "")] + [(name, extra) for extra in parsed.extras]
+    while pending:
+        name, extra = pending.pop()
+        if (name, extra) in seen or name not in tables:
+            continue
+        seen.add((name, extra))
+        for dep, spec in (tables[name].get("dependencies") or {}).items():
+            for entry in spec if isinstance(spec, list) else [spec]:
+                if isinstance(entry, dict) and entry.get("optional"):
+                    wanted = re.findall(
+                        r"extra\s*==\s*[\"']([^\"']+)[\"']", str(entry.get("markers", ""))
+                    )
+                    if extra == "" or extra not in wanted:
+                        continue
+                elif extra:
+                    continue  # the plain edges are followed from (name, "")
+                pending.append((canonical_name(dep), ""))
+                if isinstance(entry, dict):
+                    pending += [(canonical_name(dep), e) for e in entry.get("extras") or ()]
+    return {name for name, _ in seen}
+
+
+def _insert(pieces: list[str], name: str, block: str) -> None:
+    """Before the first package whose name sorts after it, else before [metadata]."""
+    for index, piece in enumerate(pieces):
+        found = re.match(r"\[\[package\]\]\nname = \"([^\"]+)\"", piece)
+        if found and canonical_name(found.group(1)) > name:
+            pieces.insert(index, block)
+            return
+        if piece.startswith("[metadata]"):
+            pieces.insert(index, block)
+            return
+    pieces.append("\n" + block)
