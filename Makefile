@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 # own environment (Poetry brings keyring and its backends); those tests skip without.
 TOOLS := .venv-tools
 install-tools: install
-	test -x $(TOOLS)/bin/poetry || ($(VENV)/bin/uv venv -q $(TOOLS) && \
-		$(VENV)/bin/uv pip install -q --python $(TOOLS)/bin/python 'poetry==2.5.*')
+	test -x $(TOOLS)/bin/pipenv || ($(VENV)/bin/uv venv -q $(TOOLS) && \
+		$(VENV)/bin/uv pip install -q --python $(TOOLS)/bin/python 'poetry==2.5.*' \
+		'pdm[locked]==2.29.*' 'pipenv==2026.*')
 
 test: install
 	$(PY) -m pytest -q

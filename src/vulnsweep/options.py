@@ -518,9 +518,10 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
     fixing.add_argument(
         "--fix",
         action="store_true",
-        help="re-resolve each lock (compiled requirements, uv.lock, pylock.toml) with the "
-        "smallest fixing versions, keeping every other locked version the new set allows, "
-        "and rewrite it; plain pins are edited in place (with --dry-run: only show the plan)",
+        help="re-resolve each lock (compiled requirements, uv, poetry, pdm, pylock, "
+        "Pipfile) with the smallest fixing versions, keeping every other locked version "
+        "the new set allows, and rewrite it; plain pins are edited in place "
+        "(with --dry-run: only show the plan)",
     )
     fixing.add_argument(
         "--diff", action="store_true", help="with --fix: print the changes as a unified diff"

@@ -95,7 +95,11 @@ def _write(
         return writers.write_pylock(planned, pages), None
     if fmt == "poetry.lock":
         return writers.write_poetry_lock(planned, pages), None
-    return None, writers.refuse(fmt)
+    if fmt == "pdm.lock":
+        return writers.write_pdm_lock(planned, pages), None
+    if fmt == "Pipfile.lock":
+        return writers.write_pipfile_lock(planned, pages), None
+    return None, f"{fmt}: no writer"
 
 
 def _hashes(

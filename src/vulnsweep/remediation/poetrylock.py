@@ -14,7 +14,6 @@ refused: re-lock those with Poetry first.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -27,6 +26,7 @@ from packaging.requirements import Requirement as Pep508
 from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
+from vulnsweep.remediation.tomltext import key, split_packages, value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -35,43 +35,6 @@ else:  # pragma: no cover
 
 Files = Callable[[str, str], list[ReleaseFile]]
 Metadata = Mapping[str, tuple[tuple[str, ...], str | None]]
-_HEADER = re.compile(r"^\s*\[")
-
-
-def _split(text: str) -> list[tuple[str | None, str]]:
-    pieces: list[tuple[str | None, list[str]]] = [(None, [])]
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped == "[[package]]":
-            pieces.append(("", [line]))
-        elif _HEADER.match(line) and not stripped.startswith("[package."):
-            pieces.append((None, [line]))
-        else:
-            pieces[-1][1].append(line)
-    out: list[tuple[str | None, str]] = []
-    for name, lines in pieces:
-        body = "".join(lines)
-        if name == "":
-            found = re.search(r"^name\s*=\s*\"([^\"]+)\"", body, re.M)
-            name = canonical_name(found.group(1)) if found else None
-        out.append((name, body))
-    return out
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{_key(k)} = {_toml(v)}" for k, v in value.items()) + "}"
-    raise TypeError(value)
-
-
-def _key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def dependencies(requires_dist: Sequence[str]) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -130,32 +93,32 @@ def render(
     requires_dist, requires_python = metadata
     lines = [
         "[[package]]",
-        f"name = {_toml(str(keep.get('name', name)))}",
-        f"version = {_toml(version)}",
-        f"description = {_toml(str(keep.get('description', '')))}",
-        f"optional = {_toml(bool(keep.get('optional', False)))}",
-        f"python-versions = {_toml(requires_python or '*')}",
-        f"groups = {_toml(list(keep.get('groups') or groups))}",
+        f"name = {value(str(keep.get('name', name)))}",
+        f"version = {value(version)}",
+        f"description = {value(str(keep.get('description', '')))}",
+        f"optional = {value(bool(keep.get('optional', False)))}",
+        f"python-versions = {value(requires_python or '*')}",
+        f"groups = {value(list(keep.get('groups') or groups))}",
     ]
     if isinstance(keep.get("markers"), str):
-        lines.append(f"markers = {_toml(keep['markers'])}")
+        lines.append(f"markers = {value(keep['markers'])}")
     lines.append("files = [")
     lines += [
-        f"    {{file = {_toml(f.filename)}, hash = {_toml('sha256:' + f.sha256)}}},"
+        f"    {{file = {value(f.filename)}, hash = {value('sha256:' + f.sha256)}}},"
         for f in sorted(files, key=lambda f: f.filename)
     ]
     lines.append("]")
     deps, extras = dependencies(requires_dist)
     if deps:
         lines += ["", "[package.dependencies]"]
-        lines += [f"{_key(k)} = {_toml(v)}" for k, v in deps.items()]
+        lines += [f"{key(k)} = {value(v)}" for k, v in deps.items()]
     if extras:
         lines += ["", "[package.extras]"]
-        lines += [f"{_key(k)} = {_toml(v)}" for k, v in sorted(extras.items())]
+        lines += [f"{key(k)} = {value(v)}" for k, v in sorted(extras.items())]
     source = keep.get("source")
     if isinstance(source, dict) and source:
         lines += ["", "[package.source]"]
-        lines += [f"{_key(k)} = {_toml(v)}" for k, v in source.items()]
+        lines += [f"{key(k)} = {value(v)}" for k, v in source.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -183,7 +146,7 @@ def rewrite(
     sources = [p.get("source") for p in packages.values()]
     shared = sources[0] if sources and all(s == sources[0] for s in sources) else None
     out: list[str] = []
-    for name, body in _split(text):
+    for name, body in split_packages(text, "package"):
         if name is not None and name in moved:
             trailing = body[len(body.rstrip("\n")) :]
             rendered = render(path, name, moved[name], files(name, moved[name]),
@@ -208,7 +171,9 @@ def rewrite(
     if roots:
         gone = _reachable(data, roots) - _reachable(new_data, roots)
         if gone:
-            after = "".join(body for name, body in _split(after) if name not in gone)
+            after = "".join(
+                body for name, body in split_packages(after, "package") if name not in gone
+            )
     return after
 
 

@@ -16,39 +16,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vulnsweep.errors import InputError
-from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
+from vulnsweep.remediation.tomltext import split_packages
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-_HEADER = re.compile(r"^\s*\[")
 _DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 Files = Callable[[str, str], list[ReleaseFile]]
-
-
-def _split(text: str) -> list[tuple[str | None, str]]:
-    """(package name or None, text) pieces that join back to `text` exactly."""
-    pieces: list[tuple[str | None, list[str]]] = [(None, [])]
-    for line in text.splitlines(keepends=True):
-        stripped = line.strip()
-        if stripped == "[[packages]]":
-            pieces.append(("", [line]))
-        elif _HEADER.match(line) and not stripped.startswith(("[[packages.", "[packages.")):
-            pieces.append((None, [line]))
-        else:
-            pieces[-1][1].append(line)
-    out: list[tuple[str | None, str]] = []
-    for name, lines in pieces:
-        body = "".join(lines)
-        if name == "":
-            found = re.search(r"^name\s*=\s*['\"]([^'\"]+)['\"]", body, re.M)
-            name = canonical_name(found.group(1)) if found else None
-        out.append((name, body))
-    return out
 
 
 def _string(value: str) -> str:
@@ -102,7 +80,7 @@ def rewrite(
     """`moved` and `added`: canonical name -> new version."""
     out: list[str] = []
     last_package = -1
-    for name, body in _split(text):
+    for name, body in split_packages(text, "packages"):
         if name is not None and name in moved:
             try:
                 old = tomllib.loads(body)["packages"][0]

@@ -10,12 +10,14 @@
   index's PEP 691 page);
 - poetry.lock: written here (Poetry cannot lock one package at a chosen version
   without editing pyproject.toml; see poetrylock.py);
-- pdm.lock, Pipfile.lock: not written yet; the plan names the versions.
+- pdm.lock: written here likewise (pdmlock.py);
+- Pipfile.lock: written here (pipfilelock.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,6 +80,24 @@ def write_poetry_lock(
 ) -> Rewrite | None:
     from vulnsweep.remediation import poetrylock
 
+    return _write_toml_lock(planned, pages, poetrylock.rewrite)
+
+
+def write_pdm_lock(
+    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
+) -> Rewrite | None:
+    from vulnsweep.remediation import pdmlock
+
+    return _write_toml_lock(planned, pages, pdmlock.rewrite)
+
+
+def _write_toml_lock(
+    planned: Planned,
+    pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]],
+    rewrite: Callable[..., str],
+) -> Rewrite | None:
+    """poetry.lock and pdm.lock: rendered here from the index and the metadata the
+    plan's resolution read, then read back to say what the file now locks."""
     path = planned.unit.path
     moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
     added = {
@@ -90,11 +110,43 @@ def write_poetry_lock(
         found = pages([name]).get(name)
         return found.files.get(version_key(version), []) if found is not None else []
 
-    roots = (
-        [line.text for line in planned.unit.declared.requirements] if planned.unit.declared else []
-    )
+    declared = planned.unit.declared
+    roots = [line.text for line in declared.requirements] if declared else []
     before = path.read_bytes().decode("utf-8")
-    after = poetrylock.rewrite(path, before, moved, added, files, planned.metadata, roots)
+    after = rewrite(path, before, moved, added, files, planned.metadata, roots)
+    planned.actual = {
+        item.canonical_name: item.version
+        for item in _read_lock(path, after)
+        if isinstance(item, Dependency)
+    }
+    return Rewrite(path, before, after) if after != before else None
+
+
+def write_pipfile_lock(
+    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
+) -> Rewrite | None:
+    from vulnsweep.remediation import pipfilelock
+
+    path = planned.unit.path
+    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
+    added = {
+        c.name: (c.new_version, [w.split(" ")[0] for w, _ in planned.wanted_by.get(c.name, [])])
+        for c in planned.plan.changes
+        if c.old_version is None and c.new_version
+    }
+
+    def hashes(name: str, version: str) -> list[str]:
+        found = pages([name]).get(name)
+        return found.hashes.get(version_key(version), []) if found is not None else []
+
+    declared = planned.unit.declared
+    named = set()
+    for line in declared.requirements if declared else ():
+        found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line.text)
+        if found:
+            named.add(canonical_name(found.group(1)))
+    before = path.read_bytes().decode("utf-8")
+    after = pipfilelock.rewrite(path, before, moved, added, hashes, set(planned.versions), named)
     planned.actual = {
         item.canonical_name: item.version
         for item in _read_lock(path, after)
@@ -163,10 +215,6 @@ def write_uv_lock(planned: Planned) -> tuple[Rewrite | None, str | None]:
     planned.actual = locked
     before = path.read_text(encoding="utf-8")
     return (Rewrite(path, before, after) if after != before else None), None
-
-
-def refuse(fmt: str) -> str:
-    return f"writing {fmt} is not supported yet: lock the planned versions with its own tool"
 
 
 def check_writable(path: Path) -> None:
