@@ -451,19 +451,21 @@ def fix(
             audited.update(answers_for(service, missing, network=run.network)[0])
         return {d.key: audited.get(d.key) for d in candidates}
 
-    read: dict[str, ReleaseFiles] = {}
+    read: dict[tuple[str, str], ReleaseFiles] = {}
 
-    def pages(names: Sequence[str]) -> dict[str, ReleaseFiles]:
-        wanted = [n for n in dict.fromkeys(names) if n not in read]
+    def pages(names: Sequence[str], index: str | None) -> dict[str, ReleaseFiles]:
+        """Each project's page, from the project's own index when it names one."""
+        base = (index or reveal(s.index_url)).rstrip("/")
+        wanted = [n for n in dict.fromkeys(names) if (base, n) not in read]
         if wanted:
             found, errors = run.network.run(
-                lambda: project_pages(wanted, s.index_url, timeouts=s.timeouts, network=run.network)
+                lambda: project_pages(wanted, base, timeouts=s.timeouts, network=run.network)
             )
             if errors:
                 raise errors[0]
-            base = reveal(s.index_url).rstrip("/")  # credentials are stripped from each URL
-            read.update({n: read_page(page, f"{base}/{n}/") for n, page in found.items()})
-        return {n: read[n] for n in names if n in read}
+            # Each file URL is made absolute and loses any credentials here.
+            read.update({(base, n): read_page(page, f"{base}/{n}/") for n, page in found.items()})
+        return {n: read[(base, n)] for n in names if (base, n) in read}
 
     def resolver(request: ResolutionRequest) -> Resolution:
         resolved = resolve_all(

@@ -57,9 +57,9 @@ def test_pipfile_lock_fixed_and_accepted_by_pipenv(
         "urllib3": "1.26.2",
     }  # fmt: skip
     proc = run_cli(
-        str(lock), "--fix", "--osv-url", osv_server.url, "--index-url", fix_index.url,
+        str(lock), "--fix", "--osv-url", osv_server.url,
         "--cache-dir", str(tmp_path / "c"), "-f", "json", "-o", str(tmp_path / "r.json"),
-        env=env,
+        env={**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"},  # the project's index wins
     )  # fmt: skip
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "r.json").read_text())["fix_plan"]

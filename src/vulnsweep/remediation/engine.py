@@ -17,6 +17,8 @@ from vulnsweep.remediation.units import units_of
 log = logging.getLogger(__name__)
 
 Pages = Callable[[Sequence[str]], dict[str, ReleaseFiles]]
+# Index pages from a given index (None: the command line's), as the run reads them.
+IndexPages = Callable[[Sequence[str], "str | None"], dict[str, ReleaseFiles]]
 
 
 @dataclass
@@ -43,16 +45,21 @@ class Remedy:
 
 
 def remediate(
-    result: AuditResult, resolve: Resolver, audit: Auditor, pages: Pages, *, write: bool
+    result: AuditResult, resolve: Resolver, audit: Auditor, pages: IndexPages, *, write: bool
 ) -> Remedy:
     """Plans and new file contents; files are only replaced by `pins.apply`. `write`:
     the new contents are wanted (to write, or to show as a diff)."""
     remedy = Remedy()
     units, covered = units_of(result)
-    hashes = _hashes(pages)
     for unit in units:
+        index = unit.declared.index_url if unit.declared is not None else None
+
+        def unit_pages(names: Sequence[str], index: str | None = index) -> dict[str, ReleaseFiles]:
+            return pages(names, index)
+
+        hashes = _hashes(unit_pages)
         try:
-            planned = plan_unit(unit, resolve, audit, pages)
+            planned = plan_unit(unit, resolve, audit, unit_pages)
         except Unresolvable as exc:
             log.warning(
                 "--fix: %s does not resolve as a whole here (%s); its vulnerable pins are "
@@ -62,12 +69,13 @@ def remediate(
             )
             covered.discard(str(unit.path))
             continue
-        rewrite, note = _write(planned, hashes, pages, write)
+        rewrite, note = _write(planned, hashes, unit_pages, write)
         if rewrite is not None:
             remedy.rewrites.append(rewrite)
         plan = planned.as_written()
         remedy.plans.append(replace(plan, written=rewrite is not None, note=note))
     rest = _without(result, covered)
+    hashes = _hashes(lambda names: pages(names, None))
     remedy.single = pins.plan(rest, lambda deps: audit(deps))
     remedy.rewrites += pins.rewrite_files(remedy.single, lambda pairs: hashes(pairs))
     return remedy

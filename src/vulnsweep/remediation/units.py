@@ -10,7 +10,8 @@ for uv, poetry, pdm and pylock.toml, Pipfile for Pipfile.lock.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from vulnsweep.errors import VulnsweepError
@@ -103,6 +104,66 @@ def _declare(unit: FixUnit) -> None:
     if unit.declared is None:
         unit.declared = _bare(unit, list(unit.locked))
         unit.declared_from = unit.declared_from or f"{unit.path} (every locked release)"
+    if unit.declared.index_url is None:
+        index = _project_index(unit)
+        if index:
+            unit.declared = replace(unit.declared, index_url=index)
+
+
+def _project_index(unit: FixUnit) -> str | None:
+    """The index the project itself says it installs from, so the plan resolves (and
+    reads hashes) where the lock tool would: Pipfile's first [[source]], Poetry's
+    primary source, PDM's `pypi` source, uv's default index, the index most pylock
+    entries name, or a compiled file's own `--index-url`. None: the command line's."""
+    import os
+    from collections import Counter
+
+    from vulnsweep.sources.text import parse_toml, read_file
+
+    directory = unit.path.parent
+    try:
+        if unit.format == "requirements":
+            text = unit.path.read_text(encoding="utf-8", errors="replace")
+            found = re.search(r"^\s*(?:--index-url|-i)[=\s]+(\S+)", text, re.M)
+            return found.group(1) if found else None
+        if unit.format == "pylock.toml":
+            data = parse_toml(str(unit.path), read_file(unit.path))
+            counts = Counter(
+                str(p["index"])
+                for p in data.get("packages") or ()
+                if isinstance(p, dict) and isinstance(p.get("index"), str)
+            )
+            return counts.most_common(1)[0][0] if counts else None
+        if unit.format == "Pipfile.lock":
+            pipfile = directory / "Pipfile"
+            if not pipfile.is_file():
+                return None
+            sources = parse_toml(str(pipfile), read_file(pipfile)).get("source") or []
+            first = sources[0] if isinstance(sources, list) and sources else {}
+            url = first.get("url") if isinstance(first, dict) else None
+            return os.path.expandvars(url) if isinstance(url, str) else None
+        pyproject = directory / "pyproject.toml"
+        if not pyproject.is_file():
+            return None
+        tool = parse_toml(str(pyproject), read_file(pyproject)).get("tool") or {}
+        if unit.format == "poetry.lock":
+            for source in (tool.get("poetry") or {}).get("source") or ():
+                if isinstance(source, dict) and source.get("priority") in ("primary", "default"):
+                    return str(source.get("url")) if source.get("url") else None
+        elif unit.format == "pdm.lock":
+            for source in (tool.get("pdm") or {}).get("source") or ():
+                if isinstance(source, dict) and source.get("name") == "pypi" and source.get("url"):
+                    return os.path.expandvars(str(source["url"]))
+        elif unit.format == "uv.lock":
+            uv = tool.get("uv") or {}
+            for index in uv.get("index") or ():
+                if isinstance(index, dict) and index.get("default") and index.get("url"):
+                    return str(index["url"])
+            if isinstance(uv.get("index-url"), str):
+                return str(uv["index-url"])
+    except (VulnsweepError, OSError, AttributeError, TypeError):
+        return None
+    return None
 
 
 def _source_of(path: Path, blocks: list[compiled.Block]) -> Path | None:
