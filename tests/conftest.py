@@ -51,3 +51,36 @@ def osv_server(_osv_server_session: OsvServer) -> Iterator[OsvServer]:
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL server for the store tests. Skipped only outside CI, with the
+    reason; in CI (`CI` set) a missing server fails the run instead."""
+    import os
+
+    from tests.servers.postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        import psycopg  # noqa: F401
+
+        server.start()
+    except Exception as exc:  # noqa: BLE001 - any reason there is no server
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL server here ({exc})")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's run history lives: an SQLite file, or a fresh PostgreSQL database
+    (every state test runs against both, with the same assertions)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    server = request.getfixturevalue("postgres")
+    return str(server.database())

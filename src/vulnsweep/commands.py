@@ -189,8 +189,9 @@ def state_command(argv: Sequence[str]) -> int:
         runs = store.runs()
         if args.action == "vacuum":
             before, after = store.vacuum()
-            print(f"{args.state}: {len(runs)} runs, {before:,} -> {after:,} bytes")
+            print(f"{store.label}: {len(runs)} runs, {before:,} -> {after:,} bytes")
             return EXIT_OK
+        label = store.label
     complete = sum(r.complete for r in runs)
-    print(f"{args.state}: intact, {len(runs)} runs ({len(runs) - complete} incomplete)")
+    print(f"{label}: intact, {len(runs)} runs ({len(runs) - complete} incomplete)")
     return EXIT_OK

@@ -34,6 +34,7 @@ def job_inputs(args: Settings) -> dict[str, Any]:
         "locked": bool(args.locked),
         "no_deps": bool(args.no_deps),
         "python": args.python,
+        **({"shard": f"{args.shard[0]}/{args.shard[1]}"} if args.shard else {}),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -102,6 +103,13 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         default=[],
         metavar="GLOB",
         help="with -R: skip paths matching GLOB (repeatable)",
+    )
+    inputs.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="with -R: audit only the projects of shard K of N (a stable hash of each "
+        "project's path; N jobs with K = 1..N cover every project once)",
     )
     inputs.add_argument(
         "--include-sboms",
@@ -475,10 +483,11 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
     )
     jobs.add_argument(
         "--state",
-        metavar="PATH",
+        metavar="PATH|URL",
         default=_env("VULNSWEEP_STATE"),
-        help="run history (an SQLite file, created if missing): record this run; the "
-        "previous run of the same inputs is the baseline unless --baseline is given",
+        help="run history (an SQLite file, created if missing, or a postgresql:// URL a "
+        "fleet shares): record this run; the previous run of the same inputs is the "
+        "baseline unless --baseline is given",
     )
     jobs.add_argument(
         "--keep-runs",
@@ -666,7 +675,20 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         raise UsageError("--follow-links only applies to a -R/--recursive walk")
     if getattr(args, "exclude", None) and not getattr(args, "recursive", False):
         raise UsageError("--exclude only applies to a -R/--recursive walk")
+    if getattr(args, "shard", None) and not getattr(args, "recursive", False):
+        raise UsageError("--shard only applies to a -R/--recursive walk")
     _check_urls(args)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """`K/N`, 1 <= K <= N."""
+    found = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N (for example 2/8)")
+    shard, shards = int(found.group(1)), int(found.group(2))
+    if not 1 <= shard <= shards:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be between 1 and N")
+    return shard, shards
 
 
 def _check_reports(args: argparse.Namespace) -> None:

@@ -177,7 +177,7 @@ def _previous_runs(run: Run) -> list[RunRecord]:
         key = inputs_key(job.job_inputs(run.settings))
         return [r for r in latest if r.inputs_key == key]
     if not latest:
-        raise UsageError(f"--state {run.settings.state}: no run recorded yet; nothing to recheck")
+        raise UsageError(f"--state {run.store.label}: no run recorded yet; nothing to recheck")
     return latest
 
 
@@ -547,7 +547,7 @@ def remember(
         log.warning(
             "recheck incomplete (%d dependencies not audited): nothing recorded in %s",
             len(result.unaudited),
-            s.state,
+            run.store.label,
         )
     elif run.store is not None:
         from vulnsweep import job

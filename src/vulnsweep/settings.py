@@ -26,6 +26,7 @@ class Settings:
     requirements: tuple[str, ...] = ()
     recursive: bool = False
     exclude: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None  # --shard K/N
     include_sboms: bool = False
     follow_links: bool = False
     sbom: tuple[str, ...] = ()
@@ -112,7 +113,11 @@ class Settings:
         raise AttributeError(f"Settings are frozen; cannot set {name}")
 
     def __repr__(self) -> str:
+        from vulnsweep.redact import redact_url
+
         changed = {k: v for k, v in self.__dict__.items() if k != "config"}
+        if isinstance(changed.get("state"), str):  # a database URL's password stays hidden
+            changed["state"] = redact_url(str(changed["state"]))
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in sorted(changed.items()))})"
 
     @classmethod
@@ -159,6 +164,7 @@ class Settings:
             local_only=self.local,
             recursive=self.recursive,
             excludes=self.exclude,
+            shard=self.shard,
             include_sboms=self.include_sboms,
             follow_links=self.follow_links,
             locked=self.locked,

@@ -20,3 +20,18 @@ def osv(osv_db: OsvDatabase) -> Iterator[OsvServer]:
     db._memo = {}
     with OsvServer(db) as server:
         yield server
+
+
+def query(store: str, sql: str) -> list[tuple[object, ...]]:
+    """Run SQL directly on a test's run history, whichever store it is (to age it, or
+    to look inside): the test's own access, not the product's code."""
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store, autocommit=True) as db:
+            cursor = db.execute(sql)  # type: ignore[arg-type]
+            return list(cursor.fetchall()) if cursor.description else []
+    import sqlite3
+
+    with sqlite3.connect(store) as db:
+        return list(db.execute(sql).fetchall())

@@ -5,9 +5,9 @@ retention keeps what later baselines stand on."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from tests.helpers import run_cli
+from tests.history.conftest import query
 from tests.history.test_state import vulnsweep
 from tests.monorepo import build_monorepo
 from tests.servers.osv import Faults, OsvServer
@@ -41,16 +42,17 @@ def _history(state: Path) -> list[dict[str, object]]:
     return runs
 
 
-def test_an_outage_run_never_becomes_the_baseline(tmp_path: Path, osv: OsvServer) -> None:
+def test_an_outage_run_never_becomes_the_baseline(
+    tmp_path: Path, osv: OsvServer, state_store: str
+) -> None:
     root = build_monorepo(tmp_path / "repo")
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     job = ("-R", ".", "--state", str(state), "-f", "json", "--no-cache")
     code, out, _ = vulnsweep(root, osv, cache, *job)
     first = orjson.loads(out)
     total = len([v for d in first["dependencies"] for v in d.get("vulns", [])])
     assert code == 1 and total > 10
-    with sqlite3.connect(state) as db:  # as if the first run had been months ago
-        db.execute("UPDATE findings SET first_seen = '2026-01-01'")
+    query(state, "UPDATE findings SET first_seen = '2026-01-01'")  # as if months ago
 
     # A partial outage: the records of some advisories cannot be fetched.
     vulnerable = [d for d in first["dependencies"] if d.get("vulns")]
@@ -77,9 +79,11 @@ def test_an_outage_run_never_becomes_the_baseline(tmp_path: Path, osv: OsvServer
     assert "no: not the baseline for what it missed" in table
 
 
-def test_a_recheck_that_fails_records_nothing(tmp_path: Path, osv: OsvServer) -> None:
+def test_a_recheck_that_fails_records_nothing(
+    tmp_path: Path, osv: OsvServer, state_store: str
+) -> None:
     root = build_monorepo(tmp_path / "repo")
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     assert vulnsweep(root, osv, cache, "-R", ".", "--state", str(state))[0] == 1
     proc = run_cli(
         "recheck", "--state", str(state), "--osv-url", _closed_port_url(), "--timeout", "1",
@@ -123,7 +127,7 @@ def test_a_damaged_state_file_is_one_line_and_exit_2(
     assert state.read_bytes() == damaged  # no audit wrote into it
 
 
-def test_state_edges(tmp_path: Path, osv: OsvServer) -> None:
+def test_state_edges(tmp_path: Path, osv: OsvServer, state_store: str) -> None:
     missing = tmp_path / "missing.db"
     proc = run_cli("recheck", "--state", str(missing), "--osv-url", osv.url)
     assert (proc.returncode, proc.stderr) == (
@@ -132,7 +136,7 @@ def test_state_edges(tmp_path: Path, osv: OsvServer) -> None:
     )
     assert not missing.exists()
     root = build_monorepo(tmp_path / "repo")
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     vulnsweep(root, osv, cache, "-R", ".", "--state", str(state))
     proc = run_cli("history", "--state", str(state), "-n", "0")
     assert (proc.returncode, proc.stderr) == (
@@ -148,15 +152,16 @@ def test_state_edges(tmp_path: Path, osv: OsvServer) -> None:
     )
 
 
-def test_retention_keeps_the_newest_runs_and_the_baseline(tmp_path: Path, osv: OsvServer) -> None:
+def test_retention_keeps_the_newest_runs_and_the_baseline(
+    tmp_path: Path, osv: OsvServer, state_store: str
+) -> None:
     root = build_monorepo(tmp_path / "repo")
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     job = ("-R", ".", "--state", str(state), "--keep-runs", "2")
     for _ in range(4):
         assert vulnsweep(root, osv, cache, *job)[0] == 1
     assert [r["id"] for r in _history(state)] == [3, 4]
     # An outage run never pushes out the last complete run a baseline stands on.
-    shutil.copy(state, tmp_path / "before.db")
     proc = run_cli(
         *job, "--osv-url", _closed_port_url(), "--timeout", "1", "--cache-dir", str(cache),
         "--no-cache", cwd=root,
@@ -165,25 +170,25 @@ def test_retention_keeps_the_newest_runs_and_the_baseline(tmp_path: Path, osv: O
     assert [(r["id"], r["complete"]) for r in _history(state)] == [(4, True), (5, False)]
     code, _, err = vulnsweep(root, osv, cache, *job, "-f", "json")
     assert code == 1 and "0 new" in err
-    with sqlite3.connect(state) as db:
-        (orphans,) = db.execute(
-            "SELECT count(*) FROM findings WHERE run NOT IN (SELECT id FROM runs)"
-        ).fetchone()
+    [(orphans,)] = query(
+        state, "SELECT count(*) FROM findings WHERE run NOT IN (SELECT id FROM runs)"
+    )
     assert orphans == 0
     proc = run_cli("state", "vacuum", "--state", str(state))
-    assert proc.returncode == 0 and proc.stdout.startswith(f"{state}: 2 runs, ")
+    shown = re.sub(r"//[^@/]*@", "//****@", state)  # a database URL's user is not printed
+    assert proc.returncode == 0 and proc.stdout.startswith(f"{shown}: 2 runs, ")
     assert run_cli("state", "check", "--state", str(state)).stdout == (
-        f"{state}: intact, 2 runs (1 incomplete)\n"
+        f"{shown}: intact, 2 runs (1 incomplete)\n"
     )
 
 
 IGNORE_DJANGO = '[[ignore]]\nid = "PYSEC-2021-98"\nreason = "no templates from users"\n'
 
 
-def test_policy_travels_with_the_state(tmp_path: Path, osv: OsvServer) -> None:
+def test_policy_travels_with_the_state(tmp_path: Path, osv: OsvServer, state_store: str) -> None:
     root = build_monorepo(tmp_path / "repo")
     (root / "vulnsweep.toml").write_text(IGNORE_DJANGO)
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     code, out, _ = vulnsweep(root, osv, cache, "-R", ".", "--state", str(state), "-f", "json")
     ignored = {i["id"] for i in orjson.loads(out)["ignored"]}
     assert ignored == {"PYSEC-2021-98"}
@@ -201,10 +206,12 @@ def test_policy_travels_with_the_state(tmp_path: Path, osv: OsvServer) -> None:
     assert "newly affected" not in err
 
 
-def test_a_changed_policy_file_is_named_on_recheck(tmp_path: Path, osv: OsvServer) -> None:
+def test_a_changed_policy_file_is_named_on_recheck(
+    tmp_path: Path, osv: OsvServer, state_store: str
+) -> None:
     root = build_monorepo(tmp_path / "repo")
     (root / "vulnsweep.toml").write_text(IGNORE_DJANGO)
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     vulnsweep(root, osv, cache, "-R", ".", "--state", str(state))
     (root / "vulnsweep.toml").write_text("")  # the ignore is withdrawn
     code, _, err = vulnsweep(root, osv, cache, "recheck", "--state", str(state))

@@ -47,10 +47,12 @@ def vulnsweep(cwd: Path, osv: OsvServer, cache: Path, *args: str) -> tuple[int, 
 
 
 def test_previous_run_is_the_baseline_and_history_lists_runs(
-    tmp_path: Path, osv_server: OsvServer
+    tmp_path: Path,
+    osv_server: OsvServer,
+    state_store: str,
 ) -> None:
     root = build_monorepo(tmp_path / "repo")
-    state, cache = tmp_path / "state.db", tmp_path / "cache"
+    state, cache = state_store, tmp_path / "cache"
     code, _, err = vulnsweep(root, osv_server, cache, "-R", ".", "--state", str(state))
     assert code == 1 and " new, " not in err  # the first run has nothing to compare with
     (root / "services/worker/requirements.txt").write_text(WORKER_AFTER)
@@ -79,12 +81,14 @@ def test_previous_run_is_the_baseline_and_history_lists_runs(
 
 
 def test_recheck_fetches_only_changed_advisories_and_names_affected_projects(
-    tmp_path: Path, osv: OsvServer
+    tmp_path: Path,
+    osv: OsvServer,
+    state_store: str,
 ) -> None:
     root = build_monorepo(tmp_path / "repo")
     (root / "vulnsweep.toml").write_text(ROOT_CONFIG)
     osv.db.put(NO_FIX_YET)
-    state = tmp_path / "state.db"
+    state = state_store
     code, first, _ = vulnsweep(
         root, osv, tmp_path / "cache", "-R", ".", "--state", str(state), "-f", "json"
     )
@@ -147,11 +151,13 @@ def test_recheck_fetches_only_changed_advisories_and_names_affected_projects(
     assert [(r["kind"], r["new"]) for r in history] == [("audit", None), ("recheck", 2)]
 
 
-def test_recheck_reports_an_ignore_whose_fix_arrived(tmp_path: Path, osv: OsvServer) -> None:
+def test_recheck_reports_an_ignore_whose_fix_arrived(
+    tmp_path: Path, osv: OsvServer, state_store: str
+) -> None:
     root = build_monorepo(tmp_path / "repo")
     (root / "vulnsweep.toml").write_text(ROOT_CONFIG)
     osv.db.put(NO_FIX_YET)
-    state = tmp_path / "state.db"
+    state = state_store
     vulnsweep(root, osv, tmp_path / "cache", "-R", ".", "--state", str(state))
     fixed = copy.deepcopy(NO_FIX_YET)
     fixed["modified"] = "2026-11-28T00:00:00Z"
@@ -206,10 +212,12 @@ def test_recheck_offline_matches_stored_pins_against_the_database(
 
 
 def test_what_could_not_be_audited_is_not_reported_fixed(
-    tmp_path: Path, osv_server: OsvServer
+    tmp_path: Path,
+    osv_server: OsvServer,
+    state_store: str,
 ) -> None:
     root = build_monorepo(tmp_path / "repo")
-    state = tmp_path / "state.db"
+    state = state_store
     vulnsweep(root, osv_server, tmp_path / "cache", "-R", ".", "--state", str(state))
     with OsvServer(osv_server.db, faults=None) as down:
         pass  # closed: every query fails
@@ -231,12 +239,14 @@ def test_a_state_path_that_is_a_directory(tmp_path: Path, osv_server: OsvServer)
 
 
 def test_recheck_reports_what_could_not_be_audited_again(
-    tmp_path: Path, osv_server: OsvServer
+    tmp_path: Path,
+    osv_server: OsvServer,
+    state_store: str,
 ) -> None:
     root = build_monorepo(tmp_path / "repo")
     worker = root / "services/worker/requirements.txt"
     worker.write_text(worker.read_text() + "flask>=2\n")
-    state = tmp_path / "state.db"
+    state = state_store
     _, first, _ = vulnsweep(
         root, osv_server, tmp_path / "cache", "-R", ".", "--no-deps", "--state", str(state),
         "-f", "json",

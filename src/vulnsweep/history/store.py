@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from vulnsweep.errors import UsageError
+from vulnsweep.history.backends import Backend
 from vulnsweep.model import AuditResult, Dependency, Origin, PastFinding, SkippedDependency
 from vulnsweep.policy.baseline import Baseline
 
@@ -115,7 +116,16 @@ class StateStore:
     """`create=False` (recheck, history, state): the file must exist already."""
 
     def __init__(self, path: str, *, create: bool = True) -> None:
+        from vulnsweep.history.backends import PostgresBackend, SqliteBackend, is_postgres
+
+        self.db: Backend
+        if is_postgres(path):
+            self.path = None
+            self.db = PostgresBackend(path, create=create)
+            self.label = self.db.label
+            return
         self.path = Path(path)
+        self.label = path
         if self.path.is_dir():
             raise UsageError(f"--state {path}: is a directory")
         if not create and not self.path.is_file():
@@ -123,31 +133,15 @@ class StateStore:
         try:
             if self.path.parent != Path(""):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path)
-        except (sqlite3.DatabaseError, OSError) as exc:
-            raise UsageError(f"--state {path}: cannot open ({_why(exc)})") from None
-        try:
-            # Every page is read once before anything is trusted or written: damage
-            # anywhere in the file stops the run here, in one line, before any work.
-            checked = self.db.execute("PRAGMA quick_check").fetchall()
-            if checked != [("ok",)]:
-                raise sqlite3.DatabaseError(str(checked[0][0])[:200])
-            self.db.executescript(SCHEMA)
-            self._migrate()
+            self.db = SqliteBackend(self.path, SCHEMA, _migrate)
         except sqlite3.DatabaseError as exc:
-            self.db.close()
             raise UsageError(
                 f"--state {path}: damaged or not a vulnsweep state file ({exc}); nothing was "
                 "written to it. Restore it from a backup, or move it aside to start a new "
                 "history"
             ) from None
-
-    def _migrate(self) -> None:
-        for table, column, declaration in MIGRATIONS:
-            have = {row[1] for row in self.db.execute(f"PRAGMA table_info({table})")}
-            if column not in have:
-                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
-        self.db.commit()
+        except OSError as exc:
+            raise UsageError(f"--state {path}: cannot open ({_why(exc)})") from None
 
     def close(self) -> None:
         self.db.close()
@@ -210,7 +204,7 @@ class StateStore:
                 if older.complete:
                     break
         date = min(r.finished[:10] for r in runs)
-        return Baseline(entries, date, f"run {', '.join(str(r.id) for r in runs)} of {self.path}")
+        return Baseline(entries, date, f"run {', '.join(str(r.id) for r in runs)} of {self.label}")
 
     def pins(self, run: RunRecord, files: FileFacts | None = None) -> Iterator[Dependency]:
         """A run's pins, their files shown relative to the working directory when
@@ -267,7 +261,7 @@ class StateStore:
                     doomed.append(run.id)
         if not doomed:
             return 0
-        with self.db:
+        with self.db.transaction():
             rows = [(i,) for i in doomed]
             for table in RUN_TABLES:
                 self.db.executemany(f"DELETE FROM {table} WHERE run = ?", rows)
@@ -288,10 +282,10 @@ class StateStore:
         return len(doomed)
 
     def vacuum(self) -> tuple[int, int]:
-        """Rewrite the file without its free pages: (bytes before, bytes after)."""
-        before = self.path.stat().st_size
-        self.db.execute("VACUUM")
-        return before, self.path.stat().st_size
+        """Give free space back: (bytes before, bytes after)."""
+        before = self.db.size()
+        self.db.vacuum()
+        return before, self.db.size()
 
     def record(
         self,
@@ -311,8 +305,8 @@ class StateStore:
         complete = not result.unaudited and exit_code != 3
         states = [f.baseline_state for f in result.reported]
         has_baseline = result.baseline_date is not None
-        with self.db:
-            cursor = self.db.execute(
+        with self.db.transaction():
+            run = self.db.insert_id(
                 "INSERT INTO runs (inputs_key, inputs, kind, started, finished, service, root,"
                 " exit_code, dependencies, findings, new, unchanged, fixed, failing_projects,"
                 " complete) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -334,7 +328,6 @@ class StateStore:
                     int(complete),
                 ),
             )
-            run = cursor.lastrowid
             project_of = {file: p.path for p in result.projects for file in p.files}
 
             def origins(where: Iterable[Origin]) -> bytes:
@@ -406,8 +399,16 @@ class StateStore:
                 ((run, path, text) for path, text in sorted((policies or {}).items())),
             )
             # The latest revision of each record is all a recheck compares with.
-            self.db.executemany("INSERT OR REPLACE INTO advisories VALUES (?, ?, ?)", records)
+            self.db.upsert_advisories(records)
         return int(run or 0)
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    for table, column, declaration in MIGRATIONS:
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+    db.commit()
 
 
 def _run_record(row: tuple[Any, ...]) -> RunRecord:

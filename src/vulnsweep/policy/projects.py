@@ -15,8 +15,6 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +29,7 @@ from vulnsweep.model import (
 )
 from vulnsweep.policy import Gate, IgnorePolicy
 from vulnsweep.policy.config import Config, config_in, load_config
+from vulnsweep.sources.tree import project_directory
 
 if TYPE_CHECKING:
     from vulnsweep.policy.baseline import Baseline
@@ -38,20 +37,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MARKERS = frozenset(
-    {
-        "pyproject.toml",
-        "setup.py",
-        "setup.cfg",
-        "uv.lock",
-        "poetry.lock",
-        "Pipfile",
-        "Pipfile.lock",
-        "pdm.lock",
-        "pylock.toml",
-    }
-)
-_MARKER = re.compile(r"^(requirements[\w.-]*\.txt|pylock\.[\w-]+\.toml)$", re.I)
 GATE_KEYS = ("min_severity", "only_fixable", "ignore_unknown_severity")
 
 
@@ -66,15 +51,7 @@ class ProjectMap:
     def project_of(self, file: str) -> str:
         if file in self.known:
             return self.known[file]
-        directory = Path(file).resolve().parent
-        for candidate in (directory, *directory.parents):
-            if not candidate.is_relative_to(self.root):
-                break
-            if _is_project(candidate):
-                return self._relative(candidate)
-            if candidate == self.root:
-                break
-        return self._relative(directory)
+        return self._relative(project_directory(Path(file), self.root))
 
     def directory(self, project: str) -> Path:
         return self.root if project == "." else self.root / project
@@ -85,15 +62,6 @@ class ProjectMap:
         except ValueError:
             return directory.as_posix()
         return relative or "."
-
-
-@functools.cache
-def _is_project(directory: Path) -> bool:
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return False
-    return any(n in MARKERS or _MARKER.match(n) for n in names)
 
 
 class ProjectPolicies:

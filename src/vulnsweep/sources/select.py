@@ -12,7 +12,7 @@ from vulnsweep.errors import InputError
 from vulnsweep.sources import ChainSource, DependencySource, TolerantSource
 from vulnsweep.sources.lockfiles import GroupSelection, LockFileSource, lock_format
 from vulnsweep.sources.text import prefetch
-from vulnsweep.sources.tree import walk
+from vulnsweep.sources.tree import in_shard, walk
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class InputOptions:
     local_only: bool = False
     recursive: bool = False
     excludes: Sequence[str] = ()
+    shard: tuple[int, int] | None = None  # K of N: only that shard's projects
     include_sboms: bool = False
     follow_links: bool = False
     locked: bool = False
@@ -73,6 +74,9 @@ def build_sources(options: InputOptions) -> list[DependencySource]:
                         follow_links=options.follow_links,
                     )
                 )
+                if options.shard is not None:
+                    shard = options.shard
+                    found_files = [f for f in found_files if in_shard(f.path, path, shard)]
                 prefetch(f.path for f in found_files)
                 for found in found_files:
                     source = _file_source(found.path, found.kind, options, group_selection)

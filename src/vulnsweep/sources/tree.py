@@ -10,6 +10,7 @@ whose target lies outside the walk's root is not followed (`ln -s /usr`, or
 from __future__ import annotations
 
 import fnmatch
+import functools
 import logging
 import os
 import re
@@ -132,6 +133,65 @@ def walk(
         ]
         yield from found
         stack.extend(reversed(subdirs))
+
+
+# Files that make a directory a project: the pinning files it groups under it.
+PROJECT_MARKERS = frozenset(
+    {
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        "uv.lock",
+        "poetry.lock",
+        "Pipfile",
+        "Pipfile.lock",
+        "pdm.lock",
+        "pylock.toml",
+    }
+)
+_PROJECT_MARKER = re.compile(r"^(requirements[\w.-]*\.txt|pylock\.[\w-]+\.toml)$", re.I)
+
+
+@functools.cache
+def is_project(directory: Path) -> bool:
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    return any(n in PROJECT_MARKERS or _PROJECT_MARKER.match(n) for n in names)
+
+
+def project_directory(file: Path, root: Path) -> Path:
+    """The project a pinning file belongs to: the nearest directory from the file's
+    own up to the root that has a project marker (else the file's directory)."""
+    directory = file.resolve().parent
+    for candidate in (directory, *directory.parents):
+        if not candidate.is_relative_to(root):
+            break
+        if is_project(candidate):
+            return candidate
+        if candidate == root:
+            break
+    return directory
+
+
+def shard_of(project: str, shards: int) -> int:
+    """Which of `shards` a project (its path relative to the root) belongs to, 1-based:
+    from a hash of the path alone, so adding a project never moves another."""
+    import hashlib
+
+    digest = hashlib.sha256(project.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % shards + 1
+
+
+def in_shard(file: Path, root: Path, shard: tuple[int, int]) -> bool:
+    resolved = root.resolve()
+    directory = project_directory(file, resolved)
+    try:
+        project = directory.relative_to(resolved).as_posix() or "."
+    except ValueError:
+        project = directory.as_posix()
+    return shard_of(project, shard[1]) == shard[0]
 
 
 def _within(path: str, root: str) -> bool:
