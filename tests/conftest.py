@@ -66,7 +66,7 @@ def postgres() -> Iterator[Any]:
         import psycopg  # noqa: F401
 
         server.start()
-    except Exception as exc:  # noqa: BLE001 - any reason there is no server
+    except Exception as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL is required in CI: {exc}")
         pytest.skip(f"no PostgreSQL server here ({exc})")
