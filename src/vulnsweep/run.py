@@ -53,6 +53,7 @@ class Run:
         self.settings = settings
         self.started = dt.datetime.now(dt.timezone.utc)
         self.store: StateStore | None = None
+        self.store_failed = False  # --state named a database that could not be reached
         self._cache: Cache | None = None
         self._network: Network | None = None
 
@@ -60,8 +61,18 @@ class Run:
         if self.settings.state:
             from vulnsweep.history.store import StateStore
 
+            from vulnsweep.errors import ServiceError
+
             # A recheck re-audits a history: it never starts an empty one by mistake.
-            self.store = StateStore(self.settings.state, create=not self.settings.recheck)
+            try:
+                self.store = StateStore(self.settings.state, create=not self.settings.recheck)
+            except ServiceError as exc:
+                if self.settings.recheck:
+                    raise  # nothing to re-audit without the history
+                # A shard whose database is down still audits and writes its report; the
+                # run then exits 3, as nothing of it could be recorded.
+                log.error("%s; auditing without it, nothing will be recorded", exc)
+                self.store_failed = True
         return self
 
     def __exit__(
@@ -145,7 +156,7 @@ def execute(run: Run) -> int:
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)
     remember(run, collected, outcome.result, service, code, _applied(s, policy))
-    return code
+    return EXIT_SERVICE if run.store_failed else code
 
 
 def _applied(settings: Settings, policy: ScopedPolicy) -> dict[str, str]:
