@@ -59,9 +59,8 @@ class Run:
 
     def __enter__(self) -> Run:
         if self.settings.state:
-            from vulnsweep.history.store import StateStore
-
             from vulnsweep.errors import ServiceError
+            from vulnsweep.history.store import StateStore
 
             # A recheck re-audits a history: it never starts an empty one by mistake.
             try:

@@ -64,7 +64,7 @@ def test_eight_shards_write_one_store_and_recheck_sees_the_fleet(
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for k in range(1, 9)
     ]
     for shard in shards:
