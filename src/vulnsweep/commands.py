@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vulnsweep.cache import cache_dir
 from vulnsweep.errors import EXIT_OK, UsageError
@@ -131,10 +132,20 @@ def history_command(argv: Sequence[str]) -> int:
     parser.add_argument("--state", required=True, metavar="PATH")
     parser.add_argument("-f", "--format", choices=("columns", "json"), default="columns")
     parser.add_argument("-n", "--limit", type=int, default=None, help="only the last N runs")
+    parser.add_argument(
+        "--by",
+        choices=("project", "owner"),
+        help="a fleet summary instead of the runs: each project (or owner) as the latest "
+        "run of every input set saw it, with findings new since the run before",
+    )
     args = parser.parse_args(argv)
     configure_logging(0)
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit must be at least 1, got {args.limit}")
+    if args.by is not None:
+        with StateStore(args.state, create=False) as store:
+            projects = store.fleet()
+        return _fleet_summary(projects, args.by, args.format)
     with StateStore(args.state, create=False) as store:
         runs = store.runs()
     if args.limit is not None:
@@ -167,6 +178,51 @@ def history_command(argv: Sequence[str]) -> int:
     headers = ["Run", "Finished", "Kind", "Inputs", "Deps", "Findings", "New", "Unchanged"]
     headers += ["Fixed", "Failing projects", "Exit", "Complete"]
     print("\n".join(table(headers, rows)) if rows else "no runs recorded")
+    return EXIT_OK
+
+
+def _fleet_summary(projects: list[dict[str, Any]], by: str, fmt: str) -> int:
+    import orjson
+
+    from vulnsweep.output.columns import table
+
+    if by == "owner":
+        owners: dict[str, dict[str, Any]] = {}
+        for project in projects:
+            for owner in project["owners"] or ["(no owner)"]:
+                entry = owners.setdefault(
+                    owner, {"owner": owner, "projects": 0, "findings": 0, "failing": 0, "new": 0}
+                )
+                entry["projects"] += 1
+                entry["findings"] += project["findings"]
+                entry["failing"] += int(project["fails"])
+                entry["new"] += project["new"]
+        rows = [owners[k] for k in sorted(owners)]
+        if fmt == "json":
+            print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+            return EXIT_OK
+        headers = ["Owner", "Projects", "Findings", "Failing projects", "New"]
+        cells: list[tuple[str, ...]] = [
+            (r["owner"], str(r["projects"]), str(r["findings"]), str(r["failing"]), str(r["new"]))
+            for r in rows
+        ]
+    else:
+        if fmt == "json":
+            print(orjson.dumps(projects, option=orjson.OPT_INDENT_2).decode())
+            return EXIT_OK
+        headers = ["Project", "Owners", "Deps", "Findings", "Fails", "New", "As of"]
+        cells = [
+            (
+                p["project"], ", ".join(p["owners"]), str(p["dependencies"]), str(p["findings"]),
+                "yes" if p["fails"] else "no", str(p["new"]), p["finished"],
+            )
+            for p in projects
+        ]  # fmt: skip
+    print(
+        "\n".join(table(headers, cells))
+        if cells
+        else "no projects recorded (a -R run records them)"
+    )
     return EXIT_OK
 
 

@@ -595,7 +595,9 @@ def remember(
 
 def _only(result: AuditResult, store: StateStore, stored: RunRecord) -> AuditResult:
     """The part of a recheck that covers one stored run's pins."""
-    keys = {dep.key for dep in store.pins(stored)}
+    pins = list(store.pins(stored))
+    keys = {dep.key for dep in pins}
+    files = {o.path for dep in pins for o in dep.origins}
     names = {name for name, _ in keys}
     skipped = {(s.name, s.reason) for s in store.skipped(stored)}
     return replace(
@@ -604,5 +606,5 @@ def _only(result: AuditResult, store: StateStore, stored: RunRecord) -> AuditRes
         unaudited=[u for u in result.unaudited if u.dependency.key in keys],
         skipped=[s for s in result.skipped if (s.name, s.reason) in skipped],
         absent=[a for a in result.absent if a.name in names],
-        projects=[],
+        projects=[p for p in result.projects if files.intersection(p.files)],
     )

@@ -119,6 +119,16 @@ def test_eight_shards_write_one_store_and_recheck_sees_the_fleet(
         p for p in projects if f"{NEW_PACKAGE}==" in (root / p / "requirements.txt").read_text()
     )
     assert affected == expected and len(expected) > 100
+    # The fleet summary reads the store: every project once, what is new, per owner.
+    summary = orjson.loads(
+        run_cli("history", "--state", store, "--by", "project", "-f", "json").stdout
+    )
+    assert [p["project"] for p in summary] == sorted(projects)
+    assert sorted(p["project"] for p in summary if p["new"]) == expected
+    assert all(p["new"] == 1 for p in summary if p["new"])
+    table = run_cli("history", "--state", store, "--by", "owner").stdout.splitlines()
+    assert table[0].split() == ["Owner", "Projects", "Findings", "Failing", "projects", "New"]
+    assert table[2].split()[:2] == ["(no", "owner)"] and table[2].split()[2] == "2000"
 
 
 def test_a_killed_shard_leaves_no_half_recorded_run(

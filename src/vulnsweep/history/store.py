@@ -232,6 +232,52 @@ class StateStore:
             out.update(self.db.execute("SELECT path, text FROM policies WHERE run = ?", (run.id,)))
         return out
 
+    def fleet(self) -> list[dict[str, Any]]:
+        """Every project as the latest run of each input set saw it (the whole fleet
+        when shards share the store): owners, dependencies, findings, whether it
+        fails, and findings new since that input set's previous run."""
+        latest = {r.id: r for r in self.latest()}
+        if not latest:
+            return []
+        ids = sorted(latest)
+        marks = ",".join("?" for _ in ids)
+        new_by_pin: dict[tuple[int, str, str], int] = {}
+        for run, name, version, count in self.db.execute(
+            f"SELECT run, name, version, count(*) FROM findings WHERE run IN ({marks})"
+            " AND state = 'new' AND ignored = 0 GROUP BY run, name, version",
+            ids,
+        ):
+            new_by_pin[(run, name, version)] = int(count)
+        new_by_project: dict[str, int] = {}
+        if new_by_pin:
+            for run, name, version, origins in self.db.execute(
+                f"SELECT run, name, version, origins FROM pins WHERE run IN ({marks})", ids
+            ):
+                count = new_by_pin.get((run, name, version))
+                if not count:
+                    continue
+                for project in {o[2] for o in orjson.loads(origins) if o[2] is not None}:
+                    new_by_project[project] = new_by_project.get(project, 0) + count
+        out = []
+        for run, path, owners, dependencies, findings, fails in self.db.execute(
+            "SELECT run, path, owners, dependencies, findings, fails FROM projects"
+            f" WHERE run IN ({marks}) ORDER BY path",
+            ids,
+        ):
+            out.append(
+                {
+                    "project": path,
+                    "owners": orjson.loads(owners),
+                    "dependencies": dependencies,
+                    "findings": findings,
+                    "fails": bool(fails),
+                    "new": new_by_project.get(path, 0),
+                    "run": run,
+                    "finished": latest[run].finished,
+                }
+            )
+        return out
+
     def records(self) -> Iterator[tuple[str, str, bytes]]:
         """Every advisory record a run's findings came from: (id, modified, body)."""
         yield from self.db.execute("SELECT id, modified, body FROM advisories")
