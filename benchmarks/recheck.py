@@ -1,13 +1,17 @@
 """Full audit vs `vulnsweep recheck` of a stored monorepo, after advisories changed.
 
     python -m benchmarks.recheck [--pins 20000] [--files 4000] [--changed 10]
+    python -m benchmarks.recheck --pins 100000 --changed 50 --stores sqlite,postgresql
 
 A nightly job's question is "what changed since last night?". This measures both ways
 of answering it on the same local OSV server (the real PyPA export, injected latency):
 a full cold audit of a 4,000-file tree, then -- after `--changed` advisories are
 revised or newly published -- a cold full audit again and a recheck from the `--state`
 file (its own empty cache). It prints wall time and requests per endpoint for each,
-and checks that the recheck and the full audit report the same findings.
+and checks that the recheck and the full audit report the same findings. With
+`--stores sqlite,postgresql` the history is kept in each store in turn (PostgreSQL: a
+throwaway local cluster from Debian's server binaries, or `--postgres URL`), and the
+rechecks are printed side by side.
 """
 
 from __future__ import annotations
@@ -92,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed", type=int, default=10)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--stores", default="sqlite", help="sqlite, postgresql or both (a,b)")
+    parser.add_argument("--postgres", default="", help="a running server's URL")
     args = parser.parse_args(argv)
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     compileall.compile_dir(str(REPO / "src"), quiet=1)
     db = OsvDatabase.from_zip(DATA_ZIP)
     pins, vulnerable = generate(db, args.pins, 1 / 20, seed=args.seed)
@@ -101,8 +108,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tree = work / "tree"
         write_tree(tree, pins, args.files, args.seed)
-        state = work / "state.db"
         rows = []
+        server_pg = None
+        locations: dict[str, str] = {}
+        for store in stores:
+            if store == "sqlite":
+                locations[store] = str(work / "state.db")
+            else:
+                from tests.servers.postgres import PostgresServer
+
+                if server_pg is None:
+                    server_pg = PostgresServer()
+                    if args.postgres:
+                        server_pg.url = args.postgres
+                    server_pg.start()
+                locations[store] = server_pg.database()
         with OsvServer(db, faults=Faults(latency=args.latency)) as server:
             common = ["--osv-url", server.url, "-f", "json", "--progress-spinner", "off"]
 
@@ -116,27 +136,36 @@ def main(argv: list[str] | None = None) -> int:
                 hits = dict(server.hits)
                 rows.append((label, seconds, peak, hits, len(findings(out))))
 
-            run("full audit (cold), night 1", ["-R", str(tree), "--state", str(state)],
-                "cache-1", work / "night1.json")  # fmt: skip
+            for store, location in locations.items():
+                run(f"full audit (cold), night 1, {store}", ["-R", str(tree), "--state", location],
+                    f"cache-1-{store}", work / "night1.json")  # fmt: skip
             report = json.loads((work / "night1.json").read_text())
             changed = change_advisories(db, report, args.changed, args.seed)
             run("full audit (cold), night 2", ["-R", str(tree)], "cache-2", work / "full2.json")
-            run("recheck (cold cache), night 2", ["recheck", "--state", str(state)],
-                "cache-3", work / "recheck2.json")  # fmt: skip
-        same = findings(work / "full2.json") == findings(work / "recheck2.json")
+            for store, location in locations.items():
+                run(f"recheck (cold cache), {store}", ["recheck", "--state", location],
+                    f"cache-3-{store}", work / f"recheck2-{store}.json")  # fmt: skip
+        if server_pg is not None:
+            server_pg.stop()
+        same = all(
+            findings(work / "full2.json") == findings(work / f"recheck2-{store}.json")
+            for store in locations
+        )
         print(
             f"{args.pins} pins ({vulnerable} vulnerable) in {args.files} files; "
             f"{args.latency * 1000:.0f} ms per request; {len(changed)} advisories changed"
         )
         header = ("wall s", "peak MB", "querybatch", "query", "vulns", "findings")
-        print(f"{'run':32} " + " ".join(f"{h:>10}" for h in header))
+        print(f"{'run':44} " + " ".join(f"{h:>10}" for h in header))
         for label, seconds, peak, hits, count in rows:
             print(
-                f"{label:32} {seconds:10.2f} {peak:10.0f} {hits.get('querybatch', 0):10d} "
+                f"{label:44} {seconds:10.2f} {peak:10.0f} {hits.get('querybatch', 0):10d} "
                 f"{hits.get('query', 0):10d} {hits.get('vulns', 0):10d} {count:10d}"
             )
-        full, recheck = rows[1][1], rows[2][1]
-        print(f"recheck / full audit: {recheck / full:.3f}x wall")
+        full = next(r[1] for r in rows if r[0].startswith("full audit (cold), night 2"))
+        for label, seconds, *_ in rows:
+            if label.startswith("recheck"):
+                print(f"{label} / full audit: {seconds / full:.3f}x wall")
         print(f"recheck reports the same findings as a full audit: {same}")
         return 0 if same else 1
     finally:
