@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from vulnsweep.net.session import Network
     from vulnsweep.policy.config import Config
     from vulnsweep.policy.projects import ScopedPolicy
+    from vulnsweep.resolution.resolve import ResolverSettings
     from vulnsweep.services import VulnerabilityService
     from vulnsweep.target import TargetEnvironment
     from vulnsweep.triage import Signals
@@ -247,21 +248,11 @@ def resolve(run: Run, collected: Collected) -> None:
 
             resolved = resolve_with_uv(requests, s.index_url, s.extra_index_url, target, s.pre)
         else:
-            from vulnsweep.resolution.resolve import ResolverSettings, resolve_all
+            from vulnsweep.resolution.resolve import resolve_all
 
             resolved = resolve_all(
                 requests,
-                ResolverSettings(
-                    cache=run.cache,
-                    index_url=s.index_url,
-                    extra_index_urls=s.extra_index_url,
-                    target=target,
-                    pre=s.pre,
-                    concurrency=min(s.concurrency, 64),
-                    timeouts=s.timeouts,
-                    deadline=s.deadline,
-                    network=run.network,
-                ),
+                resolver_settings(run, target),
             )
         log.info(
             "resolved %d requirement sets to %d releases", len(requests), len(resolved.dependencies)
@@ -278,6 +269,24 @@ def resolve(run: Run, collected: Collected) -> None:
             f"--strict: {len(collected.skipped)} dependencies cannot be audited; first: "
             f"{first.name}{where}: {first.reason}"
         )
+
+
+def resolver_settings(run: Run, target: TargetEnvironment) -> ResolverSettings:
+    """How this run resolves: its index, cache, pool and limits."""
+    from vulnsweep.resolution.resolve import ResolverSettings
+
+    s = run.settings
+    return ResolverSettings(
+        cache=run.cache,
+        index_url=s.index_url,
+        extra_index_urls=s.extra_index_url,
+        target=target,
+        pre=s.pre,
+        concurrency=min(s.concurrency, 64),
+        timeouts=s.timeouts,
+        deadline=s.deadline,
+        network=run.network,
+    )
 
 
 def build_service(run: Run) -> VulnerabilityService:
@@ -449,7 +458,7 @@ def fix(
     from vulnsweep.remediation.engine import remediate
     from vulnsweep.remediation.planner import Resolution
     from vulnsweep.remediation.releases import ReleaseFiles, read_page
-    from vulnsweep.resolution.resolve import ResolverSettings, resolve_all
+    from vulnsweep.resolution.resolve import resolve_all
     from vulnsweep.url import reveal
 
     s = run.settings
@@ -478,20 +487,7 @@ def fix(
         return {n: read[(base, n)] for n in names if (base, n) in read}
 
     def resolver(request: ResolutionRequest) -> Resolution:
-        resolved = resolve_all(
-            [request],
-            ResolverSettings(
-                cache=run.cache,
-                index_url=s.index_url,
-                extra_index_urls=s.extra_index_url,
-                target=target,
-                pre=s.pre,
-                concurrency=min(s.concurrency, 64),
-                timeouts=s.timeouts,
-                deadline=s.deadline,
-                network=run.network,
-            ),
-        )
+        resolved = resolve_all([request], resolver_settings(run, target))
         return Resolution(
             {d.canonical_name: d.version for d in resolved.dependencies},
             resolved.wanted_by.get(request.label, {}),

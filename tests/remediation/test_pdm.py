@@ -66,6 +66,7 @@ def test_pdm_lock_fixed_and_accepted_by_pdm(
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "r.json").read_text())["fix_plan"]
     assert plan["written"] is True, plan
+    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
     assert versions(lock) == {
         "certifi": "2024.7.4", "charset-normalizer": "3.4.0", "idna": "3.7",
         "pysocks": "1.7.1", "requests": "2.31.0", "urllib3": "1.26.18",

@@ -86,6 +86,7 @@ def test_poetry_lock_fixed_and_accepted_by_poetry(
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "r.json").read_text())["fix_plan"]
     assert plan["written"] is True, plan
+    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
     versions = dict(
         re.findall(r'\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"', lock.read_text())
     )

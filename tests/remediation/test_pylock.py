@@ -54,6 +54,7 @@ def test_pylock_fixed_from_the_index_and_installable(
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "r.json").read_text())["fix_plan"]
     assert plan["written"] is True, plan
+    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
     after = packages(lock)
     assert {n: p.get("version") for n, p in after.items()} == {
         "certifi": "2024.7.4", "chardet": "4.0.0", "charset-normalizer": "3.4.0",
@@ -81,3 +82,8 @@ def test_pylock_fixed_from_the_index_and_installable(
     )
     assert install.returncode == 0, install.stderr
     assert "requests==2.31.0" in install.stderr and "charset-normalizer==3.4.0" in install.stderr
+    again = run_cli(
+        str(lock), "--osv-url", osv_server.url, "--cache-dir", str(tmp_path / "c"),
+        "--only-fixable",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -63,6 +63,7 @@ def test_uv_lock_fixed_by_uv_and_accepted(
     assert proc.returncode == 1, proc.stderr
     [plan] = json.loads((tmp_path / "report.json").read_text())["fix_plan"]
     assert plan["written"] is True, plan
+    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
     # uv's universal resolution dropped chardet too: the plan says what was written.
     assert [(c["name"], c["old_version"], c["new_version"]) for c in plan["changes"]] == [
         ("certifi", "2020.12.5", "2024.7.4"), ("chardet", "4.0.0", None),

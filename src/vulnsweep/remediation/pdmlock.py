@@ -24,7 +24,12 @@ from packaging.requirements import Requirement as Pep508
 from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
-from vulnsweep.remediation.tomltext import split_packages, value
+from vulnsweep.remediation.tomltext import (
+    insert_package,
+    release_or_refuse,
+    split_packages,
+    value,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -68,17 +73,7 @@ def render(
     keep: Mapping[str, Any],
     groups: list[str],
 ) -> str:
-    if not files:
-        raise InputError(
-            str(path),
-            f"the index lists no files with hashes for {name}=={version}: refusing to "
-            "write a lock entry without them",
-        )
-    if metadata is None:
-        raise InputError(
-            str(path), f"no metadata for {name}=={version}: refusing to guess its dependencies"
-        )
-    requires_dist, requires_python = metadata
+    requires_dist, requires_python = release_or_refuse(str(path), name, version, files, metadata)
     shown = str(keep.get("name", name))
     extras = [str(e) for e in keep.get("extras") or ()]
     lines = ["[[package]]", f"name = {value(shown)}", f"version = {value(version)}"]
@@ -141,7 +136,7 @@ def rewrite(
                     groups.append(group)
         block = render(path, name, version, files(name, version), metadata.get(name), {},
                        groups or ["default"])  # fmt: skip
-        _insert(out, name, block + "\n")
+        insert_package(out, name, block + "\n")
     after = "".join(out)
     try:
         new_data = tomllib.loads(after)
@@ -180,12 +175,3 @@ def _reachable(data: dict[str, Any], roots: Sequence[str]) -> set[str]:
             seen.add(state)
             pending.extend(entries[state])
     return {name for name, _ in seen}
-
-
-def _insert(pieces: list[str], name: str, block: str) -> None:
-    for index, piece in enumerate(pieces):
-        found = re.match(r"\[\[package\]\]\nname = \"([^\"]+)\"", piece)
-        if found and canonical_name(found.group(1)) > name:
-            pieces.insert(index, block)
-            return
-    pieces.append("\n" + block)

@@ -26,7 +26,13 @@ from packaging.requirements import Requirement as Pep508
 from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
-from vulnsweep.remediation.tomltext import key, split_packages, value
+from vulnsweep.remediation.tomltext import (
+    insert_package,
+    key,
+    release_or_refuse,
+    split_packages,
+    value,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -80,17 +86,7 @@ def render(
     keep: Mapping[str, Any],
     groups: list[str],
 ) -> str:
-    if not files:
-        raise InputError(
-            str(path),
-            f"the index lists no files with hashes for {name}=={version}: refusing to "
-            "write a lock entry without them",
-        )
-    if metadata is None:
-        raise InputError(
-            str(path), f"no metadata for {name}=={version}: refusing to guess its dependencies"
-        )
-    requires_dist, requires_python = metadata
+    requires_dist, requires_python = release_or_refuse(str(path), name, version, files, metadata)
     lines = [
         "[[package]]",
         f"name = {value(str(keep.get('name', name)))}",
@@ -162,7 +158,7 @@ def rewrite(
         keep = {"source": shared} if isinstance(shared, dict) else {}
         block = render(path, name, version, files(name, version), metadata.get(name), keep,
                        groups or ["main"])  # fmt: skip
-        _insert(out, name, block + "\n")
+        insert_package(out, name, block + "\n", before="[metadata]")
     after = "".join(out)
     try:
         new_data = tomllib.loads(after)
@@ -210,16 +206,3 @@ def _reachable(data: dict[str, Any], roots: Sequence[str]) -> set[str]:
                 if isinstance(entry, dict):
                     pending += [(canonical_name(dep), e) for e in entry.get("extras") or ()]
     return {name for name, _ in seen}
-
-
-def _insert(pieces: list[str], name: str, block: str) -> None:
-    """Before the first package whose name sorts after it, else before [metadata]."""
-    for index, piece in enumerate(pieces):
-        found = re.match(r"\[\[package\]\]\nname = \"([^\"]+)\"", piece)
-        if found and canonical_name(found.group(1)) > name:
-            pieces.insert(index, block)
-            return
-        if piece.startswith("[metadata]"):
-            pieces.insert(index, block)
-            return
-    pieces.append("\n" + block)

@@ -52,3 +52,37 @@ def value(item: Any) -> str:
 
 def key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
+def insert_package(pieces: list[str], name: str, block: str, *, before: str = "") -> None:
+    """A new `[[package]]` piece before the first whose name sorts after it (or before
+    the first piece starting with `before`, such as `[metadata]`), else at the end."""
+    for index, piece in enumerate(pieces):
+        found = re.match(r"\[\[package\]\]\nname = \"([^\"]+)\"", piece)
+        if (found and canonical_name(found.group(1)) > name) or (
+            before and piece.startswith(before)
+        ):
+            pieces.insert(index, block)
+            return
+    pieces.append("\n" + block)
+
+
+def release_or_refuse(
+    path: str, name: str, version: str, files: list[Any], metadata: Any
+) -> tuple[tuple[str, ...], str | None]:
+    """A lock entry needs the release's files (with hashes) and its metadata: without
+    either, the write is refused rather than guessed. Returns (Requires-Dist,
+    Requires-Python)."""
+    from vulnsweep.errors import InputError
+
+    if not files:
+        raise InputError(
+            path,
+            f"the index lists no files with hashes for {name}=={version}: refusing to "
+            "write a lock entry without them",
+        )
+    if metadata is None:
+        raise InputError(
+            path, f"no metadata for {name}=={version}: refusing to guess its dependencies"
+        )
+    return metadata  # type: ignore[no-any-return]

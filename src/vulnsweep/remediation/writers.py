@@ -36,6 +36,41 @@ Hashes = Callable[[Sequence[tuple[str, str]]], Mapping[tuple[str, str], Sequence
 UV_TIMEOUT = 600.0
 
 
+Pages = Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
+
+
+def _moves(planned: Planned) -> tuple[dict[str, str], dict[str, tuple[str, list[str]]]]:
+    """What the plan moves (name -> version) and adds (name -> version, who needs it)."""
+    moved: dict[str, str] = {}
+    added: dict[str, tuple[str, list[str]]] = {}
+    for change in planned.plan.changes:
+        if change.new_version is None:
+            continue
+        if change.old_version is not None:
+            moved[change.name] = change.new_version
+        else:
+            who = [w.split(" ")[0] for w, _ in planned.wanted_by.get(change.name, [])]
+            added[change.name] = (change.new_version, who)
+    return moved, added
+
+
+def _files(pages: Pages) -> Callable[[str, str], list[ReleaseFile]]:
+    def files(name: str, version: str) -> list[ReleaseFile]:
+        found = pages([name]).get(name)
+        return found.files.get(version_key(version), []) if found is not None else []
+
+    return files
+
+
+def _locked_now(planned: Planned, after: str) -> None:
+    """What a rewritten lock now holds, read back by the lock reader."""
+    planned.actual = {
+        item.canonical_name: item.version
+        for item in _read_lock(planned.unit.path, after)
+        if isinstance(item, Dependency)
+    }
+
+
 def write_requirements(planned: Planned, hashes: Hashes) -> Rewrite | None:
     path = planned.unit.path
     before = path.read_bytes().decode("utf-8")
@@ -53,91 +88,50 @@ def write_requirements(planned: Planned, hashes: Hashes) -> Rewrite | None:
     return Rewrite(path, before, after) if after != before else None
 
 
-def write_pylock(
-    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
-) -> Rewrite | None:
+def write_pylock(planned: Planned, pages: Pages) -> Rewrite | None:
     from vulnsweep.remediation import pylock
 
     path = planned.unit.path
-    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
-    added = {
-        c.name: c.new_version
-        for c in planned.plan.changes
-        if c.old_version is None and c.new_version
-    }
-
-    def files(name: str, version: str) -> list[ReleaseFile]:
-        found = pages([name]).get(name)
-        return found.files.get(version_key(version), []) if found is not None else []
-
+    moved, added = _moves(planned)
     before = path.read_bytes().decode("utf-8")
-    after = pylock.rewrite(path, before, moved, added, files)
+    versions = {name: version for name, (version, _) in added.items()}
+    after = pylock.rewrite(path, before, moved, versions, _files(pages))
     return Rewrite(path, before, after) if after != before else None
 
 
-def write_poetry_lock(
-    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
-) -> Rewrite | None:
+def write_poetry_lock(planned: Planned, pages: Pages) -> Rewrite | None:
     from vulnsweep.remediation import poetrylock
 
     return _write_toml_lock(planned, pages, poetrylock.rewrite)
 
 
-def write_pdm_lock(
-    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
-) -> Rewrite | None:
+def write_pdm_lock(planned: Planned, pages: Pages) -> Rewrite | None:
     from vulnsweep.remediation import pdmlock
 
     return _write_toml_lock(planned, pages, pdmlock.rewrite)
 
 
-def _write_toml_lock(
-    planned: Planned,
-    pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]],
-    rewrite: Callable[..., str],
-) -> Rewrite | None:
+def _write_toml_lock(planned: Planned, pages: Pages, rewrite: Callable[..., str]) -> Rewrite | None:
     """poetry.lock and pdm.lock: rendered here from the index and the metadata the
     plan's resolution read, then read back to say what the file now locks."""
     path = planned.unit.path
-    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
-    added = {
-        c.name: (c.new_version, [w.split(" ")[0] for w, _ in planned.wanted_by.get(c.name, [])])
-        for c in planned.plan.changes
-        if c.old_version is None and c.new_version
-    }
-
-    def files(name: str, version: str) -> list[ReleaseFile]:
-        found = pages([name]).get(name)
-        return found.files.get(version_key(version), []) if found is not None else []
-
+    moved, added = _moves(planned)
     declared = planned.unit.declared
     roots = [line.text for line in declared.requirements] if declared else []
     before = path.read_bytes().decode("utf-8")
-    after = rewrite(path, before, moved, added, files, planned.metadata, roots)
-    planned.actual = {
-        item.canonical_name: item.version
-        for item in _read_lock(path, after)
-        if isinstance(item, Dependency)
-    }
+    after = rewrite(path, before, moved, added, _files(pages), planned.metadata, roots)
+    _locked_now(planned, after)
     return Rewrite(path, before, after) if after != before else None
 
 
-def write_pipfile_lock(
-    planned: Planned, pages: Callable[[Sequence[str]], Mapping[str, ReleaseFiles]]
-) -> Rewrite | None:
+def write_pipfile_lock(planned: Planned, pages: Pages) -> Rewrite | None:
     from vulnsweep.remediation import pipfilelock
 
     path = planned.unit.path
-    moved = {c.name: c.new_version for c in planned.plan.changes if c.old_version and c.new_version}
-    added = {
-        c.name: (c.new_version, [w.split(" ")[0] for w, _ in planned.wanted_by.get(c.name, [])])
-        for c in planned.plan.changes
-        if c.old_version is None and c.new_version
-    }
+    moved, added = _moves(planned)
 
     def hashes(name: str, version: str) -> list[str]:
-        found = pages([name]).get(name)
-        return found.hashes.get(version_key(version), []) if found is not None else []
+        return [f.sha256 for f in _files(pages)(name, version)]
 
     declared = planned.unit.declared
     named = set()
@@ -147,11 +141,7 @@ def write_pipfile_lock(
             named.add(canonical_name(found.group(1)))
     before = path.read_bytes().decode("utf-8")
     after = pipfilelock.rewrite(path, before, moved, added, hashes, set(planned.versions), named)
-    planned.actual = {
-        item.canonical_name: item.version
-        for item in _read_lock(path, after)
-        if isinstance(item, Dependency)
-    }
+    _locked_now(planned, after)
     return Rewrite(path, before, after) if after != before else None
 
 
