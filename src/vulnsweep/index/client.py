@@ -176,9 +176,6 @@ class LazyHttp:
             self._client = None
 
 
-FLUSH_BYTES = 8 * 1024**2  # cache entries written in batches of about this size
-
-
 class PackageIndex:
     """Every page and metadata file is requested at most once per run, however many
     resolver branches or prefetches ask for it at the same time."""
@@ -206,8 +203,6 @@ class PackageIndex:
         # pages that are all still in the cache unchanged can be reused as it is.
         self.page_stamps: dict[str, list[tuple[str, str, float]]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
-        self._new_bytes = 0
-        self._flushes: set[asyncio.Task[None]] = set()
 
     # -- public -------------------------------------------------------------------
 
@@ -303,30 +298,13 @@ class PackageIndex:
             await asyncio.wait(pending)
 
     def remember(self, source: str, key: str, entry: HttpEntry) -> None:
-        """Kept for the cache, written in batches of about FLUSH_BYTES as they fill (in
-        a worker thread) rather than all at the end: a big resolution no longer holds
-        every page and metadata file it fetched until it finishes."""
+        """Written with everything else this run learnt, when it is persisted."""
         self._new.setdefault(source, []).append((key, entry))
-        self._new_bytes += len(entry.body)
-        if self._new_bytes >= FLUSH_BYTES:
-            batch, self._new, self._new_bytes = self._new, {}, 0
-            task = asyncio.get_running_loop().create_task(self._io(lambda: self._write(batch)))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-
-    async def drain(self) -> None:
-        """Wait for the batches being written."""
-        if self._flushes:
-            await asyncio.gather(*self._flushes, return_exceptions=True)
 
     def persist(self) -> None:
-        """What is left to write, once the resolution is over (after `drain`)."""
-        batch, self._new, self._new_bytes = self._new, {}, 0
-        self._write(batch)
-
-    def _write(self, batch: dict[str, list[tuple[str, HttpEntry]]]) -> None:
-        for source, entries in batch.items():
+        for source, entries in self._new.items():
             self.cache.put_http(source, entries)
+        self._new.clear()
 
     # -- pages --------------------------------------------------------------------
 

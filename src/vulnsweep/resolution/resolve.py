@@ -167,7 +167,6 @@ async def resolve_async(
         resolved.requests_sent = http.requests_sent
         for index in indexes.values():
             await index.cancel_pending()
-            await index.drain()
         await http.aclose()
         for index in indexes.values():
             await anyio.to_thread.run_sync(index.persist)
