@@ -727,8 +727,9 @@ def parse_page(
         entries = _html_entries(body.decode("utf-8", "replace"))
     out = []
     versions: dict[str, Any] = {}  # one Version per release, not per file
+    names: dict[str, str] = {}  # one canonical form per spelling, not per file
     for entry in entries:
-        dist = _distribution(project, entry, page_url, index, versions)
+        dist = _distribution(project, entry, page_url, index, versions, names)
         if dist is not None:
             out.append(dist)
     return out
@@ -737,12 +738,23 @@ def parse_page(
 def to_compact(dists: Iterable[Distribution]) -> bytes:
     """One row per file, credentials stripped from its URL (the cache never holds a
     password; they are put back from the index URL when read)."""
+    # str(Version) once per release, not per file: a page's files share one Version
+    # object per release (parse_page), so its id is the key (hashing a Version is not
+    # cheap either).
+    texts: dict[int, str] = {}
+
+    def text(version: Version) -> str:
+        found = texts.get(id(version))
+        if found is None:
+            found = texts[id(version)] = str(version)
+        return found
+
     return orjson.dumps(
         [
             [
                 d.filename,
                 strip_credentials(d.url),
-                str(d.version),
+                text(d.version),
                 _tag_text(d.filename) if d.wheel_tags is not None else None,
                 d.requires_python,
                 d.yanked,
@@ -819,6 +831,7 @@ def _distribution(
     page_url: str,
     index: str,
     versions: dict[str, Any] | None = None,
+    names: dict[str, str] | None = None,
 ) -> Distribution | None:
     from packaging.utils import InvalidSdistFilename, parse_sdist_filename
     from packaging.version import InvalidVersion, Version
@@ -835,8 +848,12 @@ def _distribution(
             name, version_text = parts[0], parts[1]
             tags = _tags("-".join(parts[-3:]))
         elif filename.endswith((".tar.gz", ".zip")):
-            name, sdist_version = parse_sdist_filename(filename)
-            version_text = str(sdist_version)
+            # packaging's own rule (the last "-" splits name from version), with the
+            # Version parsed once per release below rather than once per file.
+            stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[:-4]
+            name, dash, version_text = stem.rpartition("-")
+            if not dash:
+                parse_sdist_filename(filename)  # raises the reason
             tags = None
         else:
             return None  # eggs, .exe installers, ...: pip ignores them too
@@ -846,7 +863,11 @@ def _distribution(
             version = cache[version_text] = Version(version_text)
     except (InvalidSdistFilename, InvalidVersion, ValueError):
         return None
-    if canonical_name(name) != project:
+    known = names if names is not None else {}
+    canonical = known.get(name)
+    if canonical is None:
+        canonical = known[name] = canonical_name(name)
+    if canonical != project:
         return None
     yanked = entry.get("yanked", False)
     hashes = entry.get("hashes")
