@@ -25,9 +25,8 @@ from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
 from vulnsweep.remediation.tomltext import (
-    insert_package,
     release_or_refuse,
-    split_packages,
+    rewrite_packages,
     value,
 )
 
@@ -115,39 +114,25 @@ def rewrite(
             f"pdm.lock lock_version {lock_version or '(none)'} is not 4.x: re-lock it with "
             "PDM 2.8+ before --fix can write it",
         )
-    entries = [p for p in data.get("package") or () if isinstance(p, dict)]
-    out: list[str] = []
-    for name, body in split_packages(text, "package"):
-        if name is not None and name in moved:
-            old = tomllib.loads(body)["package"][0]
-            trailing = body[len(body.rstrip("\n")) :]
-            rendered = render(path, name, moved[name], files(name, moved[name]),
-                              metadata.get(name), old, ["default"])  # fmt: skip
-            body = rendered + trailing[1:]
-        out.append(body)
-    groups_of = {
-        canonical_name(str(e.get("name"))): list(e.get("groups") or ()) for e in entries
-    }  # fmt: skip
-    for name, (version, needed_by) in sorted(added.items()):
-        groups: list[str] = []
-        for parent in needed_by:
-            for group in groups_of.get(canonical_name(parent), ()):
-                if group not in groups:
-                    groups.append(group)
-        block = render(path, name, version, files(name, version), metadata.get(name), {},
-                       groups or ["default"])  # fmt: skip
-        insert_package(out, name, block + "\n")
-    after = "".join(out)
-    try:
-        new_data = tomllib.loads(after)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"the rewritten lock would not be valid TOML: {exc}") from None
-    if roots:
-        gone = _reachable(data, roots) - _reachable(new_data, roots)
-        if gone:
-            pieces = split_packages(after, "package")
-            after = "".join(body for name, body in pieces if name not in gone)
-    return after
+    return rewrite_packages(
+        str(path),
+        text,
+        moved=moved,
+        added=added,
+        render_moved=lambda name, version, old: render(
+            path, name, version, files(name, version), metadata.get(name), old, ["default"]
+        ),
+        render_added=lambda name, version, groups: render(
+            path,
+            name,
+            version,
+            files(name, version),
+            metadata.get(name),
+            {},
+            groups or ["default"],
+        ),
+        reachable=(lambda data: _reachable(data, roots)) if roots else None,
+    )
 
 
 def _reachable(data: dict[str, Any], roots: Sequence[str]) -> set[str]:

@@ -27,10 +27,9 @@ from vulnsweep.errors import InputError
 from vulnsweep.model import canonical_name
 from vulnsweep.remediation.releases import ReleaseFile
 from vulnsweep.remediation.tomltext import (
-    insert_package,
     key,
     release_or_refuse,
-    split_packages,
+    rewrite_packages,
     value,
 )
 
@@ -138,39 +137,30 @@ def rewrite(
             f"poetry.lock lock-version {lock_version or '1.x'} keeps hashes apart: re-lock it "
             "with Poetry 1.5+ before --fix can write it",
         )
-    packages = {canonical_name(str(p.get("name"))): p for p in data.get("package") or ()}
-    sources = [p.get("source") for p in packages.values()]
+    packages = [p for p in data.get("package") or () if isinstance(p, dict)]
+    sources = [p.get("source") for p in packages]
     shared = sources[0] if sources and all(s == sources[0] for s in sources) else None
-    out: list[str] = []
-    for name, body in split_packages(text, "package"):
-        if name is not None and name in moved:
-            trailing = body[len(body.rstrip("\n")) :]
-            rendered = render(path, name, moved[name], files(name, moved[name]),
-                              metadata.get(name), packages.get(name, {}), ["main"])  # fmt: skip
-            body = rendered + trailing[1:]
-        out.append(body)
-    for name, (version, needed_by) in sorted(added.items()):
-        groups: list[str] = []
-        for parent in needed_by:
-            for group in packages.get(canonical_name(parent), {}).get("groups") or ():
-                if group not in groups:
-                    groups.append(group)
-        keep = {"source": shared} if isinstance(shared, dict) else {}
-        block = render(path, name, version, files(name, version), metadata.get(name), keep,
-                       groups or ["main"])  # fmt: skip
-        insert_package(out, name, block + "\n", before="[metadata]")
-    after = "".join(out)
-    try:
-        new_data = tomllib.loads(after)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(str(path), f"the rewritten lock would not be valid TOML: {exc}") from None
-    if roots:
-        gone = _reachable(data, roots) - _reachable(new_data, roots)
-        if gone:
-            after = "".join(
-                body for name, body in split_packages(after, "package") if name not in gone
-            )
-    return after
+    keep_new = {"source": shared} if isinstance(shared, dict) else {}
+    return rewrite_packages(
+        str(path),
+        text,
+        moved=moved,
+        added=added,
+        render_moved=lambda name, version, old: render(
+            path, name, version, files(name, version), metadata.get(name), old, ["main"]
+        ),
+        render_added=lambda name, version, groups: render(
+            path,
+            name,
+            version,
+            files(name, version),
+            metadata.get(name),
+            keep_new,
+            groups or ["main"],
+        ),
+        reachable=(lambda data: _reachable(data, roots)) if roots else None,
+        before="[metadata]",
+    )
 
 
 def _reachable(data: dict[str, Any], roots: Sequence[str]) -> set[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vulnsweep.model import canonical_name
@@ -86,3 +87,62 @@ def release_or_refuse(
             path, f"no metadata for {name}=={version}: refusing to guess its dependencies"
         )
     return metadata  # type: ignore[no-any-return]
+
+
+def rewrite_packages(
+    path: str,
+    text: str,
+    *,
+    moved: Mapping[str, str],
+    added: Mapping[str, tuple[str, list[str]]],
+    render_moved: Callable[[str, str, dict[str, Any]], str],
+    render_added: Callable[[str, str, list[str]], str],
+    reachable: Callable[[dict[str, Any]], set[str]] | None,
+    before: str = "",
+) -> str:
+    """A `[[package]]` lock (poetry.lock, pdm.lock) rewritten: each moved entry
+    rendered anew from its old table, each added one inserted in name order with the
+    groups of the packages that need it, the result checked to be TOML, and (with
+    `reachable`) every package the roots reached before and no longer reach dropped."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    from vulnsweep.errors import InputError
+
+    data = tomllib.loads(text)
+    tables = [p for p in data.get("package") or () if isinstance(p, dict)]
+    groups_of: dict[str, list[str]] = {}
+    for table in tables:
+        for group in table.get("groups") or ():
+            found = groups_of.setdefault(canonical_name(str(table.get("name"))), [])
+            if group not in found:
+                found.append(str(group))
+    out: list[str] = []
+    for name, body in split_packages(text, "package"):
+        if name is not None and name in moved:
+            old = tomllib.loads(body)["package"][0]
+            trailing = body[len(body.rstrip("\n")) :]
+            body = render_moved(name, moved[name], old) + trailing[1:]
+        out.append(body)
+    for name, (version, needed_by) in sorted(added.items()):
+        groups: list[str] = []
+        for parent in needed_by:
+            for group in groups_of.get(canonical_name(parent), ()):
+                if group not in groups:
+                    groups.append(group)
+        insert_package(out, name, render_added(name, version, groups) + "\n", before=before)
+    after = "".join(out)
+    try:
+        new_data = tomllib.loads(after)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, f"the rewritten lock would not be valid TOML: {exc}") from None
+    if reachable is not None:
+        gone = reachable(data) - reachable(new_data)
+        if gone:
+            pieces = split_packages(after, "package")
+            after = "".join(body for name, body in pieces if name not in gone)
+    return after
