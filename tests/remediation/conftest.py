@@ -4,11 +4,13 @@ from it and check hashes."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +54,34 @@ def tool(
     return subprocess.run(
         list(args), capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
     )
+
+
+def fix_with_project_index(
+    lock: Path, osv_url: str, tmp: Path, env: dict[str, str]
+) -> dict[str, Any]:
+    """`--fix` on a lock whose project names its own index: the command line's index
+    is a closed port, so only the project's settings can make this work. Returns the
+    one file's plan, after checking the run exited 1 and wrote it, each change saying
+    why it moved."""
+    from tests.helpers import run_cli
+
+    report = tmp / "r.json"
+    proc = run_cli(
+        str(lock), "--fix", "--osv-url", osv_url, "--cache-dir", str(tmp / "c"),
+        "-f", "json", "-o", str(report),
+        env={**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"},
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    [plan] = json.loads(report.read_text())["fix_plan"]
+    assert plan["written"] is True, plan
+    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
+    return dict(plan)
+
+
+def reaudit_finds_nothing_fixable(lock: Path, osv_url: str, tmp: Path) -> None:
+    from tests.helpers import run_cli
+
+    again = run_cli(
+        str(lock), "--osv-url", osv_url, "--cache-dir", str(tmp / "c"), "--only-fixable"
+    )
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -4,7 +4,6 @@ plan from the lock alone)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_cli
-from tests.remediation.conftest import tool, tool_env
+from tests.remediation.conftest import (
+    fix_with_project_index,
+    reaudit_finds_nothing_fixable,
+    tool,
+    tool_env,
+)
 from tests.servers.index import IndexServer
 from tests.servers.osv import OsvServer
 
@@ -78,15 +81,7 @@ def test_poetry_lock_fixed_and_accepted_by_poetry(
         "certifi": "2020.12.5", "chardet": "4.0.0", "idna": "2.10", "requests": "2.25.1",
         "urllib3": "1.26.2",
     }  # fmt: skip
-    proc = run_cli(
-        str(lock), "--fix", "--osv-url", osv_server.url,
-        "--cache-dir", str(tmp_path / "c"), "-f", "json", "-o", str(tmp_path / "r.json"),
-        env={**env, "PIP_INDEX_URL": "http://127.0.0.1:9/simple"},  # the project's index wins
-    )  # fmt: skip
-    assert proc.returncode == 1, proc.stderr
-    [plan] = json.loads((tmp_path / "r.json").read_text())["fix_plan"]
-    assert plan["written"] is True, plan
-    assert all(c["closes"] or c["because"] for c in plan["changes"])  # each says why
+    plan = fix_with_project_index(lock, osv_server.url, tmp_path, env)
     versions = dict(
         re.findall(r'\[\[package\]\]\nname = "([^"]+)"\nversion = "([^"]+)"', lock.read_text())
     )
@@ -104,8 +99,4 @@ def test_poetry_lock_fixed_and_accepted_by_poetry(
     assert ("chardet", "4.0.0", None) in [
         (c["name"], c["old_version"], c["new_version"]) for c in plan["changes"]
     ]
-    again = run_cli(
-        str(lock), "--osv-url", osv_server.url, "--cache-dir", str(tmp_path / "c"),
-        "--only-fixable",
-    )  # fmt: skip
-    assert again.returncode == 0, again.stdout + again.stderr
+    reaudit_finds_nothing_fixable(lock, osv_server.url, tmp_path)
