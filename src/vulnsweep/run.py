@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vulnsweep.cache import cache_dir
-from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, UsageError
+from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ServiceError, UsageError
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Run:
         self.started = dt.datetime.now(dt.timezone.utc)
         self.store: StateStore | None = None
         self.store_failed = False  # --state named a database that could not be reached
+        self.fix_failed = False  # --fix could not reach what planning needs
         self._cache: Cache | None = None
         self._network: Network | None = None
 
@@ -156,7 +157,7 @@ def execute(run: Run) -> int:
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)
     remember(run, collected, outcome.result, service, code, _applied(s, policy))
-    return EXIT_SERVICE if run.store_failed else code
+    return EXIT_SERVICE if run.store_failed or run.fix_failed else code
 
 
 def _applied(settings: Settings, policy: ScopedPolicy) -> dict[str, str]:
@@ -381,7 +382,18 @@ def report(
 
             markers = collected.markers
             target = TargetEnvironment(markers, s.platform or platform_of(markers))
-            fix(run, outcome.result, service, target)
+            try:
+                fix(run, outcome.result, service, target)
+            except ServiceError as exc:
+                from vulnsweep.redact import shown
+
+                # The audit stands and is reported in full; nothing was rewritten.
+                print(
+                    f"vulnsweep: error: --fix could not plan ({shown(str(exc))}); "
+                    "nothing was rewritten",
+                    file=sys.stderr,
+                )
+                run.fix_failed = True
         policy.finish(outcome.result, _owners(collected))
         now = dt.datetime.now(dt.timezone.utc)
         outcome.result.generated_at = now.strftime("%Y-%m-%dT%H:%M:%SZ")

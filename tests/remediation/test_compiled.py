@@ -105,3 +105,23 @@ def test_compiled_file_with_hashes_stays_installable(
     # Nothing fixable is left.
     again = audit(target, osv_server, fix_index, cache, "--only-fixable")
     assert again.returncode == 0, again.stdout + again.stderr
+
+
+def test_an_unreachable_index_keeps_the_report_and_rewrites_nothing(
+    osv_server: OsvServer, fix_index: IndexServer, tmp_path: Path
+) -> None:
+    target = compile_old(fix_index, tmp_path)
+    before = target.read_bytes()
+    report = tmp_path / "report.json"
+    proc = run_cli(
+        "-r", str(target), "--fix", "--osv-url", osv_server.url,
+        "--index-url", "http://user:s3cret@127.0.0.1:9/simple", "--timeout", "2",
+        "--cache-dir", str(tmp_path / "c"), "-f", "json", "-o", str(report),
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    [line] = [x for x in proc.stderr.splitlines() if "--fix could not plan" in x]
+    assert line.startswith("vulnsweep: error: --fix could not plan (package index (")
+    assert line.endswith("; nothing was rewritten") and "s3cret" not in proc.stderr
+    assert target.read_bytes() == before
+    findings = json.loads(report.read_text())["dependencies"]
+    assert sum(len(d.get("vulns", [])) for d in findings) > 10
