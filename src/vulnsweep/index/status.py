@@ -136,43 +136,6 @@ def file_version(filename: str) -> str | None:
         return None
 
 
-async def release_hashes(
-    releases: Sequence[tuple[str, str]],
-    index_url: str | Url = DEFAULT_INDEX,
-    *,
-    concurrency: int = 32,
-    timeouts: Timeouts | None = None,
-    network: Network | None = None,
-) -> dict[tuple[str, str], list[str]]:
-    """sha256 of every file of each (project, version), for rewriting hash pins."""
-    pages, errors = await project_pages(
-        [project for project, _ in releases],
-        index_url,
-        concurrency=concurrency,
-        timeouts=timeouts,
-        network=network,
-    )
-    if errors:
-        raise errors[0]
-    out: dict[tuple[str, str], list[str]] = {}
-    for project, version in releases:
-        page = pages.get(project)
-        if page is None:
-            continue
-        wanted = version_key(version)
-        out[(project, version)] = sorted(
-            {
-                str(f["hashes"]["sha256"])
-                for f in page.get("files") or ()
-                if isinstance(f, dict)
-                and isinstance(f.get("hashes"), dict)
-                and f["hashes"].get("sha256")
-                and file_version(str(f.get("filename", ""))) == wanted
-            }
-        )
-    return out
-
-
 def _project_page(data: Any) -> dict[str, Any]:
     """A PEP 691 project page is a JSON object; anything else is a bad answer."""
     if not isinstance(data, dict):

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from vulnsweep.errors import VulnsweepError
 from vulnsweep.model import AuditResult, FixPlan, FixResult
 from vulnsweep.remediation import pins, writers
-from vulnsweep.remediation.planner import Auditor, Planned, Resolver, Unresolvable, plan_unit
+from vulnsweep.remediation.pins import Auditor
+from vulnsweep.remediation.planner import Planned, Resolver, Unresolvable, plan_unit
 from vulnsweep.remediation.releases import ReleaseFiles, hashes_for
 from vulnsweep.remediation.units import units_of
 

@@ -29,12 +29,11 @@ from vulnsweep.model import (
     PlannedChange,
     RequirementLine,
     ResolutionRequest,
-    Vulnerability,
     canonical_name,
     parse_version,
     version_key,
 )
-from vulnsweep.remediation.pins import smallest_fix
+from vulnsweep.remediation.pins import Auditor, smallest_fix
 from vulnsweep.remediation.releases import ReleaseFiles, dead_end
 from vulnsweep.remediation.units import FixUnit
 
@@ -42,8 +41,6 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 6
 FIX_ORIGIN = Origin("vulnsweep --fix")
-
-Auditor = Callable[[list[Dependency]], dict[tuple[str, str], list[Vulnerability] | None]]
 
 
 @dataclass
@@ -268,7 +265,7 @@ def _changes(
         old = locked.get(name)
         new = resolution.versions.get(name)
         if new is None:
-            if removable and _orphaned(unit, name, locked, resolution) and not _marked(unit, name):
+            if removable and _orphaned(unit, name, locked, resolution) and name not in unit.marked:
                 out.append(PlannedChange(name, old, None, because="no longer needed"))
             continue
         if old is not None and version_key(old) == version_key(new):
@@ -303,22 +300,6 @@ def _orphaned(unit: FixUnit, name: str, locked: dict[str, str], resolution: Reso
         if before is not None and after is not None and version_key(before) == version_key(after):
             return False
     return True
-
-
-def _marked(unit: FixUnit, name: str) -> bool:
-    """A pin with an environment marker belongs to some other platform's install."""
-    dep = unit.locked.get(name)
-    if dep is None:
-        return False
-    for origin in dep.origins:
-        if origin.path == str(unit.path) and origin.line:
-            try:
-                line = unit.path.read_text(encoding="utf-8").splitlines()[origin.line - 1]
-            except (OSError, IndexError):
-                return True
-            if ";" in line.split("#", 1)[0]:
-                return True
-    return False
 
 
 def _dead_ends(

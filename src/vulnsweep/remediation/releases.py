@@ -5,12 +5,12 @@ still released). Read from the PEP 691 project pages, once per project."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from packaging.version import Version
 
-from vulnsweep.model import DeadEnd, canonical_name, parse_version, version_key
+from vulnsweep.model import DeadEnd, canonical_name, parse_version, parsed_version_key, version_key
 
 # A line of releases (major.minor) whose newest release is this much older than the
 # project's newest is taken to have stopped: Django's 3.2, urllib3's 1.26.
@@ -44,7 +44,6 @@ def read_page(page: dict[str, object], page_url: str = "") -> ReleaseFiles:
     from urllib.parse import urljoin
 
     from vulnsweep.index.client import strip_credentials
-    from vulnsweep.index.status import file_version
 
     out = ReleaseFiles()
     live: set[Version] = set()
@@ -53,10 +52,10 @@ def read_page(page: dict[str, object], page_url: str = "") -> ReleaseFiles:
         if not isinstance(entry, dict):
             continue
         filename = str(entry.get("filename", ""))
-        key = file_version(filename)
-        version = _version_of(filename) if key else None
-        if key is None or version is None:
+        version = _version_of(filename)
+        if version is None:
             continue
+        key = parsed_version_key(version)
         hashes = entry.get("hashes")
         digest = hashes.get("sha256") if isinstance(hashes, dict) else None
         if isinstance(digest, str) and digest:
@@ -196,6 +195,3 @@ def hashes_for(
         if files is not None:
             out[(canonical_name(name), version)] = files.hashes.get(version_key(version), [])
     return out
-
-
-PageSource = Callable[[Sequence[str]], dict[str, ReleaseFiles]]

@@ -37,6 +37,7 @@ class FixUnit:
     declared: ResolutionRequest | None = None  # None: every locked release is a root
     declared_from: str | None = None
     via: dict[str, list[str]] = field(default_factory=dict)  # compiled files' `# via`
+    marked: set[str] = field(default_factory=set)  # pins with an environment marker
 
 
 def units_of(result: AuditResult) -> tuple[list[FixUnit], set[str]]:
@@ -83,6 +84,7 @@ def _declare(unit: FixUnit) -> None:
         if unit.format == "requirements":
             blocks = compiled.read_blocks(unit.path.read_text(encoding="utf-8"))
             unit.via = {b.name: b.via for b in blocks if b.name is not None}
+            unit.marked = {b.name for b in blocks if b.name and ";" in b.lines[0].split("#", 1)[0]}
             source = _source_of(unit.path, blocks)
             if source is not None:
                 unit.declared, unit.declared_from = _from_requirements(source), str(source)

@@ -25,7 +25,6 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from vulnsweep.errors import InputError
 from vulnsweep.model import Dependency, canonical_name, version_key
 from vulnsweep.remediation import compiled
 from vulnsweep.remediation.pins import Rewrite
@@ -74,17 +73,12 @@ def _locked_now(planned: Planned, after: str) -> None:
 def write_requirements(planned: Planned, hashes: Hashes) -> Rewrite | None:
     path = planned.unit.path
     before = path.read_bytes().decode("utf-8")
-    moved: dict[str, str | None] = {}
-    added: dict[str, tuple[str, list[str]]] = {}
-    for change in planned.plan.changes:
-        if change.old_version is None and change.new_version is not None:
-            who = [w.split(" ")[0] for w, _ in planned.wanted_by.get(change.name, [])]
-            added[change.name] = (change.new_version, sorted(dict.fromkeys(who)))
-        else:
-            moved[change.name] = change.new_version
-    wanted = [(n, v) for n, v in moved.items() if v] + [(n, v) for n, (v, _) in added.items()]
+    moved, needed = _moves(planned)
+    added = {n: (v, sorted(set(who))) for n, (v, who) in needed.items()}  # `# via`, sorted
+    wanted = [*moved.items(), *((n, v) for n, (v, _) in added.items())]
     known = hashes(wanted) if "--hash" in before and wanted else {}
-    after = compiled.rewrite(path, before, moved, added, known)
+    removed = {c.name: None for c in planned.plan.changes if c.new_version is None}
+    after = compiled.rewrite(path, before, {**moved, **removed}, added, known)
     return Rewrite(path, before, after) if after != before else None
 
 
@@ -205,8 +199,3 @@ def write_uv_lock(planned: Planned) -> tuple[Rewrite | None, str | None]:
     planned.actual = locked
     before = path.read_text(encoding="utf-8")
     return (Rewrite(path, before, after) if after != before else None), None
-
-
-def check_writable(path: Path) -> None:
-    if not os.access(path, os.W_OK):
-        raise InputError(str(path), "cannot be rewritten: no write permission")
