@@ -185,7 +185,10 @@ def write_uv_lock(planned: Planned) -> tuple[Rewrite | None, str | None]:
             return None, f"uv lock could not run: {exc}"
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-            return None, f"uv lock refused the planned versions: {last}"
+            from vulnsweep.redact import redact_text
+
+            # uv names index URLs in its errors: never print their credentials.
+            return None, f"uv lock refused the planned versions: {redact_text(last)}"
         after = (Path(scratch) / "uv.lock").read_text(encoding="utf-8")
         locked = {
             item.canonical_name: item.version
