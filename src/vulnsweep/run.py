@@ -22,7 +22,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from vulnsweep.cache import cache_dir
-from vulnsweep.errors import EXIT_OK, EXIT_SERVICE, EXIT_USAGE, ServiceError, UsageError
+from vulnsweep.errors import (
+    EXIT_OK,
+    EXIT_SERVICE,
+    EXIT_USAGE,
+    InputError,
+    ServiceError,
+    UsageError,
+)
 from vulnsweep.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,6 +63,7 @@ class Run:
         self.store: StateStore | None = None
         self.store_failed = False  # --state named a database that could not be reached
         self.fix_failed = False  # --fix could not reach what planning needs
+        self.fix_error: InputError | None = None  # --fix refused to write a file
         self._cache: Cache | None = None
         self._network: Network | None = None
 
@@ -156,6 +164,12 @@ def execute(run: Run) -> int:
     policy.prepare(itertools.chain(collected.dependencies, collected.skipped))
     outcome = report(run, collected, service, policy)
     code = summarize(outcome, policy, s.strict)
+    if run.fix_error is not None:
+        # The report is whole; no file was rewritten, and the run fails on the input.
+        from vulnsweep.redact import shown
+
+        print(f"vulnsweep: error: {shown(str(run.fix_error), 2000)}", file=sys.stderr)
+        code = run.fix_error.exit_code
     remember(run, collected, outcome.result, service, code, _applied(s, policy))
     return EXIT_SERVICE if run.store_failed or run.fix_failed else code
 
@@ -384,6 +398,8 @@ def report(
             target = TargetEnvironment(markers, s.platform or platform_of(markers))
             try:
                 fix(run, outcome.result, service, target)
+            except InputError as exc:  # a file --fix refuses to write: said after the report
+                run.fix_error = exc
             except ServiceError as exc:
                 from vulnsweep.redact import shown
 
@@ -507,18 +523,31 @@ def fix(
         )
 
     remedy = remediate(result, resolver, auditor, pages, write=not s.dry_run or s.diff)
+    if remedy.refused:  # all or nothing: the other files are not written either
+        remedy.plans = [
+            replace(p, written=False, note=p.note or "not written: a file was refused")
+            for p in remedy.plans
+        ]
     result.plans = remedy.plans
     result.fixes = remedy.fixes
     if s.diff:
         sys.stderr.write("".join(r.diff() for r in remedy.rewrites))
-    if not s.dry_run:
+    if remedy.refused:
+        run.fix_error = remedy.refused[0]  # all or nothing: no file is replaced
+    elif not s.dry_run:
         pins.apply(remedy.rewrites)
-    verb = "Would fix" if s.dry_run else "Fixed"
+    verb = "Would fix" if s.dry_run or remedy.refused else "Fixed"
     for p in remedy.single:
-        if p.new_version:
+        if p.new_version and not p.files:
+            print(
+                f"Cannot fix {p.dependency.canonical_name} {p.dependency.version} here: no "
+                f"file --fix can rewrite pins it (it needs {p.new_version})",
+                file=sys.stderr,
+            )
+        elif p.new_version:
             print(
                 f"{verb} {p.dependency.canonical_name}: {p.dependency.version} -> "
-                f"{p.new_version} in {', '.join(p.files) or 'no rewritable file'}",
+                f"{p.new_version} in {', '.join(p.files)}",
                 file=sys.stderr,
             )
         else:

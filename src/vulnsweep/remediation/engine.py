@@ -7,13 +7,13 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from vulnsweep.errors import VulnsweepError
-from vulnsweep.model import AuditResult, FixPlan, FixResult
+from vulnsweep.errors import InputError, VulnsweepError
+from vulnsweep.model import AuditResult, BlockedFix, FixPlan, FixResult
 from vulnsweep.remediation import pins, writers
 from vulnsweep.remediation.pins import Auditor
 from vulnsweep.remediation.planner import Planned, Resolver, Unresolvable, plan_unit
 from vulnsweep.remediation.releases import ReleaseFiles, hashes_for
-from vulnsweep.remediation.units import units_of
+from vulnsweep.remediation.units import FixUnit, units_of
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class Remedy:
     plans: list[FixPlan] = field(default_factory=list)
     rewrites: list[pins.Rewrite] = field(default_factory=list)
     single: list[pins.Fix] = field(default_factory=list)  # hand-written pins
+    refused: list[InputError] = field(default_factory=list)  # files that cannot be written
 
     @property
     def fixes(self) -> list[FixResult]:
@@ -62,15 +63,22 @@ def remediate(
         try:
             planned = plan_unit(unit, resolve, audit, unit_pages)
         except Unresolvable as exc:
-            log.warning(
-                "--fix: %s does not resolve as a whole here (%s); its vulnerable pins are "
-                "edited in place, and what they need is not added",
-                unit.path,
-                exc,
-            )
-            covered.discard(str(unit.path))
+            if unit.format == "requirements":
+                log.warning(
+                    "--fix: %s does not resolve as a whole here (%s); its vulnerable pins "
+                    "are edited in place, and what they need is not added",
+                    unit.path,
+                    exc,
+                )
+                covered.discard(str(unit.path))
+            else:  # a lock is written whole or not at all
+                remedy.plans.append(_unresolvable(unit, str(exc)))
             continue
-        rewrite, note = _write(planned, hashes, unit_pages, write)
+        try:
+            rewrite, note = _write(planned, hashes, unit_pages, write)
+        except InputError as exc:  # refused (no hashes, an old lock version): none written
+            remedy.refused.append(exc)
+            rewrite, note = None, exc.message
         if rewrite is not None:
             remedy.rewrites.append(rewrite)
         plan = planned.as_written()
@@ -80,6 +88,21 @@ def remediate(
     remedy.single = pins.plan(rest, lambda deps: audit(deps))
     remedy.rewrites += pins.rewrite_files(remedy.single, lambda pairs: hashes(pairs))
     return remedy
+
+
+def _unresolvable(unit: FixUnit, reason: str) -> FixPlan:
+    """A lock whose own requirements do not resolve here: every vulnerable release
+    stays, and says why."""
+    why = f"the lock does not resolve as a whole here ({reason})"
+    return FixPlan(
+        file=str(unit.path),
+        format=unit.format,
+        blocked=tuple(
+            BlockedFix(name, unit.locked[name].version, why, tuple(v.id for v in vulns))
+            for name, vulns in sorted(unit.vulnerable.items())
+        ),
+        note="nothing can be planned: " + why,
+    )
 
 
 def _write(
