@@ -12,8 +12,20 @@ import re
 _USERINFO = re.compile(r"[^/@\s]+@")
 
 
+# Query parameters that carry a secret (libpq's `?password=`, `?token=`, signed URLs'
+# `sig=`): their values are hidden wherever a URL is printed.
+_SECRET_QUERY = re.compile(
+    r"([?&;](?:password|passwd|pwd|pass|token|access_token|auth|secret|api_?key|apikey"
+    r"|key|sig|signature)=)[^&#\s]+",
+    re.IGNORECASE,
+)
+
+
 def redact_url(url: str) -> str:
-    """Replace `user:password@` (or a bare token@) in any URL with `****@`."""
+    """Replace `user:password@` (or a bare token@) in any URL with `****@`, and the
+    value of a secret-named query parameter (`?password=`) with `****`."""
+    if "=" in url:
+        url = _SECRET_QUERY.sub(r"\1****", url)
     if "@" not in url or "://" not in url:
         return url
     out: list[str] = []

@@ -225,6 +225,16 @@ def test_many_files_to_resolve_do_not_deadlock(tmp_path: Path) -> None:
 # -- 9. redaction in linear time -----------------------------------------------------------
 
 
+def test_secret_query_parameters_are_hidden_too() -> None:
+    assert redact_url("postgresql://ci@db/fleet?password=s3cret&sslmode=require") == (
+        "postgresql://****@db/fleet?password=****&sslmode=require"
+    )
+    assert redact_url("see https://h/x?sig=abc&v=1 and https://h/y?API_KEY=k#f") == (
+        "see https://h/x?sig=****&v=1 and https://h/y?API_KEY=****#f"
+    )
+    redact_url("a=" * 2_000_000)  # linear: a hostile line costs milliseconds
+
+
 def test_redaction_is_linear() -> None:
     assert redact_url("see https://bob:tok3n@h/x and ftp://a@b/") == (
         "see https://****@h/x and ftp://****@b/"
