@@ -51,7 +51,8 @@ def units_of(result: AuditResult) -> tuple[list[FixUnit], set[str]]:
     def kind(path: str) -> str | None:
         if path not in kinds:
             found = lock_format(Path(path))
-            if found is None and Path(path).suffix in (".txt", ".in") and Path(path).is_file():
+            # A `.in` is what a compiler reads, never what it wrote: not a unit.
+            if found is None and Path(path).suffix == ".txt" and Path(path).is_file():
                 try:
                     text = Path(path).read_text(encoding="utf-8", errors="replace")
                 except OSError:
