@@ -8,7 +8,8 @@ from pathlib import Path
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from vulnsweep.index.client import installable_releases, parse_core_metadata, parse_page
+from vulnsweep.index.client import parse_core_metadata
+from vulnsweep.index.pages import Distribution, Fits, Releases, read_page
 from vulnsweep.resolution.provider import Requirement, allowed_versions, dependencies_of
 from vulnsweep.target import TargetEnvironment, target_environment
 
@@ -16,14 +17,14 @@ INDEX = Path(__file__).resolve().parents[1] / "data" / "index"
 PY311 = TargetEnvironment(target_environment("3.11.7", "linux"), "linux")
 
 
-def releases(project: str, target: TargetEnvironment = PY311) -> list:  # type: ignore[type-arg]
+def releases(project: str, target: TargetEnvironment = PY311) -> Releases:
     data = json.loads((INDEX / f"{project}.json").read_text())
     page = {"files": [{**f, "url": f"/files/{f['filename']}"} for f in data["files"]]}
-    dists = parse_page(
+    read, _ = read_page(
         project, json.dumps(page).encode(), "application/vnd.pypi.simple.v1+json",
-        "http://index.test/simple/x/", "http://index.test/simple",
+        "http://index.test/simple/x/", "http://index.test/simple", Fits(target),
     )  # fmt: skip
-    return installable_releases(dists, target)
+    return Releases([read])
 
 
 def versions(project: str, spec: str, pre: bool = False) -> list[str]:
@@ -60,7 +61,7 @@ def test_requires_python_filters_files_for_the_target() -> None:
 def test_binary_wheels_must_match_the_target_platform() -> None:
     assert releases("markupsafe")  # cp311 manylinux wheels were captured
     windows = TargetEnvironment(target_environment("3.11.7", "windows"), "windows")
-    assert releases("markupsafe", windows) == []  # no win_amd64 wheel, no sdist
+    assert not releases("markupsafe", windows)  # no win_amd64 wheel, no sdist
     assert releases("flask", windows)  # pure Python: py3-none-any
 
 
@@ -95,10 +96,15 @@ def test_html_pages_give_the_same_files_as_json() -> None:
     html = _html_page("urllib3", entries).encode()
     page = json.dumps({"files": entries}).encode()
     base = "http://index.test/simple/urllib3/"
-    from_html = parse_page("urllib3", html, "text/html", base, "http://index.test/simple")
-    from_json = parse_page(
-        "urllib3", page, "application/vnd.pypi.simple.v1+json", base, "http://index.test/simple"
-    )
+    fits = Fits(PY311)
+
+    def files(body: bytes, content_type: str) -> list[Distribution]:
+        read, _ = read_page("urllib3", body, content_type, base, "http://index.test/simple", fits)
+        return [dist for _, dists in Releases([read]) for dist in dists]
+
+    from_html = files(html, "text/html")
+    from_json = files(page, "application/vnd.pypi.simple.v1+json")
     assert from_html == from_json
+    assert len(from_json) == len(entries)
     yanked = next(d for d in from_json if d.version == Version("2.0.0"))
     assert yanked.yanked is not None and yanked.yanked.startswith("Truncated response bodies")

@@ -6,29 +6,34 @@ Pages are revalidated by ETag/Cache-Control; metadata is immutable and cached by
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import io
 import logging
 import time
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from email.parser import HeaderParser
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import orjson
 
 from vulnsweep.cache import Cache, HttpEntry, source_key
 from vulnsweep.errors import ServiceError
+from vulnsweep.index.pages import (
+    EMPTY_PAGE,
+    JSON_PAGE,
+    Distribution,
+    Fits,
+    Page,
+    Releases,
+    read_page,
+)
+from vulnsweep.index.pages import strip_credentials as strip_credentials
 from vulnsweep.model import canonical_name
 from vulnsweep.url import Url
 
 if TYPE_CHECKING:
-    from packaging.tags import Tag
-    from packaging.version import Version
-
     from vulnsweep.net.http import HttpClient
     from vulnsweep.target import TargetEnvironment
 
@@ -41,25 +46,11 @@ ACCEPT = (
 IN_MEMORY_FILE = 64 * 1024**2  # a release file read into memory (sdists, Range ignored)
 WHOLE_FILE_MAX = 1024**3  # the largest wheel downloaded whole when ranges fail
 PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
-COMPACT_PAGE = "vulnsweep/compact-page-1"  # how the cache marks a page kept parsed
+KEPT_PAGE = "vulnsweep/page-2"  # how the cache marks a page kept as PEP 691 JSON
+PAGE_IN_THREAD = 256 * 1024  # a page this big is read off the event loop
+FLUSH_BYTES = 8 * 1024**2  # cache entries written together as a run goes
 FOREVER = float(2**40)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """One file of one release on an index."""
-
-    project: str  # canonical name
-    filename: str
-    url: str
-    version: Version
-    wheel_tags: frozenset[Tag] | None  # None for an sdist
-    requires_python: str | None
-    yanked: str | None  # None when not yanked, else the reason ("" when none given)
-    metadata_sha256: str | None  # PEP 658/714; "" when offered without a hash
-    index: str
-    sha256: str | None = None  # the file's own hash, from the page
 
 
 @dataclass(frozen=True)
@@ -136,18 +127,6 @@ def _pyproject_requires(data: bytes, tried: list[str]) -> list[str] | None:
     return requires
 
 
-def strip_credentials(url: str) -> str:
-    """The cache key of a URL: never store a password on disk. A URL with no `@` has
-    no userinfo: that test alone spares the 100,000 file URLs of a big resolution a
-    urlsplit each (0.34 s on warehouse)."""
-    if "@" not in url:
-        return url
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
 class LazyHttp:
     """The HTTP client, opened on the first request: a run the cache answers entirely
     never imports aiohttp or opens a socket."""
@@ -191,10 +170,10 @@ class PackageIndex:
     ) -> None:
         self.http = http
         self.target = target
-        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
         self.cache = cache
         self.index_urls = [u.rstrip("/") for u in dict.fromkeys(index_urls)]
-        self._pages: dict[str, asyncio.Future[list[Distribution]]] = {}
+        self._fits = Fits(target)
+        self._pages: dict[str, asyncio.Future[Releases]] = {}
         self._metadata: dict[Distribution, asyncio.Future[Metadata]] = {}
         self._ready: dict[Distribution, Metadata] = {}
         self._stored: dict[Distribution, bytes] = {}  # cached metadata, not parsed yet
@@ -203,31 +182,24 @@ class PackageIndex:
         # pages that are all still in the cache unchanged can be reused as it is.
         self.page_stamps: dict[str, list[tuple[str, str, float]]] = {}
         self._new: dict[str, list[tuple[str, HttpEntry]]] = {}
+        self._unwritten = 0  # bytes in _new
+        self._flushes: set[asyncio.Future[None]] = set()
 
     # -- public -------------------------------------------------------------------
 
-    async def project(self, name: str) -> list[Distribution]:
-        """All files of a project across every index (pip merges them the same way)."""
+    async def releases(self, name: str) -> Releases:
+        """Releases installable on the target, newest first, their files best first
+        (pip merges the files of every index the same way)."""
         key = canonical_name(name)
         future = self._pages.get(key)
         if future is None:
             future = self._pages[key] = _started(self._project(key))
         return await asyncio.shield(future)
 
-    async def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
-        """Releases installable on the target, newest first, their files best first."""
-        dists = await self.project(name)
-        key = canonical_name(name)
-        found = self._releases.get(key)
-        if found is None:
-            found = self._releases[key] = installable_releases(dists, self.target)
-            await self._preload([pick_file(files) for _, files in found])
-        return found
-
-    async def _preload(self, dists: list[Distribution]) -> None:
-        """Every cached metadata file of a project's releases in one cache read, so a
-        warm resolution that walks back through hundreds of releases reads them
-        without a round trip (and a thread hop) each."""
+    async def preload(self, dists: Sequence[Distribution]) -> None:
+        """The cached metadata of these releases in one cache read (no network), so a
+        resolution walking down a project it has seen before reads them without a
+        round trip (and a thread hop) each."""
         wanted: dict[str, dict[str, Distribution]] = {}
         for dist in dists:
             if dist in self._ready or dist in self._metadata:
@@ -269,9 +241,12 @@ class PackageIndex:
             future.add_done_callback(lambda f: self._remember_ready(dist, f))
         return await asyncio.shield(future)
 
-    def ready_releases(self, name: str) -> list[tuple[Version, list[Distribution]]] | None:
+    def ready_releases(self, name: str) -> Releases | None:
         """A project's releases once the event loop has them (see ready_metadata)."""
-        return self._releases.get(canonical_name(name))
+        future = self._pages.get(canonical_name(name))
+        if future is None or not future.done() or future.cancelled() or future.exception():
+            return None
+        return future.result()
 
     def ready_metadata(self, dist: Distribution) -> Metadata | None:
         """Metadata already fetched, prefetched or preloaded from the cache, readable
@@ -298,51 +273,105 @@ class PackageIndex:
             await asyncio.wait(pending)
 
     def remember(self, source: str, key: str, entry: HttpEntry) -> None:
-        """Written with everything else this run learnt, when it is persisted."""
+        """Kept for the cache, written in batches of about FLUSH_BYTES as they fill
+        (from the event loop), the rest when the run persists: a run never holds every
+        page it read just to write them at the end."""
         self._new.setdefault(source, []).append((key, entry))
+        self._unwritten += len(entry.body)
+        if self._unwritten < FLUSH_BYTES:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # not on the loop: persist_async() writes it
+        batch, self._new, self._unwritten = self._new, {}, 0
+        self._flushes.add(_started(self._io(lambda: self._write(batch))))
 
-    def persist(self) -> None:
-        for source, entries in self._new.items():
+    def _write(self, batch: dict[str, list[tuple[str, HttpEntry]]]) -> None:
+        for source, entries in batch.items():
             self.cache.put_http(source, entries)
-        self._new.clear()
+
+    async def persist_async(self) -> None:
+        """Every batch written, the last one here (after the fetches have stopped)."""
+        flushes, self._flushes = self._flushes, set()
+        if flushes:
+            await asyncio.wait(flushes)
+        batch, self._new, self._unwritten = self._new, {}, 0
+        await self._io(lambda: self._write(batch))
 
     # -- pages --------------------------------------------------------------------
 
-    async def _project(self, name: str) -> list[Distribution]:
+    async def _project(self, name: str) -> Releases:
         pages = await asyncio.gather(*(self._page(index, name) for index in self.index_urls))
-        return [dist for page in pages for dist in page]
+        return Releases(pages)
 
-    async def _page(self, index: str, name: str) -> list[Distribution]:
-        """A project page, kept in the cache already parsed (the few fields resolution
-        reads, one compact row per file): re-parsing raw pages made a warm resolution
-        of 170 packages spend seconds in URL joins and file-name parsing."""
+    async def _page(self, index: str, name: str) -> Page:
+        """A project page, kept in the cache as PEP 691 JSON (the body as sent, when
+        it is that and carries no credentials) and read again in one pass."""
         url = f"{index}/{quote(name, safe='')}/"
         source = source_key("index:" + strip_credentials(index))
         key = strip_credentials(url)
         stored = await self._stored_entry(source, key)
         kept = _unpack(stored.body) if stored is not None else None
-        compact = kept[0] if kept is not None and kept[1] == COMPACT_PAGE else None
-        if stored is not None and compact is not None and stored.expires > time.time():
+        body = kept[0] if kept is not None and kept[1] == KEPT_PAGE else None
+        if stored is not None and body is not None and stored.expires > time.time():
             self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
-            return from_compact(name, compact, index)
+            page, _ = await self._read_page(
+                name, body, JSON_PAGE, url, index, store=False, seen=True
+            )
+            return page
         http = await self.http.client()
-        etag = stored.etag if compact is not None and stored is not None else None
+        etag = stored.etag if body is not None and stored is not None else None
         result = await http.get_document(url, etag, max_bytes=self.max_bytes)
         if result.status == 404:
             # Kept too, as a project with no files: a warm run asks nothing, even for
             # a project the index does not have (a prefetch of a dependency's dependency).
-            gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, _pack(b"[]", COMPACT_PAGE))
+            gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, _pack(EMPTY_PAGE, KEPT_PAGE))
             self._keep_page(name, source, key, gone)
-            return []
-        if result.status == 304 and compact is not None:
-            dists = from_compact(name, compact, index)
+            return Page(name, url, index)
+        if result.status == 304 and body is not None:
+            page, _ = await self._read_page(
+                name, body, JSON_PAGE, url, index, store=False, seen=True
+            )
+            keep = body
         else:
-            dists = parse_page(name, result.data, result.content_type, url, index)
-            compact = to_compact(dists)
+            page, fresh = await self._read_page(
+                name,
+                result.data,
+                result.content_type,
+                url,
+                index,
+                store=True,
+                seen=body is not None,
+            )
+            keep = fresh or EMPTY_PAGE
         max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
-        entry = HttpEntry(result.etag, time.time() + max_age, _pack(compact, COMPACT_PAGE))
+        entry = HttpEntry(result.etag, time.time() + max_age, _pack(keep, KEPT_PAGE))
         self._keep_page(name, source, key, entry)
-        return dists
+        return page
+
+    async def _read_page(
+        self,
+        name: str,
+        body: bytes,
+        content_type: str | None,
+        url: str,
+        index: str,
+        *,
+        store: bool,
+        seen: bool,
+    ) -> tuple[Page, bytes | None]:
+        """Big pages are read in a worker thread, so the event loop keeps answering
+        the resolver and reading responses meanwhile."""
+
+        def read() -> tuple[Page, bytes | None]:
+            return read_page(
+                name, body, content_type, url, index, self._fits, storable=store, seen=seen
+            )
+
+        if len(body) > PAGE_IN_THREAD:
+            return await self._io(read)
+        return read()
 
     def _keep_page(self, name: str, source: str, key: str, entry: HttpEntry) -> None:
         self.remember(source, key, entry)
@@ -607,50 +636,6 @@ class PackageIndex:
         return await anyio.to_thread.run_sync(fn)
 
 
-def installable_releases(
-    dists: Iterable[Distribution], target: TargetEnvironment
-) -> list[tuple[Version, list[Distribution]]]:
-    """Files pip could install on the target: Requires-Python holds, and a wheel's tags
-    are supported (an sdist always is). Wheels come before sdists, best tag first."""
-    import math
-
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-    by_version: dict[Version, list[tuple[float, Distribution]]] = {}
-    rank = target.tag_rank
-    python = target.python_version
-    # Both answers are worked out once per distinct string / tag set: a project's
-    # thousands of files repeat a handful of each.
-    fits: dict[str, bool] = {}
-    priorities: dict[frozenset[Tag], float] = {}
-    for dist in dists:
-        if dist.requires_python:
-            fit = fits.get(dist.requires_python)
-            if fit is None:
-                try:
-                    fit = SpecifierSet(dist.requires_python).contains(python, prereleases=True)
-                except InvalidSpecifier:
-                    fit = True  # pip ignores an invalid Requires-Python on a file
-                fits[dist.requires_python] = fit
-            if not fit:
-                continue
-        if dist.wheel_tags is None:
-            priority = math.inf
-        else:
-            found = priorities.get(dist.wheel_tags)
-            if found is None:
-                ranks = [rank[t] for t in dist.wheel_tags if t in rank]
-                found = priorities[dist.wheel_tags] = min(ranks) if ranks else -1.0
-            if found < 0:
-                continue
-            priority = found
-        by_version.setdefault(dist.version, []).append((priority, dist))
-    return [
-        (version, [d for _, d in sorted(files, key=lambda item: item[0])])
-        for version, files in sorted(by_version.items(), key=lambda item: item[0], reverse=True)
-    ]
-
-
 def parse_core_metadata(text: str, source: str) -> Metadata:
     from packaging.utils import canonicalize_name
 
@@ -661,11 +646,6 @@ def parse_core_metadata(text: str, source: str) -> Metadata:
         source,
         frozenset(canonicalize_name(str(e)) for e in headers.get_all("Provides-Extra") or ()),
     )
-
-
-def pick_file(files: Sequence[Distribution]) -> Distribution:
-    """The file whose metadata stands for the release: a non-yanked one, best first."""
-    return next((f for f in files if f.yanked is None), files[0])
 
 
 def _metadata_keys(dist: Distribution) -> list[str]:
@@ -707,231 +687,6 @@ def _metadata_version(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.strip().split("."))
     except ValueError:
         return (0,)
-
-
-def parse_page(
-    project: str, body: bytes, content_type: str | None, page_url: str, index: str
-) -> list[Distribution]:
-    if content_type and "json" in content_type:
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ServiceError(
-                "package index", page_url, "invalid JSON on the project page"
-            ) from None
-        files = data.get("files") if isinstance(data, dict) else None
-        if not isinstance(files, list):
-            raise ServiceError("package index", page_url, "project page has no 'files' list")
-        entries = [f for f in files if isinstance(f, dict)]
-    else:
-        entries = _html_entries(body.decode("utf-8", "replace"))
-    out = []
-    versions: dict[str, Any] = {}  # one Version per release, not per file
-    names: dict[str, str] = {}  # one canonical form per spelling, not per file
-    for entry in entries:
-        dist = _distribution(project, entry, page_url, index, versions, names)
-        if dist is not None:
-            out.append(dist)
-    return out
-
-
-def to_compact(dists: Iterable[Distribution]) -> bytes:
-    """One row per file, credentials stripped from its URL (the cache never holds a
-    password; they are put back from the index URL when read)."""
-    # str(Version) once per release, not per file: a page's files share one Version
-    # object per release (parse_page), so its id is the key (hashing a Version is not
-    # cheap either).
-    texts: dict[int, str] = {}
-
-    def text(version: Version) -> str:
-        found = texts.get(id(version))
-        if found is None:
-            found = texts[id(version)] = str(version)
-        return found
-
-    return orjson.dumps(
-        [
-            [
-                d.filename,
-                strip_credentials(d.url),
-                text(d.version),
-                _tag_text(d.filename) if d.wheel_tags is not None else None,
-                d.requires_python,
-                d.yanked,
-                d.metadata_sha256,
-                d.sha256,
-            ]
-            for d in dists
-        ]
-    )
-
-
-def from_compact(project: str, body: bytes, index: str) -> list[Distribution]:
-    from packaging.version import Version
-
-    versions: dict[str, Version] = {}
-    credentials = _credentials(index)
-    out = []
-    for filename, url, version, tags, requires_python, yanked, metadata, sha256 in orjson.loads(
-        body
-    ):
-        parsed = versions.get(version)
-        if parsed is None:
-            parsed = versions[version] = Version(version)
-        out.append(
-            Distribution(
-                project=project,
-                filename=filename,
-                url=_with_credentials(url, credentials),
-                version=parsed,
-                wheel_tags=_tags(tags) if tags is not None else None,
-                requires_python=requires_python,
-                yanked=yanked,
-                metadata_sha256=metadata,
-                index=index,
-                sha256=sha256,
-            )
-        )
-    return out
-
-
-def _tag_text(filename: str) -> str:
-    """`py3-none-any` of `name-1.0-py3-none-any.whl`."""
-    return "-".join(filename[: -len(".whl")].split("-")[-3:])
-
-
-@functools.lru_cache(maxsize=4096)
-def _tags(text: str) -> frozenset[Tag]:
-    """Shared per distinct tag string (a project's wheels mostly repeat a few)."""
-    from packaging.tags import parse_tag
-
-    return frozenset(parse_tag(text))
-
-
-def _credentials(index: str) -> tuple[str, str] | None:
-    """(host, user:password@host) of an index URL that carries credentials."""
-    netloc = urlsplit(index).netloc
-    if "@" not in netloc:
-        return None
-    return netloc.rsplit("@", 1)[1], netloc
-
-
-def _with_credentials(url: str, credentials: tuple[str, str] | None) -> str:
-    if credentials is None:
-        return url
-    parts = urlsplit(url)
-    if parts.netloc != credentials[0]:
-        return url  # another host (a CDN): the index's credentials are not for it
-    return urlunsplit(parts._replace(netloc=credentials[1]))
-
-
-def _distribution(
-    project: str,
-    entry: dict[str, Any],
-    page_url: str,
-    index: str,
-    versions: dict[str, Any] | None = None,
-    names: dict[str, str] | None = None,
-) -> Distribution | None:
-    from packaging.utils import InvalidSdistFilename, parse_sdist_filename
-    from packaging.version import InvalidVersion, Version
-
-    filename = str(entry.get("filename") or "")
-    href = str(entry.get("url") or "")
-    url = href if "://" in href else urljoin(page_url, href)
-    tags: frozenset[Tag] | None
-    try:
-        if filename.endswith(".whl"):
-            parts = filename[: -len(".whl")].split("-")
-            if len(parts) not in (5, 6):
-                return None
-            name, version_text = parts[0], parts[1]
-            tags = _tags("-".join(parts[-3:]))
-        elif filename.endswith((".tar.gz", ".zip")):
-            # packaging's own rule (the last "-" splits name from version), with the
-            # Version parsed once per release below rather than once per file.
-            stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[:-4]
-            name, dash, version_text = stem.rpartition("-")
-            if not dash:
-                parse_sdist_filename(filename)  # raises the reason
-            tags = None
-        else:
-            return None  # eggs, .exe installers, ...: pip ignores them too
-        cache = versions if versions is not None else {}
-        version = cache.get(version_text)
-        if version is None:
-            version = cache[version_text] = Version(version_text)
-    except (InvalidSdistFilename, InvalidVersion, ValueError):
-        return None
-    known = names if names is not None else {}
-    canonical = known.get(name)
-    if canonical is None:
-        canonical = known[name] = canonical_name(name)
-    if canonical != project:
-        return None
-    yanked = entry.get("yanked", False)
-    hashes = entry.get("hashes")
-    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-    fragment = url.partition("#")[2]
-    if sha256 is None and fragment.startswith("sha256="):
-        sha256 = fragment[len("sha256=") :]
-    metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata", False))
-    if isinstance(metadata, dict):
-        metadata_sha256: str | None = str(metadata.get("sha256", ""))
-    else:
-        metadata_sha256 = "" if metadata is True else None
-    return Distribution(
-        project=project,
-        filename=filename,
-        url=url.split("#", 1)[0],
-        version=version,
-        wheel_tags=tags,
-        requires_python=str(entry["requires-python"]) if entry.get("requires-python") else None,
-        yanked=None
-        if yanked is False or yanked is None
-        else ("" if yanked is True else str(yanked)),
-        metadata_sha256=metadata_sha256,
-        index=index,
-        sha256=str(sha256).lower() if sha256 else None,
-    )
-
-
-class _Anchors(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: list[dict[str, Any]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag != "a":
-            return
-        attributes = dict(attrs)
-        href = attributes.get("href")
-        if not href:
-            return
-        path = urlsplit(href).path
-        entry: dict[str, Any] = {"filename": path.rsplit("/", 1)[-1], "url": href}
-        if attributes.get("data-requires-python"):
-            entry["requires-python"] = attributes["data-requires-python"]
-        if "data-yanked" in attributes:
-            entry["yanked"] = attributes["data-yanked"] or True
-        for key in ("data-core-metadata", "data-dist-info-metadata"):
-            if key in attributes:
-                value = attributes[key] or "true"
-                algorithm, _, digest = value.partition("=")
-                entry["core-metadata"] = {"sha256": digest} if algorithm == "sha256" else True
-                break
-        self.entries.append(entry)
-
-
-def _html_entries(text: str) -> list[dict[str, Any]]:
-    """PEP 503 HTML, for indexes that do not speak PEP 691 JSON yet."""
-    from urllib.parse import unquote
-
-    parser = _Anchors()
-    parser.feed(text)
-    for entry in parser.entries:
-        entry["filename"] = unquote(entry["filename"])
-    return parser.entries
 
 
 def _pack(body: bytes, content_type: str | None) -> bytes:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from resolvelib import AbstractProvider
 
-from vulnsweep.index.client import Distribution, Metadata, pick_file
+from vulnsweep.index.client import Metadata
+from vulnsweep.index.pages import Distribution, Memo, Releases, pick_file
 from vulnsweep.model import Origin, canonical_name
 from vulnsweep.target import TargetEnvironment
 
@@ -109,37 +110,36 @@ class IndexView:
 
     def __init__(
         self,
-        fetch_releases: Callable[[str], list[tuple[Version, list[Distribution]]]],
+        fetch_releases: Callable[[str], Releases],
         fetch_metadata: Callable[[Distribution], Metadata],
         on_dependencies: Callable[[list[Requirement]], None],
         target: TargetEnvironment,
         on_backtrack: Callable[[list[Distribution]], None] = lambda dists: None,
-        fetch_files: Callable[[str], list[Distribution]] = lambda name: [],
         ready_metadata: Callable[[Distribution], Metadata | None] = lambda dist: None,
-        ready_releases: Callable[[str], list[tuple[Version, list[Distribution]]] | None] = (
-            lambda name: None
-        ),
+        ready_releases: Callable[[str], Releases | None] = lambda name: None,
+        preload: Callable[[list[Distribution]], None] = lambda dists: None,
     ) -> None:
+        self._preload = preload
         self._ready_releases = ready_releases
         self._ready = ready_metadata  # what the event loop already has: no thread hop
-        self.files = fetch_files  # every file of a project, for explanations
         self._fetch_releases = fetch_releases
         self._fetch_metadata = fetch_metadata
         self._on_dependencies = on_dependencies
         self._on_backtrack = on_backtrack
         self.target = target
-        self._releases: dict[str, list[tuple[Version, list[Distribution]]]] = {}
+        self._releases: dict[str, Releases] = {}
         self._metadata: dict[Distribution, Metadata] = {}
         self._warmed: set[tuple[str, str, frozenset[str]]] = set()
         self._ahead: set[Distribution] = set()
         self._misses: dict[str, int] = {}
+        self._looked_up: set[Distribution] = set()
 
     @property
     def asked(self) -> list[str]:
         """Every project the resolver looked at."""
         return list(self._releases)
 
-    def releases(self, name: str) -> list[tuple[Version, list[Distribution]]]:
+    def releases(self, name: str) -> Releases:
         found = self._releases.get(name) or self._ready_releases(name)
         if found is None:
             found = self._fetch_releases(name)
@@ -147,23 +147,38 @@ class IndexView:
         return found
 
     def fetch_metadata(self, dist: Distribution) -> Metadata:
-        found = self._metadata.get(dist) or self._ready(dist)
+        found = self._metadata.get(dist) or self._ready(dist) or self._from_cache(dist)
         if found is None:
             self._walking_down(dist)
             found = self._fetch_metadata(dist)
         self._metadata[dist] = found
         return found
 
+    def _from_cache(self, dist: Distribution) -> Metadata | None:
+        """A project whose page the cache held before may have the metadata of many of
+        its releases there too: read this one and the next older ones in one go."""
+        releases = self._releases.get(dist.project)
+        if releases is None or not releases.seen or dist in self._looked_up:
+            return None
+        older = (pick_file(releases.files(v)) for v in releases.versions if v < dist.version)
+        chunk = [dist, *itertools.islice(older, BACKTRACK_AHEAD - 1)]
+        self._looked_up.update(chunk)
+        self._preload(chunk)
+        return self._ready(dist)
+
     def _walking_down(self, dist: Distribution) -> None:
-        """A second release of one project that has to be fetched while resolving means
-        the resolver is walking down its versions: fetch the next older ones ahead,
+        """A second release of one project that has to be fetched (the cache has
+        neither) means the resolver is walking down its versions: fetch the next
+        older ones ahead,
         together, instead of one round trip per release it tries."""
         self._misses[dist.project] = misses = self._misses.get(dist.project, 0) + 1
         if misses < 2:
             return
-        releases = self._releases.get(dist.project) or []
-        older = [pick_file(files) for version, files in releases if version < dist.version]
-        self.fetch_ahead(older[:BACKTRACK_AHEAD])
+        releases = self._releases.get(dist.project)
+        if releases is None:
+            return
+        older = (pick_file(releases.files(v)) for v in releases.versions if v < dist.version)
+        self.fetch_ahead(list(itertools.islice(older, BACKTRACK_AHEAD)))
 
     def on_dependencies(self, requirements: list[Requirement]) -> None:
         """Tell the prefetcher, once per distinct requirement."""
@@ -189,34 +204,34 @@ BACKTRACK_AHEAD = 64  # candidates whose metadata is fetched ahead while backtra
 
 
 def allowed_versions(
-    releases: Sequence[tuple[Version, list[Distribution]]],
-    requirements: Sequence[Requirement],
-    pre: bool,
-) -> list[tuple[Version, Distribution]]:
+    releases: Releases, requirements: Sequence[Requirement], pre: bool
+) -> Memo[tuple[Version, Distribution]]:
     """pip's rules: every specifier holds; pre-releases only with --pre, a specifier that
     names one, or when nothing else matches; yanked releases (PEP 592) only when an
-    exact pin can be met by nothing but yanked releases."""
+    exact pin can be met by nothing but yanked releases. Versions are matched at once;
+    files are read only as far as the resolver goes down the list."""
     from packaging.specifiers import SpecifierSet
 
     specifier = SpecifierSet()
     for requirement in requirements:
         specifier &= requirement.specifier
-    by_version = dict(releases)
-    matching = list(specifier.filter(by_version, prereleases=True if pre else None))
-    all_yanked = all(all(f.yanked is not None for f in by_version[v]) for v in matching)
-    pinned = any(r.pinned for r in requirements)
-    out = []
-    for version in matching:
-        files = by_version[version]
-        if all(f.yanked is not None for f in files) and not (all_yanked and pinned):
-            continue
-        out.append((version, pick_file(files)))
-    return out
+    matching = list(specifier.filter(releases.versions, prereleases=True if pre else None))
+    files = releases.files
+    # Only an exact pin may take a yanked release, and it matches a handful at most.
+    yanked_allowed = any(r.pinned for r in requirements) and all(
+        all(f.yanked is not None for f in files(v)) for v in matching
+    )
+
+    def allowed() -> Iterator[tuple[Version, Distribution]]:
+        for version in matching:
+            found = files(version)
+            if yanked_allowed or any(f.yanked is None for f in found):
+                yield version, pick_file(found)
+
+    return Memo(allowed())
 
 
-def likely_pick(
-    releases: Sequence[tuple[Version, list[Distribution]]], requirement: Requirement, pre: bool
-) -> Distribution | None:
+def likely_pick(releases: Releases, requirement: Requirement, pre: bool) -> Distribution | None:
     """The release the resolver will most likely try first, for prefetching: the
     newest that matches and is not yanked (a final release unless pre-releases are
     allowed). Stops at the first hit, where allowed_versions would filter them all."""
@@ -280,7 +295,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
         self.no_metadata: dict[tuple[str, str], str] = {}  # (name, version) -> why
         self._warned_extras: set[tuple[str, str, str]] = set()
         self._allowed_cache: dict[
-            tuple[str, frozenset[str]], list[tuple[Version, Distribution]]
+            tuple[str, frozenset[str]], Memo[tuple[Version, Distribution]]
         ] = {}
         self._candidates: dict[tuple[str, Version, frozenset[str]], Candidate] = {}
         self._dependencies: dict[tuple[str, Version, frozenset[str]], list[Requirement]] = {}
@@ -380,13 +395,14 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
             self.view.fetch_ahead(list(itertools.islice(ahead, BACKTRACK_AHEAD)))
 
         locked = self.options.preferred.get(name)
-        if locked is not None:
-            allowed = _nearest_first(allowed, locked)
+        ordered: Iterable[tuple[Version, Distribution]] = (
+            allowed if locked is None else _nearest_first(allowed, locked)
+        )
 
         def candidates() -> Iterator[Candidate]:
             # Lazy: while backtracking, resolvelib asks again and again and mostly
             # looks at the first few; 1,500 botocore releases are not built each time.
-            for version, dist in allowed:
+            for version, dist in ordered:
                 if version not in excluded and not self._invalid_metadata(dist):
                     yield self._candidate(name, version, dist, extras)
 
@@ -394,7 +410,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
 
     def _allowed(
         self, name: str, requirements: Sequence[Requirement]
-    ) -> list[tuple[Version, Distribution]]:
+    ) -> Memo[tuple[Version, Distribution]]:
         """pip's candidate rules, worked out once per distinct set of specifiers."""
         # The texts stand for the specifiers (equal texts, equal specifiers), and are
         # far cheaper to hash than a SpecifierSet is to print.
@@ -496,7 +512,7 @@ class Provider(AbstractProvider[Requirement, Candidate, str]):
 
 
 def _nearest_first(
-    allowed: list[tuple[Version, Distribution]], locked: Version
+    allowed: Iterable[tuple[Version, Distribution]], locked: Version
 ) -> list[tuple[Version, Distribution]]:
     """Newest-first releases reordered around a locked version: it, then each newer
     release from the nearest up, then the older ones newest first."""

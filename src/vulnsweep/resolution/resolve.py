@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     import anyio.abc
 
     from vulnsweep.cache import Cache
-    from vulnsweep.index.client import Distribution, PackageIndex
+    from vulnsweep.index.client import PackageIndex
+    from vulnsweep.index.pages import Distribution
     from vulnsweep.net.http import HttpClient, Timeouts
     from vulnsweep.net.session import Network
 
@@ -169,7 +170,7 @@ async def resolve_async(
             await index.cancel_pending()
         await http.aclose()
         for index in indexes.values():
-            await anyio.to_thread.run_sync(index.persist)
+            await index.persist_async()
     return resolved
 
 
@@ -287,9 +288,9 @@ async def _resolve_one(
         on_dependencies=hand_over(prefetcher.warm),
         target=target,
         on_backtrack=hand_over(prefetcher.fetch_ahead),
-        fetch_files=lambda name: anyio.from_thread.run(index.project, name),
         ready_metadata=index.ready_metadata,
         ready_releases=index.ready_releases,
+        preload=lambda dists: anyio.from_thread.run(index.preload, dists),
     )
     by_name: dict[str, list[Requirement]] = {}
     for constraint in constraints:
@@ -564,7 +565,7 @@ def explain(causes: Collection[Any], view: IndexView) -> str:
         excluded = _excluded(view, name, [c.requirement for c in causes])
         if not releases:
             return f"{parts[0]}, but no installable release of {name} is on the index{excluded}"
-        newest = ", ".join(str(v) for v, _ in releases[:5])
+        newest = ", ".join(str(v) for v in releases.versions[:5])
         return f"{parts[0]}, but no release matches (newest: {newest}){excluded}"
     return f"conflicting requirements for {', '.join(names)}: " + "; ".join(parts)
 
@@ -577,16 +578,14 @@ def _excluded(view: IndexView, name: str, requirements: Sequence[Requirement]) -
     specifier = SpecifierSet()
     for requirement in requirements:
         specifier &= requirement.specifier
-    installable = {v for v, _ in view.releases(name)}
-    by_version: dict[Any, list[Distribution]] = {}
-    for dist in view.files(name):
-        by_version.setdefault(dist.version, []).append(dist)
+    releases = view.releases(name)
+    installable = set(releases.versions)
+    unfit = releases.unfit()
     yanked, python = [], []
-    for version in sorted(specifier.filter(by_version, prereleases=True), reverse=True):
-        files = by_version[version]
+    for version in sorted(specifier.filter({*installable, *unfit}, prereleases=True), reverse=True):
         if version not in installable:
-            python.append(f"{version} ({files[0].requires_python or 'no file fits the target'})")
-        elif all(f.yanked is not None for f in files):
+            python.append(f"{version} ({unfit[version] or 'no file fits the target'})")
+        elif all(f.yanked is not None for f in releases.files(version)):
             yanked.append(str(version))
     notes = []
     if yanked:
