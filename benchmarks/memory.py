@@ -95,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
             # Resolution against the real index; advisories from the vendored export
             # through the offline database (the OSV API may be out of reach).
             cache = work / "cache-corpora"
-            subprocess_db = vulnsweep("db", "import", str(DATA_ZIP), "--cache-dir", str(cache))
-            timed(subprocess_db, env=env)
+            imported = [sys.executable, "-m", "vulnsweep", "db", "import", str(DATA_ZIP)]
+            if timed([*imported, "--cache-dir", str(cache)], env=env)[2] != 0:
+                raise SystemExit("could not import the vendored advisory export")
             command = ["-R", str(args.corpora), "--offline", "--max-db-age", "1000000"]
             command += ["-f", "json", "--cache-dir", str(cache)]
             for state in ("cold", "warm"):

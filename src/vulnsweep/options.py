@@ -237,6 +237,15 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
         action="store_true",
         help="let the resolver pick pre-releases (as pip --pre)",
     )
+    resolution.add_argument(
+        "--max-rounds",
+        type=int,
+        default=20_000,
+        metavar="N",
+        help="resolver rounds per requirement set before it is given up as not resolved "
+        "(default 20000; pip's 200000 can mean an hour and gigabytes on a set like "
+        "apache-airflow[all]); a set given up on is named and the run exits 3",
+    )
     service = parser.add_argument_group("vulnerability service")
     service.add_argument(
         "-s",
@@ -662,6 +671,8 @@ def _check(args: argparse.Namespace, actions: dict[str, argparse.Action]) -> Non
         )
     if getattr(args, "concurrency", 1) < 1:
         raise UsageError(f"--concurrency must be at least 1, got {args.concurrency}")
+    if getattr(args, "max_rounds", 1) < 1:
+        raise UsageError(f"--max-rounds must be at least 1, got {args.max_rounds}")
     if getattr(args, "diff", False) and not getattr(args, "fix", False):
         raise UsageError("--diff only makes sense with --fix")
     keep_runs = getattr(args, "keep_runs", None)

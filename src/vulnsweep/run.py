@@ -297,6 +297,7 @@ def resolver_settings(run: Run, target: TargetEnvironment) -> ResolverSettings:
         extra_index_urls=s.extra_index_url,
         target=target,
         pre=s.pre,
+        max_rounds=s.max_rounds,
         concurrency=min(s.concurrency, 64),
         timeouts=s.timeouts,
         deadline=s.deadline,

@@ -49,6 +49,7 @@ class Settings:
     extra_index_url: tuple[Url, ...] = ()
     resolve_pins: bool = False
     pre: bool = False
+    max_rounds: int = 20_000
     # vulnerability service and network
     vulnerability_service: Literal["osv", "pypi", "offline"] = "osv"
     osv_url: Url | str = "https://api.osv.dev"  # a Url once parsed: printed redacted

@@ -139,3 +139,22 @@ def test_memo_reads_its_source_once_however_many_read_it() -> None:
     assert list(itertools.islice(second, 3)) == [0, 1, 2]
     assert list(first) == [2, 3, 4] and list(memo) == [0, 1, 2, 3, 4]
     assert pulled == [0, 1, 2, 3, 4]
+
+
+def test_hashes_and_metadata_offers_read_as_the_index_gave_them() -> None:
+    wheel = "demo-3.0-py3-none-any.whl"
+    offers = [
+        ({"sha256": "CD" * 32}, "cd" * 32),  # PEP 714, upper-case hex read as lower
+        ({}, ""),  # offered without a hash
+        (True, ""),
+        (False, None),
+        ("yes", None),  # not a PEP 691 value: not an offer
+    ]
+    for offer, expected in offers:
+        files = [entry(wheel, f"/f/{wheel}", **{"core-metadata": offer})]
+        page, _ = read_page(
+            "demo", json.dumps({"files": files}).encode(), JSON_PAGE, PAGE, INDEX, Fits(PY311)
+        )
+        [dist] = Releases([page]).files(Version("3.0"))
+        assert (dist.metadata_sha256, dist.sha256) == (expected, "ab" * 32), offer
+        assert dist.url == f"https://alice:s3cret@index.test/f/{wheel}"

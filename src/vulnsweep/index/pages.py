@@ -66,6 +66,7 @@ class Fits:
         self._tags: dict[str, float] = {}
         self._versions: dict[str, Version | None] = {}
         self._names: dict[str, str] = {}
+        self._texts: dict[str, str] = {}
 
     def python(self, requires_python: str) -> bool:
         found = self._python.get(requires_python)
@@ -107,6 +108,10 @@ class Fits:
             self._versions[text] = found
             return found
 
+    def shared(self, text: str) -> str:
+        """One string object for equal texts (Requires-Python repeats on every file)."""
+        return self._texts.setdefault(text, text)
+
     def name(self, text: str) -> str:
         found = self._names.get(text)
         if found is None:
@@ -141,12 +146,18 @@ class Page:
 
     def _distribution(self, version: Version, row: Row) -> Distribution:
         _, filename, href, requires_python, yanked, metadata, sha256 = row
+        if href.endswith("/"):
+            href += filename
         url = href if "://" in href else urljoin(self.page_url, href)
         url, _, fragment = url.partition("#")
-        if sha256 is None and fragment.startswith("sha256="):
+        if isinstance(sha256, bytes):
+            sha256 = sha256.hex()
+        elif sha256 is None and fragment.startswith("sha256="):
             sha256 = fragment[len("sha256=") :]
-        if isinstance(metadata, dict):
-            metadata_sha256: str | None = str(metadata.get("sha256", ""))
+        if isinstance(metadata, (bytes, str)):
+            metadata_sha256: str | None = (
+                metadata.hex() if isinstance(metadata, bytes) else metadata
+            )
         else:
             metadata_sha256 = "" if metadata is True else None
         return Distribution(
@@ -214,15 +225,24 @@ def read_page(
             if version not in unfit:
                 unfit[version] = str(requires_python) if requires_python else None
             continue
+        # Kept small: a big run holds hundreds of thousands of these.
+        href = str(entry.get("url") or "")
+        if href.endswith(filename) and href[-len(filename) - 1 : -len(filename)] == "/":
+            href = href[: -len(filename)]  # the file name is put back when built
         hashes = entry.get("hashes")
+        metadata = entry.get("core-metadata", entry.get("data-dist-info-metadata", False))
+        if isinstance(metadata, dict):
+            metadata = _digest(str(metadata.get("sha256", "")))
+        else:
+            metadata = metadata is True  # offered without a hash, or not at all
         row: Row = (
             rank,
             filename,
-            str(entry.get("url") or ""),
-            requires_python,
+            href,
+            fits.shared(str(requires_python)) if requires_python else None,
             entry.get("yanked", False),
-            entry.get("core-metadata", entry.get("data-dist-info-metadata", False)),
-            hashes.get("sha256") if isinstance(hashes, dict) else None,
+            metadata,
+            _digest(hashes.get("sha256")) if isinstance(hashes, dict) else None,
         )
         found = rows.get(version)
         if found is None:
@@ -301,6 +321,20 @@ class Memo(Generic[T]):
             return True
         self._source = None
         return False
+
+
+def _digest(value: Any) -> bytes | str | None:
+    """A hex digest as its 32 bytes (half the memory of the text); anything else as
+    text, for the hash check to reject later."""
+    if not value:
+        return None if value is None else ""
+    text = str(value)
+    if len(text) == 64:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    return text
 
 
 def pick_file(files: Sequence[Distribution]) -> Distribution:

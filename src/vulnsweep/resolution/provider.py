@@ -236,11 +236,12 @@ def likely_pick(releases: Releases, requirement: Requirement, pre: bool) -> Dist
     newest that matches and is not yanked (a final release unless pre-releases are
     allowed). Stops at the first hit, where allowed_versions would filter them all."""
     specifier = requirement.specifier
-    for version, files in releases:
-        if version.is_prerelease and not (pre or specifier.prereleases):
+    finals_only = not (pre or specifier.prereleases)
+    for version in releases.versions:
+        if finals_only and version.is_prerelease:
             continue
         if specifier.contains(version, prereleases=True):
-            dist = pick_file(files)
+            dist = pick_file(releases.files(version))  # built for this release alone
             if dist.yanked is None:
                 return dist
     return None

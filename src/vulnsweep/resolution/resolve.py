@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,7 @@ if sys.version_info < (3, 11):
 
 log = logging.getLogger(__name__)
 
-MAX_ROUNDS = 200_000  # resolvelib steps before giving up, as pip does
+MAX_ROUNDS = 20_000  # resolvelib rounds per set before giving up (pip: 200,000)
 RESOLVER_THREADS = 8  # requirement sets resolving at once (the rest wait their turn)
 
 
@@ -71,6 +72,7 @@ class ResolverSettings:
     extra_index_urls: Sequence[str | Url] = ()
     target: TargetEnvironment = field(default_factory=TargetEnvironment)
     pre: bool = False
+    max_rounds: int = MAX_ROUNDS
     concurrency: int = 32
     timeouts: Timeouts | None = None
     deadline: float | None = None  # seconds for every resolution together
@@ -311,8 +313,19 @@ async def _resolve_one(
         """In the worker thread, so explaining a failure may still ask the index."""
         from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 
+        started = time.perf_counter()
+
+        class Progress(BaseReporter[Requirement, Candidate, str]):
+            """A long backtrack says where it is at -vv."""
+
+            def starting_round(self, index: int) -> None:
+                if index and index % 1000 == 0:
+                    seconds = time.perf_counter() - started
+                    log.debug("%s: resolver round %d after %.0fs", request.label, index, seconds)
+
         try:
-            found = Resolver(provider, BaseReporter()).resolve(roots, max_rounds=MAX_ROUNDS)
+            found = Resolver(provider, Progress()).resolve(roots, max_rounds=settings.max_rounds)
+            log.debug("%s: resolved in %.2fs", request.label, time.perf_counter() - started)
             if request.preferred:  # read here, in the worker thread, while it is at hand
                 chosen = {}
                 for candidate in found.mapping.values():
@@ -325,7 +338,10 @@ async def _resolve_one(
             raise ResolutionError(request.label, explain(exc.causes, view)) from None
         except ResolutionTooDeep:
             raise ResolutionError(
-                request.label, f"resolution did not finish within {MAX_ROUNDS} rounds"
+                request.label,
+                f"resolution did not finish within {settings.max_rounds} rounds (the resolver "
+                "kept backtracking; pin or constrain what it walks through, or raise "
+                "--max-rounds)",
             ) from None
 
     try:
