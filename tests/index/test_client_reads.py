@@ -31,6 +31,7 @@ def _index(cache: SlowCache) -> PackageIndex:
     index = PackageIndex.__new__(PackageIndex)
     index.cache = cache  # type: ignore[assignment]
     index._reads = {}
+    index._threads = None
     return index
 
 
