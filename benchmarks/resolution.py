@@ -1,6 +1,7 @@
 """Resolution against `uv pip compile` on the same local index, in both index modes.
 
     python -m benchmarks.resolution [--latency 0.05] [--repeat 3]
+    python -m benchmarks.resolution --real-index [--repeat 5]   # needs the network
 
 Inputs (benchmarks/data): warehouse's dependencies (170 releases resolved) and a
 heavy-backtracking set (`urllib3<1.25.4` + `boto3`: ~1,400 boto3/botocore releases
@@ -10,6 +11,10 @@ none at all (no metadata files, no JSON API: metadata must come out of the wheel
 range requests, as on the PyPI reachable here and many mirrors). Each tool runs cold
 (empty cache) and warm; vulnsweep resolves only (`--dry-run`), and its resolved set is
 checked against uv's. Ratios against the issue's targets are printed at the end.
+
+`--real-index` instead resolves warehouse cold against the real index (PyPI, which
+serves no PEP 658 metadata here), each round vulnsweep then uv, both with an empty
+cache; the target is vulnsweep <= 1.0x uv's median.
 """
 
 from __future__ import annotations
@@ -85,13 +90,69 @@ def series(label: str, repeat: int, argv: list[str], *, fresh: list[Path]) -> Me
     return measure
 
 
+def real_index(vulnsweep: str, uv: str | None, repeat: int) -> int:
+    """Cold warehouse against the real index, interleaved so both see the same network."""
+    if uv is None:
+        print("uv is not installed: nothing to compare with")
+        return 1
+    work = Path(tempfile.mkdtemp(prefix="vulnsweep-real-index-"))
+    requirements = DATA / "warehouse.in"
+    target = ["--python-version", "3.11"]
+    ours, theirs = Measure("vulnsweep cold"), Measure("uv cold")
+    out = work / "uv.txt"
+    for rep in range(repeat):
+        cache = work / "vs"
+        subprocess.run(["rm", "-rf", str(cache), str(work / "uv"), str(out)], check=True)
+        seconds, peak, code = timed(
+            [vulnsweep, "-r", str(requirements), *target, "--platform", "linux",
+             "--progress-spinner", "off", "--dry-run", "--cache-dir", str(cache)]
+        )  # fmt: skip
+        ours.seconds.append(seconds)
+        ours.peak_mb.append(peak)
+        their_seconds, their_peak, their_code = timed(
+            [uv, "pip", "compile", str(requirements), *target, "--python-platform",
+             "x86_64-manylinux_2_28", "--cache-dir", str(work / "uv"), "-q", "--no-header",
+             "-o", str(out)]
+        )  # fmt: skip
+        theirs.seconds.append(their_seconds)
+        theirs.peak_mb.append(their_peak)
+        print(
+            f"  #{rep + 1}: vulnsweep {seconds:.2f}s {peak:.0f} MB (exit {code}) | "
+            f"uv {their_seconds:.2f}s {their_peak:.0f} MB (exit {their_code})",
+            flush=True,
+        )
+    # The resolved sets, from the last cold cache (with an offline database to print).
+    cache = work / "vs"
+    subprocess.run(
+        [vulnsweep, "db", "import", str(DATA_ZIP), "--cache-dir", str(cache)],
+        check=True,
+        capture_output=True,
+    )
+    pins = vulnsweep_pins(
+        vulnsweep, ["-r", str(requirements), *target, "--platform", "linux"], cache
+    )
+    theirs_pins = uv_pins(out)
+    different = sorted(k for k in set(pins) | set(theirs_pins) if pins.get(k) != theirs_pins.get(k))
+    ratio = ours.median / theirs.median
+    print(
+        f"\nwarehouse cold against the real index (medians of {repeat}): vulnsweep "
+        f"{ours.median:.2f}s, uv {theirs.median:.2f}s: {ratio:.2f}x (target <= 1.0x); "
+        f"{len(pins)} releases; differs from uv on {len(different)}: "
+        + ", ".join(f"{k} {pins.get(k)}/{theirs_pins.get(k)}" for k in different)
+    )
+    return 1 if ratio > 1.0 else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--real-index", action="store_true", help="warehouse against PyPI")
     args = parser.parse_args(argv)
     vulnsweep = which("vulnsweep") or "vulnsweep"
     uv = which("uv")
+    if args.real_index:
+        return real_index(vulnsweep, uv, args.repeat)
     work = Path(tempfile.mkdtemp(prefix="vulnsweep-resolution-bench-"))
     # An offline database just to print each resolved set (those runs are not timed).
     subprocess.run(

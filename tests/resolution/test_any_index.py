@@ -273,7 +273,7 @@ def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
     import resolvelib
 
     from vulnsweep.cache import Cache, HttpEntry, source_key
-    from vulnsweep.index.client import strip_credentials
+    from vulnsweep.index.client import PAGE_KEY, strip_credentials
 
     cold = resolve_file(CASES / "web.in", index_server, tmp_path)
     runs: list[int] = []
@@ -290,7 +290,7 @@ def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
     # One page revalidated since (a new expiry): the stored result no longer counts.
     cache = Cache(tmp_path)
     source = source_key("index:" + strip_credentials(index_server.url))
-    key = strip_credentials(f"{index_server.url}/flask/")
+    key = strip_credentials(f"{index_server.url}/flask/") + PAGE_KEY
     entry = cache.get_http(source, [key])[key]
     cache.put_http(source, [(key, HttpEntry(entry.etag, entry.expires + 1, entry.body))])
     cache.close()
