@@ -430,3 +430,27 @@ def test_uv_resolver_failures_are_one_line(
     assert (code, out) == (3, "")
     assert err.startswith("vulnsweep: error: package index (via uv) (backtrack.in): ")
     assert err.count("\n") == 1
+
+
+def test_a_set_out_of_resolver_rounds_is_named_as_not_audited(
+    index_server: IndexServer, osv_server: OsvServer, cache_dir: Path
+) -> None:
+    code, out, err = audit(
+        index_server, osv_server, cache_dir, "-r", "backtrack.in", "-f", "json",
+        "--max-rounds", "3",
+    )  # fmt: skip
+    assert code == 3, err
+    [skipped] = json.loads(out)["dependencies"]
+    assert skipped == {
+        "name": "backtrack-in",  # the set, named as any skipped entry is
+        "skip_reason": "not resolved, so not audited: resolution did not finish within 3 "
+        "rounds (the resolver kept backtracking; pin or constrain what it walks through, "
+        "or raise --max-rounds)",
+        "origins": ["backtrack.in"],
+    }
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in")
+    assert code == 0, err  # the default budget is plenty for it
+    code, _, err = audit(
+        index_server, osv_server, cache_dir, "-r", "backtrack.in", "--max-rounds", "0"
+    )
+    assert code == 2 and "--max-rounds must be at least 1" in err

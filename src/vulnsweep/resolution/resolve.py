@@ -65,6 +65,10 @@ class ResolutionError(InputError):
     """Requirements that cannot all be met: explained the way pip explains it."""
 
 
+class OutOfRounds(ResolutionError):
+    """The resolver's budget ran out: not wrong input, an audit left incomplete."""
+
+
 @dataclass
 class ResolverSettings:
     cache: Cache
@@ -337,7 +341,7 @@ async def _resolve_one(
         except ResolutionImpossible as exc:
             raise ResolutionError(request.label, explain(exc.causes, view)) from None
         except ResolutionTooDeep:
-            raise ResolutionError(
+            raise OutOfRounds(
                 request.label,
                 f"resolution did not finish within {settings.max_rounds} rounds (the resolver "
                 "kept backtracking; pin or constrain what it walks through, or raise "
@@ -613,7 +617,19 @@ def _excluded(view: IndexView, name: str, requirements: Sequence[Requirement]) -
 
 
 def give_up(request: ResolutionRequest, error: ResolutionError, resolved: Resolved) -> None:
-    """Fatal, unless the set came from a tree walk: then one skipped entry names it."""
+    """Fatal, unless the set came from a tree walk: then one skipped entry names it.
+    A set the resolver ran out of rounds on is named as not audited (exit 3), the
+    rest of the run goes on: nothing about the input is known to be wrong."""
+    if isinstance(error, OutOfRounds):
+        resolved.skipped.append(
+            SkippedDependency(
+                name=request.project or request.label,
+                reason=f"not resolved, so not audited: {error.message}",
+                origins=(Origin(request.label),),
+                unresolved=True,
+            )
+        )
+        return
     if not request.tolerant:
         raise error
     resolved.skipped.append(
