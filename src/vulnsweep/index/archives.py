@@ -14,7 +14,7 @@ import struct
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO
 
 MAX_METADATA = 16 * 1024**2  # a METADATA/PKG-INFO file larger than this is refused
 MAX_CENTRAL_DIRECTORY = 32 * 1024**2
@@ -135,9 +135,9 @@ class SdistFiles:
     pyproject: bytes | None = None  # <top>/pyproject.toml
 
 
-def sdist_files(data: bytes, filename: str) -> SdistFiles:
-    """Those files of an sdist held in memory; members are read, never extracted, and
-    only the ones wanted are decompressed (each capped)."""
+def sdist_files(data: bytes | BinaryIO, filename: str) -> SdistFiles:
+    """Those files of an sdist (in memory, or an open file); members are read, never
+    extracted, and only the ones wanted are decompressed (each capped)."""
     import tarfile
     import zipfile
 
@@ -154,7 +154,7 @@ def sdist_files(data: bytes, filename: str) -> SdistFiles:
     found: dict[str, bytes] = {}
     try:
         if filename.endswith(".zip"):
-            with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            with zipfile.ZipFile(_readable(data)) as zipped:
                 for info in zipped.infolist():
                     kind = wanted(info.filename)
                     if kind is not None and kind not in found:
@@ -163,7 +163,7 @@ def sdist_files(data: bytes, filename: str) -> SdistFiles:
                         with zipped.open(info) as member:
                             found[kind] = _capped(member.read(MAX_METADATA + 1))
         else:
-            with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
+            with tarfile.open(fileobj=_readable(data), mode="r:*") as archive:
                 for entry in archive:
                     kind = wanted(entry.name)
                     if kind is not None and kind not in found and entry.isfile():
@@ -177,6 +177,10 @@ def sdist_files(data: bytes, filename: str) -> SdistFiles:
     if not found:
         raise ArchiveError("no PKG-INFO at the top of the sdist")
     return SdistFiles(**found)
+
+
+def _readable(data: bytes | BinaryIO) -> BinaryIO:
+    return io.BytesIO(data) if isinstance(data, bytes) else data
 
 
 def sdist_pkg_info(data: bytes, filename: str) -> bytes:

@@ -45,7 +45,7 @@ ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 )
-IN_MEMORY_FILE = 64 * 1024**2  # a release file read into memory (sdists, Range ignored)
+IN_MEMORY_FILE = 64 * 1024**2  # a wheel read into memory (when a server ignores Range)
 WHOLE_FILE_MAX = 1024**3  # the largest wheel downloaded whole when ranges fail
 PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
 # A page is kept under its URL and this fragment, as PEP 691 JSON with nothing
@@ -56,6 +56,7 @@ PAGE_IN_THREAD = 256 * 1024  # a page this big is read off the event loop
 # is tens of MB once decompressed: with 40 in flight, response bodies alone held
 # 290 MB of a run over the shared corpora.
 PAGE_DOWNLOADS = 16
+ARCHIVE_DOWNLOADS = 8  # whole sdists being downloaded (to disk) at once
 IO_THREADS = 2  # worker threads for cache reads and writes (and for big pages) at once
 FLUSH_BYTES = 8 * 1024**2  # cache entries written together as a run goes
 FOREVER = float(2**40)
@@ -196,6 +197,7 @@ class PackageIndex:
         self._threads: anyio.CapacityLimiter | None = None
         self._parsers: anyio.CapacityLimiter | None = None
         self._downloads = asyncio.Semaphore(PAGE_DOWNLOADS)
+        self._archives = asyncio.Semaphore(ARCHIVE_DOWNLOADS)
 
     # -- public -------------------------------------------------------------------
 
@@ -385,11 +387,16 @@ class PackageIndex:
 
         if len(body) <= PAGE_IN_THREAD:
             return read()
+        return await self._cpu(read)
+
+    async def _cpu(self, fn: Callable[[], T]) -> T:
+        """Parsing off the event loop, on threads of its own (not the cache's)."""
+        import anyio
         import anyio.to_thread
 
         if self._parsers is None:
             self._parsers = anyio.CapacityLimiter(IO_THREADS)
-        return await anyio.to_thread.run_sync(read, limiter=self._parsers)
+        return await anyio.to_thread.run_sync(fn, limiter=self._parsers)
 
     def _keep_page(self, name: str, source: str, key: str, entry: HttpEntry) -> None:
         self.remember(source, key, entry)
@@ -539,16 +546,33 @@ class PackageIndex:
         Dynamic); the egg-info's requires.txt setuptools wrote when it made the sdist;
         pyproject.toml's [project] when its dependencies are not dynamic. Anything else
         would mean building it: then `tried` says why, and nothing is guessed."""
+        import tempfile
+        from pathlib import Path
+
         from vulnsweep.index.archives import ArchiveError, sdist_files
 
         http = await self.http.client()
         try:
-            result = await http.get_document(dist.url, None, max_bytes=IN_MEMORY_FILE)
-            if result.status == 404:
-                raise ArchiveError("the sdist is not on the index (404)")
-            _check_hash(dist, hashlib.sha256(result.data).hexdigest())
-            data: bytes = result.data
-            files = await self._io(lambda: sdist_files(data, dist.filename))
+            # Streamed to a temporary file, a few at a time: backtracking through old
+            # numpy or scipy releases (sdists only, tens of MB each) held 36 of them,
+            # 1 GB, in memory at once on the shared corpora.
+            async with self._archives:
+                with tempfile.TemporaryDirectory(prefix="vulnsweep-sdist-") as directory:
+                    path = Path(directory) / "release"
+                    try:
+                        await http.download(dist.url, path, max_bytes=WHOLE_FILE_MAX)
+                    except ServiceError as exc:
+                        if exc.message.startswith("HTTP 404"):
+                            raise ArchiveError("the sdist is not on the index (404)") from None
+                        raise
+
+                    def read() -> Any:
+                        with path.open("rb") as handle:
+                            _check_hash(dist, _file_sha256(handle))
+                            handle.seek(0)
+                            return sdist_files(handle, dist.filename)
+
+                    files = await self._cpu(read)
         except ServiceError as exc:
             tried.append(f"reading the sdist failed ({exc.message})")
             return None
