@@ -156,6 +156,8 @@ def sdist_files(data: bytes | BinaryIO, filename: str) -> SdistFiles:
         if filename.endswith(".zip"):
             with zipfile.ZipFile(_readable(data)) as zipped:
                 for info in zipped.infolist():
+                    if len(found) == 3:
+                        break
                     kind = wanted(info.filename)
                     if kind is not None and kind not in found:
                         if info.file_size > MAX_METADATA:
@@ -164,7 +166,10 @@ def sdist_files(data: bytes | BinaryIO, filename: str) -> SdistFiles:
                             found[kind] = _capped(member.read(MAX_METADATA + 1))
         else:
             with tarfile.open(fileobj=_readable(data), mode="r:*") as archive:
-                for entry in archive:
+                while len(found) < 3 and (entry := archive.next()) is not None:
+                    # tarfile keeps every member it has read: an sdist of 100,000
+                    # files grew to gigabytes. Only the current one is needed.
+                    archive.members.clear()  # type: ignore[attr-defined]
                     kind = wanted(entry.name)
                     if kind is not None and kind not in found and entry.isfile():
                         if entry.size > MAX_METADATA:

@@ -47,6 +47,7 @@ ACCEPT = (
 )
 IN_MEMORY_FILE = 64 * 1024**2  # a wheel read into memory (when a server ignores Range)
 WHOLE_FILE_MAX = 1024**3  # the largest wheel downloaded whole when ranges fail
+SDIST_MAX = 256 * 1024**2  # the largest sdist read for its metadata
 PAGE_MAX_AGE = 600.0  # when the index says nothing (PyPI says 600 s)
 # A page is kept under its URL and this fragment, as PEP 691 JSON with nothing
 # prepended (copying a body of tens of MB to add a content type doubled it for a while).
@@ -560,7 +561,7 @@ class PackageIndex:
                 with tempfile.TemporaryDirectory(prefix="vulnsweep-sdist-") as directory:
                     path = Path(directory) / "release"
                     try:
-                        await http.download(dist.url, path, max_bytes=WHOLE_FILE_MAX)
+                        await http.download(dist.url, path, max_bytes=SDIST_MAX)
                     except ServiceError as exc:
                         if exc.message.startswith("HTTP 404"):
                             raise ArchiveError("the sdist is not on the index (404)") from None
