@@ -36,6 +36,7 @@ bench: install
 	$(PY) -m benchmarks.resolution
 	$(PY) -m benchmarks.soak
 	$(PY) -m benchmarks.scale
+	$(PY) -m benchmarks.memory
 	$(PY) -m benchmarks.recheck
 	$(PY) -m benchmarks.html
 	$(PY) -m benchmarks.http2

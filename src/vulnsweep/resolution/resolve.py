@@ -620,24 +620,18 @@ def give_up(request: ResolutionRequest, error: ResolutionError, resolved: Resolv
     """Fatal, unless the set came from a tree walk: then one skipped entry names it.
     A set the resolver ran out of rounds on is named as not audited (exit 3), the
     rest of the run goes on: nothing about the input is known to be wrong."""
-    if isinstance(error, OutOfRounds):
-        resolved.skipped.append(
-            SkippedDependency(
-                name=request.project or request.label,
-                reason=f"not resolved, so not audited: {error.message}",
-                origins=(Origin(request.label),),
-                unresolved=True,
-            )
-        )
-        return
-    if not request.tolerant:
+    out_of_rounds = isinstance(error, OutOfRounds)
+    if not (out_of_rounds or request.tolerant):
         raise error
     resolved.skipped.append(
         SkippedDependency(
             name=request.project or request.label,
-            reason=f"cannot be resolved: {error.message}",
+            reason=f"not resolved, so not audited: {error.message}"
+            if out_of_rounds
+            else f"cannot be resolved: {error.message}",
             origins=(Origin(request.label),),
-            error=True,
+            error=not out_of_rounds,
+            unresolved=out_of_rounds,
         )
     )
 
