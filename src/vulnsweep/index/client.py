@@ -330,41 +330,31 @@ class PackageIndex:
         key = strip_credentials(url) + PAGE_KEY
         async with self._downloads:
             stored = await self._io(lambda: self.cache.get_http(source, [key]).get(key))
-            body = stored.body if stored is not None else None
-            if stored is not None and body is not None and stored.expires > time.time():
+            if stored is not None and stored.expires > time.time():
                 self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
-                page, _ = await self._read_page(
-                    name, body, JSON_PAGE, url, index, store=False, seen=True
-                )
-                return page
-            http = await self.http.client()
-            etag = stored.etag if stored is not None else None
-            result = await http.get_document(url, etag, max_bytes=self.max_bytes)
-            if result.status == 404:
-                # Kept too, as a project with no files: a warm run asks nothing, even for
-                # a project the index does not have (a dependency's dependency).
-                gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, EMPTY_PAGE)
-                self._keep_page(name, source, key, gone)
-                return Page(name, url, index)
-            if result.status == 304 and body is not None:
-                page, _ = await self._read_page(
-                    name, body, JSON_PAGE, url, index, store=False, seen=True
-                )
-                keep = body
+                page, _ = await self._read_page(name, stored.body, JSON_PAGE, url, index)
             else:
-                page, fresh = await self._read_page(
-                    name,
-                    result.data,
-                    result.content_type,
-                    url,
-                    index,
-                    store=True,
-                    seen=body is not None,
-                )
-                keep = fresh or EMPTY_PAGE
-        max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
-        entry = HttpEntry(result.etag, time.time() + max_age, keep)
-        self._keep_page(name, source, key, entry)
+                http = await self.http.client()
+                etag = stored.etag if stored is not None else None
+                result = await http.get_document(url, etag, max_bytes=self.max_bytes)
+                if result.status == 404:
+                    # Kept too, as a project with no files: a warm run asks nothing, even
+                    # for a project the index does not have (a dependency's dependency).
+                    gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, EMPTY_PAGE)
+                    self._keep_page(name, source, key, gone)
+                    return Page(name, url, index)
+                if result.status == 304 and stored is not None:
+                    keep = stored.body
+                    page, _ = await self._read_page(name, keep, JSON_PAGE, url, index)
+                else:
+                    page, fresh = await self._read_page(
+                        name, result.data, result.content_type, url, index, store=True
+                    )
+                    keep = fresh or EMPTY_PAGE
+                max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
+                entry = HttpEntry(result.etag, time.time() + max_age, keep)
+                self._keep_page(name, source, key, entry)
+        page.seen = stored is not None
         return page
 
     async def _read_page(
@@ -375,16 +365,13 @@ class PackageIndex:
         url: str,
         index: str,
         *,
-        store: bool,
-        seen: bool,
+        store: bool = False,
     ) -> tuple[Page, bytes | None]:
         """Big pages are read in a worker thread, so the event loop keeps answering
         the resolver and reading responses meanwhile."""
 
         def read() -> tuple[Page, bytes | None]:
-            return read_page(
-                name, body, content_type, url, index, self._fits, storable=store, seen=seen
-            )
+            return read_page(name, body, content_type, url, index, self._fits, storable=store)
 
         if len(body) <= PAGE_IN_THREAD:
             return read()
@@ -550,7 +537,7 @@ class PackageIndex:
         import tempfile
         from pathlib import Path
 
-        from vulnsweep.index.archives import ArchiveError, sdist_files
+        from vulnsweep.index.archives import ArchiveError, SdistFiles, sdist_files
 
         http = await self.http.client()
         try:
@@ -560,14 +547,11 @@ class PackageIndex:
             async with self._archives:
                 with tempfile.TemporaryDirectory(prefix="vulnsweep-sdist-") as directory:
                     path = Path(directory) / "release"
-                    try:
-                        await http.download(dist.url, path, max_bytes=SDIST_MAX)
-                    except ServiceError as exc:
-                        if exc.message.startswith("HTTP 404"):
-                            raise ArchiveError("the sdist is not on the index (404)") from None
-                        raise
+                    size = await http.download(dist.url, path, max_bytes=SDIST_MAX, missing_ok=True)
+                    if size is None:
+                        raise ArchiveError("the sdist is not on the index (404)")
 
-                    def read() -> Any:
+                    def read() -> SdistFiles:
                         with path.open("rb") as handle:
                             _check_hash(dist, _file_sha256(handle))
                             handle.seek(0)

@@ -132,11 +132,11 @@ class Page:
     releases with a file the target cannot install, that file's Requires-Python
     (to say why a release was passed over)."""
 
-    def __init__(self, project: str, page_url: str, index: str, *, seen: bool = False) -> None:
+    def __init__(self, project: str, page_url: str, index: str) -> None:
         self.project = project
         self.page_url = page_url
         self.index = index
-        self.seen = seen  # the cache held this page before (fresh or not)
+        self.seen = False  # the cache held this page before (fresh or not)
         self.rows: dict[Version, list[Row]] = {}
         self.unfit: dict[Version, str | None] = {}
         self._credentials = _credentials(index)
@@ -185,14 +185,13 @@ def read_page(
     fits: Fits,
     *,
     storable: bool = False,
-    seen: bool = False,
 ) -> tuple[Page, bytes | None]:
     """The page, and (with `storable`) the PEP 691 JSON to keep in the cache: the body
     as sent when it is JSON with no credentials in it, else the files re-written as
     JSON with every URL's credentials removed."""
     json = bool(content_type and "json" in content_type)
     entries = _json_entries(body, page_url) if json else _html_entries(body)
-    page = Page(project, page_url, index, seen=seen)
+    page = Page(project, page_url, index)
     rows, unfit = page.rows, page.unfit
     inf = math.inf
     for entry in entries:

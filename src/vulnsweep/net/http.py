@@ -341,8 +341,16 @@ class HttpClient:
         assert isinstance(data, bytes)
         return data.decode("utf-8", "replace")
 
-    async def download(self, url: str | Url, target: Path, *, max_bytes: int = 2 * 1024**3) -> int:
-        """Stream a (possibly large) file to disk with the same retries; returns its size."""
+    async def download(
+        self,
+        url: str | Url,
+        target: Path,
+        *,
+        max_bytes: int = 2 * 1024**3,
+        missing_ok: bool = False,
+    ) -> int | None:
+        """Stream a (possibly large) file to disk with the same retries; returns its
+        size, or None for a 404 when `missing_ok`."""
         import aiohttp
         import anyio
 
@@ -360,9 +368,14 @@ class HttpClient:
                     reveal(url), headers=self.headers, timeout=unbounded
                 ) as response:
                     if response.status != 200:
-                        self._interpret(
-                            response.status, response.headers, await response.read(), url, False
-                        )
+                        body = await response.read()
+                        if (
+                            self._interpret(
+                                response.status, response.headers, body, url, missing_ok
+                            )
+                            is None
+                        ):
+                            return None  # a 404, and the caller expects one
                     size = 0
                     async with await anyio.open_file(target, "wb") as handle:
                         async for chunk in response.content.iter_chunked(1 << 20):

@@ -119,18 +119,10 @@ def rewrite(
         text,
         moved=moved,
         added=added,
-        render_moved=lambda name, version, old: render(
-            path, name, version, files(name, version), metadata.get(name), old, ["default"]
+        render=lambda name, version, keep, groups: render(
+            path, name, version, files(name, version), metadata.get(name), keep, groups
         ),
-        render_added=lambda name, version, groups: render(
-            path,
-            name,
-            version,
-            files(name, version),
-            metadata.get(name),
-            {},
-            groups or ["default"],
-        ),
+        groups=["default"],
         reachable=(lambda data: _reachable(data, roots)) if roots else None,
     )
 

@@ -146,18 +146,11 @@ def rewrite(
         text,
         moved=moved,
         added=added,
-        render_moved=lambda name, version, old: render(
-            path, name, version, files(name, version), metadata.get(name), old, ["main"]
+        render=lambda name, version, keep, groups: render(
+            path, name, version, files(name, version), metadata.get(name), keep, groups
         ),
-        render_added=lambda name, version, groups: render(
-            path,
-            name,
-            version,
-            files(name, version),
-            metadata.get(name),
-            keep_new,
-            groups or ["main"],
-        ),
+        groups=["main"],
+        keep_new=keep_new,
         reachable=(lambda data: _reachable(data, roots)) if roots else None,
         before="[metadata]",
     )

@@ -95,15 +95,18 @@ def rewrite_packages(
     *,
     moved: Mapping[str, str],
     added: Mapping[str, tuple[str, list[str]]],
-    render_moved: Callable[[str, str, dict[str, Any]], str],
-    render_added: Callable[[str, str, list[str]], str],
+    render: Callable[[str, str, Mapping[str, Any], list[str]], str],
+    groups: list[str],
     reachable: Callable[[dict[str, Any]], set[str]] | None,
+    keep_new: Mapping[str, Any] | None = None,
     before: str = "",
 ) -> str:
     """A `[[package]]` lock (poetry.lock, pdm.lock) rewritten: each moved entry
-    rendered anew from its old table, each added one inserted in name order with the
-    groups of the packages that need it, the result checked to be TOML, and (with
-    `reachable`) every package the roots reached before and no longer reach dropped."""
+    rendered anew (name, version, what to keep of it, its groups) from its old table
+    in `groups`, each added one inserted in name order from `keep_new`, with the
+    groups of the packages that need it (else `groups`), the result checked to be
+    TOML, and (with `reachable`) every package the roots reached before and no
+    longer reach dropped."""
     import sys
 
     if sys.version_info >= (3, 11):
@@ -126,15 +129,16 @@ def rewrite_packages(
         if name is not None and name in moved:
             old = tomllib.loads(body)["package"][0]
             trailing = body[len(body.rstrip("\n")) :]
-            body = render_moved(name, moved[name], old) + trailing[1:]
+            body = render(name, moved[name], old, groups) + trailing[1:]
         out.append(body)
     for name, (version, needed_by) in sorted(added.items()):
-        groups: list[str] = []
+        wanted: list[str] = []
         for parent in needed_by:
             for group in groups_of.get(canonical_name(parent), ()):
-                if group not in groups:
-                    groups.append(group)
-        insert_package(out, name, render_added(name, version, groups) + "\n", before=before)
+                if group not in wanted:
+                    wanted.append(group)
+        rendered = render(name, version, keep_new or {}, wanted or groups)
+        insert_package(out, name, rendered + "\n", before=before)
     after = "".join(out)
     try:
         new_data = tomllib.loads(after)

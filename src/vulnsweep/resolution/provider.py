@@ -160,8 +160,7 @@ class IndexView:
         releases = self._releases.get(dist.project)
         if releases is None or not releases.seen or dist in self._looked_up:
             return None
-        older = (pick_file(releases.files(v)) for v in releases.versions if v < dist.version)
-        chunk = [dist, *itertools.islice(older, BACKTRACK_AHEAD - 1)]
+        chunk = [dist, *_older(releases, dist, BACKTRACK_AHEAD - 1)]
         self._looked_up.update(chunk)
         self._preload(chunk)
         return self._ready(dist)
@@ -177,8 +176,7 @@ class IndexView:
         releases = self._releases.get(dist.project)
         if releases is None:
             return
-        older = (pick_file(releases.files(v)) for v in releases.versions if v < dist.version)
-        self.fetch_ahead(list(itertools.islice(older, BACKTRACK_AHEAD)))
+        self.fetch_ahead(_older(releases, dist, BACKTRACK_AHEAD))
 
     def on_dependencies(self, requirements: list[Requirement]) -> None:
         """Tell the prefetcher, once per distinct requirement."""
@@ -201,6 +199,13 @@ class IndexView:
 
 CONFLICT_PRIORITY_THRESHOLD = 5  # pip's: conflicts before a project is resolved early
 BACKTRACK_AHEAD = 64  # candidates whose metadata is fetched ahead while backtracking
+
+
+def _older(releases: Releases, dist: Distribution, count: int) -> list[Distribution]:
+    """The files standing for the next `count` releases below `dist`'s, newest first
+    (built for those releases alone)."""
+    older = (pick_file(releases.files(v)) for v in releases.versions if v < dist.version)
+    return list(itertools.islice(older, count))
 
 
 def allowed_versions(
