@@ -270,20 +270,19 @@ def test_no_match_names_releases_for_another_python(tmp_path: Path) -> None:
 def test_a_resolution_is_reused_only_while_its_pages_are_unchanged(
     index_server: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import resolvelib
-
     from vulnsweep.cache import Cache, HttpEntry, source_key
     from vulnsweep.index.client import PAGE_KEY, strip_credentials
+    from vulnsweep.resolution.backjump import DedupingResolver
 
     cold = resolve_file(CASES / "web.in", index_server, tmp_path)
     runs: list[int] = []
-    real = resolvelib.Resolver.resolve
+    real = DedupingResolver.resolve
 
     def counted(self: object, *args: object, **kwargs: object) -> object:
         runs.append(1)
         return real(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(resolvelib.Resolver, "resolve", counted)
+    monkeypatch.setattr(DedupingResolver, "resolve", counted)
     warm = resolve_file(CASES / "web.in", index_server, tmp_path)
     assert runs == [] and warm.dependencies == cold.dependencies
     assert [d.paths for d in warm.dependencies] == [d.paths for d in cold.dependencies]

@@ -315,7 +315,9 @@ async def _resolve_one(
 
     def run() -> Any:
         """In the worker thread, so explaining a failure may still ask the index."""
-        from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
+        from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep
+
+        from vulnsweep.resolution.backjump import DedupingResolver
 
         started = time.perf_counter()
 
@@ -328,7 +330,9 @@ async def _resolve_one(
                     log.debug("%s: resolver round %d after %.0fs", request.label, index, seconds)
 
         try:
-            found = Resolver(provider, Progress()).resolve(roots, max_rounds=settings.max_rounds)
+            found = DedupingResolver(provider, Progress()).resolve(
+                roots, max_rounds=settings.max_rounds
+            )
             log.debug("%s: resolved in %.2fs", request.label, time.perf_counter() - started)
             if request.preferred:  # read here, in the worker thread, while it is at hand
                 chosen = {}
