@@ -16,6 +16,7 @@ RANKS = {
     "redact": 0,
     "url": 0,
     "model": 0,
+    "allocator": 0,  # the process's malloc arenas: imports nothing of ours
     "logs": 1,
     "advisories": 1,
     "target": 1,
