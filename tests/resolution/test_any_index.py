@@ -327,3 +327,33 @@ def test_a_project_required_back_by_its_own_group_is_the_local_project(tmp_path:
         )
     assert pins(resolved) == {"idna": "3.20", "llm-echo": "0.3"}
     assert resolved.skipped == []
+
+
+@pytest.mark.parametrize("fresh", [True, False], ids=["fresh", "revalidated"])
+def test_a_damaged_cached_page_is_fetched_again(
+    fresh: bool, index_server: IndexServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stored page that no longer parses (fresh, or confirmed current by a 304) is
+    fetched again whole: the resolution is the same and the cache is mended."""
+    from vulnsweep.cache import Cache, HttpEntry, source_key
+    from vulnsweep.index.client import PAGE_KEY, strip_credentials
+
+    cold = resolve_file(CASES / "web.in", index_server, tmp_path)
+    cache = Cache(tmp_path)
+    source = source_key("index:" + strip_credentials(index_server.url))
+    key = strip_credentials(f"{index_server.url}/flask/") + PAGE_KEY
+    entry = cache.get_http(source, [key])[key]
+    # A new expiry, so the stored resolution is not reused; an expired page is
+    # revalidated with its etag, and the server answers 304.
+    expires = entry.expires + 1 if fresh else 0.0
+    cache.put_http(source, [(key, HttpEntry(entry.etag, expires, b'{"files": [trunc'))])
+    cache.close()
+    index_server.reset()
+    again = resolve_file(CASES / "web.in", index_server, tmp_path)
+    assert pins(again) == pins(cold)
+    assert index_server.paths.count("/simple/flask/") == (1 if fresh else 2)
+    assert index_server.hits["not_modified"] == (0 if fresh else 1)
+    assert "the cached index page of flask could not be read; fetching it again" in caplog.text
+    cache = Cache(tmp_path)
+    assert cache.get_http(source, [key])[key].body == entry.body
+    cache.close()

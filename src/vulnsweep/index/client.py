@@ -330,31 +330,59 @@ class PackageIndex:
         key = strip_credentials(url) + PAGE_KEY
         async with self._downloads:
             stored = await self._io(lambda: self.cache.get_http(source, [key]).get(key))
+            seen = stored is not None
+            page = None
             if stored is not None and stored.expires > time.time():
-                self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
-                page, _ = await self._read_page(name, stored.body, JSON_PAGE, url, index)
-            else:
-                http = await self.http.client()
-                etag = stored.etag if stored is not None else None
-                result = await http.get_document(url, etag, max_bytes=self.max_bytes)
-                if result.status == 404:
-                    # Kept too, as a project with no files: a warm run asks nothing, even
-                    # for a project the index does not have (a dependency's dependency).
-                    gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, EMPTY_PAGE)
-                    self._keep_page(name, source, key, gone)
-                    return Page(name, url, index)
-                if result.status == 304 and stored is not None:
-                    keep = stored.body
-                    page, _ = await self._read_page(name, keep, JSON_PAGE, url, index)
+                page = await self._stored_page(name, stored.body, url, index)
+                if page is not None:
+                    self.page_stamps.setdefault(name, []).append((source, key, stored.expires))
                 else:
-                    page, fresh = await self._read_page(
-                        name, result.data, result.content_type, url, index, store=True
-                    )
-                    keep = fresh or EMPTY_PAGE
-                max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
-                entry = HttpEntry(result.etag, time.time() + max_age, keep)
-                self._keep_page(name, source, key, entry)
-        page.seen = stored is not None
+                    stored = None
+            if page is None:
+                page = await self._fetched_page(name, source, key, url, index, stored)
+            if page is None:  # the index confirmed a stored page that could not be read
+                page = await self._fetched_page(name, source, key, url, index, None)
+        assert page is not None  # without a stored page, a fetch returns one or raises
+        page.seen = seen
+        return page
+
+    async def _fetched_page(
+        self, name: str, source: str, key: str, url: str, index: str, stored: HttpEntry | None
+    ) -> Page | None:
+        """The page from the index (revalidating what is stored); None when the index
+        says the stored page is current but it cannot be read (a damaged cache)."""
+        http = await self.http.client()
+        etag = stored.etag if stored is not None else None
+        result = await http.get_document(url, etag, max_bytes=self.max_bytes)
+        if result.status == 404:
+            # Kept too, as a project with no files: a warm run asks nothing, even
+            # for a project the index does not have (a dependency's dependency).
+            gone = HttpEntry(None, time.time() + PAGE_MAX_AGE, EMPTY_PAGE)
+            self._keep_page(name, source, key, gone)
+            return Page(name, url, index)
+        if result.status == 304 and stored is not None:
+            keep = stored.body
+            found = await self._stored_page(name, keep, url, index)
+            if found is None:
+                return None
+            page = found
+        else:
+            page, fresh = await self._read_page(
+                name, result.data, result.content_type, url, index, store=True
+            )
+            keep = fresh or EMPTY_PAGE
+        max_age = result.max_age if result.max_age is not None else PAGE_MAX_AGE
+        self._keep_page(name, source, key, HttpEntry(result.etag, time.time() + max_age, keep))
+        return page
+
+    async def _stored_page(self, name: str, body: bytes, url: str, index: str) -> Page | None:
+        """A page as the cache kept it; None, and fetched again whole, when the entry
+        cannot be read (a disk fault or another writer must have damaged it)."""
+        try:
+            page, _ = await self._read_page(name, body, JSON_PAGE, url, index)
+        except ServiceError:
+            log.warning("the cached index page of %s could not be read; fetching it again", name)
+            return None
         return page
 
     async def _read_page(
