@@ -127,7 +127,13 @@ def test_dynamic_sdist_metadata_is_a_skip_that_says_what_was_tried(
     requirements.write_text("legacy-tool\n")
     with IndexServer(extra={"legacy-tool": _sdist_project(pkg_info)}) as index:
         index.reset(IndexFaults(**BARE))
-        resolved = resolve_file(requirements, index)
+        resolved = resolve_file(requirements, index, tmp_path / "cache")
+        # Warm: the stored resolution is reused, and says the same, flag and all.
+        index.reset(IndexFaults(**BARE))
+        reused = resolve_file(requirements, index, tmp_path / "cache")
+        assert index.paths == []
+    assert reused.dependencies == resolved.dependencies
+    assert reused.skipped == resolved.skipped
     assert pins(resolved) == {"legacy-tool": "0.3"}
     [skip] = resolved.skipped
     assert (

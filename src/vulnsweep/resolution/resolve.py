@@ -454,7 +454,14 @@ def _keep(index: PackageIndex, fingerprint: str, outcome: Resolved, asked: Colle
                 for d in outcome.dependencies
             ],
             "skipped": [
-                [s.name, s.reason, [[o.path, o.line] for o in s.origins], s.version]
+                [
+                    s.name,
+                    s.reason,
+                    [[o.path, o.line] for o in s.origins],
+                    s.version,
+                    s.error,
+                    s.unresolved,
+                ]
                 for s in outcome.skipped
             ],
         }
@@ -489,9 +496,13 @@ async def _reuse(index: PackageIndex, fingerprint: str) -> Resolved | None:
             )
             for name, version, origins, paths in data["dependencies"]
         ]
+        # The flags decide the exit code: a reused set that left something unresolved
+        # exits 3 exactly as the run that resolved it did.
         skipped = [
-            SkippedDependency(name, reason, tuple(Origin(p, n) for p, n in origins), version)
-            for name, reason, origins, version in data["skipped"]
+            SkippedDependency(
+                name, reason, tuple(Origin(p, n) for p, n in origins), version, error, unresolved
+            )
+            for name, reason, origins, version, error, unresolved in data["skipped"]
         ]
     except (KeyError, TypeError, ValueError):
         return None  # a damaged entry is a miss: resolve again
