@@ -246,14 +246,21 @@ def test_recheck_reports_what_could_not_be_audited_again(
     root = build_monorepo(tmp_path / "repo")
     worker = root / "services/worker/requirements.txt"
     worker.write_text(worker.read_text() + "flask>=2\n")
+    # Dependencies only a build could tell: not resolved, so the run exits 3.
+    (root / "tools").mkdir()
+    (root / "tools/pyproject.toml").write_text(
+        '[project]\nname = "tools"\nversion = "1"\ndynamic = ["dependencies"]\n'
+    )
     state = state_store
-    _, first, _ = vulnsweep(
+    code, first, err = vulnsweep(
         root, osv_server, tmp_path / "cache", "-R", ".", "--no-deps", "--state", str(state),
         "-f", "json",
     )  # fmt: skip
-    _, again, _ = vulnsweep(
+    assert code == 3 and "1 input could not be fully resolved" in err, err
+    code, again, err = vulnsweep(
         tmp_path, osv_server, tmp_path / "cache", "recheck", "--state", str(state), "-f", "json"
     )
+    assert code == 3 and "1 input could not be fully resolved" in err, err
 
     def skips(report: str) -> list[tuple[str, str]]:
         return [

@@ -61,6 +61,13 @@ CREATE INDEX policies_run ON policies (run);
 CREATE TABLE advisories (id TEXT PRIMARY KEY, modified TEXT NOT NULL, body BYTEA NOT NULL);
 """,
     ),
+    (
+        2,
+        """
+ALTER TABLE skipped ADD COLUMN error INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE skipped ADD COLUMN unresolved INTEGER NOT NULL DEFAULT 0;
+""",
+    ),
 )
 MIGRATION_LOCK = 0x76756C6E  # pg_advisory_xact_lock key: "vuln"
 

@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS pins (
 CREATE INDEX IF NOT EXISTS pins_run ON pins (run);
 CREATE TABLE IF NOT EXISTS skipped (
     run INTEGER NOT NULL, name TEXT NOT NULL, version TEXT, reason TEXT NOT NULL,
-    origins BLOB NOT NULL
+    origins BLOB NOT NULL, error INTEGER NOT NULL DEFAULT 0,
+    unresolved INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS skipped_run ON skipped (run);
 CREATE TABLE IF NOT EXISTS findings (
@@ -73,6 +74,9 @@ CREATE TABLE IF NOT EXISTS advisories (
 MIGRATIONS = (
     ("runs", "complete", "INTEGER NOT NULL DEFAULT 1"),
     ("pins", "audited", "INTEGER NOT NULL DEFAULT 1"),
+    # What a skip means for the exit code, so a recheck exits as the run did.
+    ("skipped", "error", "INTEGER NOT NULL DEFAULT 0"),
+    ("skipped", "unresolved", "INTEGER NOT NULL DEFAULT 0"),
 )
 RUN_TABLES = ("pins", "skipped", "findings", "projects", "policies")
 
@@ -220,10 +224,13 @@ class StateStore:
     ) -> Iterator[SkippedDependency]:
         """What a run could not audit, and why: a recheck reports it again."""
         read = _OriginReader(files)
-        for name, version, reason, origins in self.db.execute(
-            "SELECT name, version, reason, origins FROM skipped WHERE run = ?", (run.id,)
+        for name, version, reason, origins, error, unresolved in self.db.execute(
+            "SELECT name, version, reason, origins, error, unresolved FROM skipped WHERE run = ?",
+            (run.id,),
         ):
-            yield SkippedDependency(name, reason, read(origins), version=version)
+            yield SkippedDependency(
+                name, reason, read(origins), version, bool(error), bool(unresolved)
+            )
 
     def configs(self, runs: Iterable[RunRecord]) -> dict[str, str]:
         """The policy files these runs applied: absolute path -> text."""
@@ -404,8 +411,20 @@ class StateStore:
                 ),
             )
             self.db.executemany(
-                "INSERT INTO skipped VALUES (?, ?, ?, ?, ?)",
-                ((run, s.name, s.version, s.reason, origins(s.origins)) for s in result.skipped),
+                "INSERT INTO skipped (run, name, version, reason, origins, error, unresolved)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        run,
+                        s.name,
+                        s.version,
+                        s.reason,
+                        origins(s.origins),
+                        int(s.error),
+                        int(s.unresolved),
+                    )
+                    for s in result.skipped
+                ),
             )
             today = finished.date().isoformat()
             self.db.executemany(
