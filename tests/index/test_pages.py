@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Iterator
+from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from packaging.version import Version
 
+from vulnsweep.index import pages
 from vulnsweep.index.pages import JSON_PAGE, Fits, Memo, Releases, read_page
 from vulnsweep.target import TargetEnvironment, target_environment
 
@@ -158,3 +163,37 @@ def test_hashes_and_metadata_offers_read_as_the_index_gave_them() -> None:
         [dist] = Releases([page]).files(Version("3.0"))
         assert (dist.metadata_sha256, dist.sha256) == (expected, "ab" * 32), offer
         assert dist.url == f"https://alice:s3cret@index.test/f/{wheel}"
+
+
+_texts = st.text(max_size=80)
+_digests = st.one_of(
+    st.none(), st.just(""), st.binary(min_size=32, max_size=32), st.text(min_size=1, max_size=70)
+)
+
+
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.floats(allow_nan=False), st.just(math.inf)),
+            st.text(min_size=1, max_size=60),
+            _texts,
+            st.one_of(st.none(), st.text(min_size=1, max_size=20)),
+            st.one_of(st.just(False), st.just(True), _texts),
+            st.one_of(st.just(False), st.just(True), _digests),
+            _digests,
+        ),
+        max_size=6,
+    ),
+    base=st.sampled_from(["", "https://files.example/packages/", "ü/"]),
+)
+def test_a_release_s_rows_pack_and_read_back_as_parsed(rows: list[Any], base: str) -> None:
+    """What a page keeps per release reads back field for field (a reason-less yank
+    as True, an empty Requires-Python as None, as the built files treat them)."""
+    rows = [(r[0], r[1], base + r[2], *r[3:]) for r in rows]
+    packed = b"".join(pages._pack_row(row, len(base)) for row in rows)
+    expected = [
+        (rank, name, href, python or None, (yanked or True) if yanked is not False else False,
+         None if meta is False else meta, sha)
+        for rank, name, href, python, yanked, meta, sha in rows
+    ]  # fmt: skip
+    assert list(pages._unpack_rows(packed, base)) == expected

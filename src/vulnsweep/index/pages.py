@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -50,9 +52,20 @@ class Distribution:
     sha256: str | None = None  # the file's own hash, from the page
 
 
-# What is kept of a file until its release is looked at: its rank among the release's
-# files (lower is better; an sdist is last), then the page entry's own fields.
+# What is read of a file while its page is parsed: its rank among the release's files
+# (lower is better; an sdist is last), then the page entry's own fields.
 Row = tuple[float, str, str, Any, Any, Any, Any]
+
+# What is kept of it until its release is looked at: a release's rows packed into one
+# bytes object, each a header (rank; the byte lengths of the file name, the rest of the
+# URL after the page's common prefix, Requires-Python and the yanked reason, NOT_YANKED
+# when not yanked; how the metadata and file digests are given) and then those fields.
+# One object per release instead of five per file: a corpora run keeps about 270,000
+# files, and their tuples and strings were a third of what it held (and, made among a
+# parse's short-lived objects, kept the allocator's arenas from being given back).
+_HEAD = struct.Struct("<dIIIIBB")
+NOT_YANKED = 0xFFFFFFFF
+_ABSENT, _OFFERED, _DIGEST, _TEXT = 0, 1, 2, 3  # a digest: none, no hash, 32 bytes, text
 
 
 class Fits:
@@ -137,12 +150,25 @@ class Page:
         self.page_url = page_url
         self.index = index
         self.seen = False  # the cache held this page before (fresh or not)
-        self.rows: dict[Version, list[Row]] = {}
+        self.rows: dict[Version, bytes] = {}  # packed (see _HEAD)
         self.unfit: dict[Version, str | None] = {}
+        self._base = ""  # the URLs' common prefix, not repeated in each row
         self._credentials = _credentials(index)
 
+    def keep(self, rows: dict[Version, list[Row]]) -> None:
+        """Each release's rows, packed."""
+        hrefs = [row[2] for found in rows.values() for row in found]
+        # Character by character on purpose: the rows keep what follows it.
+        self._base = base = os.path.commonprefix(hrefs)  # noqa: RUF071
+        cut = len(base)
+        for version, found in rows.items():
+            self.rows[version] = b"".join(_pack_row(row, cut) for row in found)
+
     def build(self, version: Version) -> list[tuple[float, Distribution]]:
-        return [(row[0], self._distribution(version, row)) for row in self.rows.get(version, ())]
+        return [
+            (row[0], self._distribution(version, row))
+            for row in _unpack_rows(self.rows.get(version, b""), self._base)
+        ]
 
     def _distribution(self, version: Version, row: Row) -> Distribution:
         _, filename, href, requires_python, yanked, metadata, sha256 = row
@@ -192,7 +218,8 @@ def read_page(
     json = bool(content_type and "json" in content_type)
     entries = _json_entries(body, page_url) if json else _html_entries(body)
     page = Page(project, page_url, index)
-    rows, unfit = page.rows, page.unfit
+    rows: dict[Version, list[Row]] = {}
+    unfit = page.unfit
     inf = math.inf
     for entry in entries:
         filename = entry.get("filename")
@@ -248,6 +275,7 @@ def read_page(
             rows[version] = [row]
         else:
             found.append(row)
+    page.keep(rows)
     stored = None
     if storable:
         stored = body if json and b"@" not in body else _without_credentials(entries)
@@ -320,6 +348,67 @@ class Memo(Generic[T]):
             return True
         self._source = None
         return False
+
+
+def _pack_row(row: Row, cut: int) -> bytes:
+    rank, filename, href, requires_python, yanked, metadata, sha256 = row
+    name = filename.encode()
+    rest = href[cut:].encode()
+    python = requires_python.encode() if requires_python else b""
+    if yanked is False or yanked is None:
+        reason, reason_length = b"", NOT_YANKED
+    else:
+        reason = b"" if yanked is True else str(yanked).encode()
+        reason_length = len(reason)
+    meta_kind, meta = _digest_field(metadata)
+    sha_kind, sha = _digest_field(sha256)
+    head = _HEAD.pack(rank, len(name), len(rest), len(python), reason_length, meta_kind, sha_kind)
+    return b"".join((head, name, rest, python, reason, meta, sha))
+
+
+def _digest_field(value: Any) -> tuple[int, bytes]:
+    """How a digest is given (see _ABSENT ...), and its bytes; text is length-prefixed."""
+    if value is None or value is False:
+        return _ABSENT, b""
+    if value is True:
+        return _OFFERED, b""
+    if isinstance(value, bytes):
+        return _DIGEST, value
+    text = str(value).encode()
+    return _TEXT, len(text).to_bytes(4, "little") + text
+
+
+def _unpack_rows(packed: bytes, base: str) -> Iterator[Row]:
+    """The rows _pack_row packed, as read_page made them (URLs whole again)."""
+    position, end, size = 0, len(packed), _HEAD.size
+    while position < end:
+        rank, name, rest, python, reason, meta_kind, sha_kind = _HEAD.unpack_from(packed, position)
+        position += size
+        filename = packed[position : position + name].decode()
+        position += name
+        href = base + packed[position : position + rest].decode()
+        position += rest
+        requires_python = packed[position : position + python].decode() or None
+        position += python
+        yanked: Any = False
+        if reason != NOT_YANKED:
+            yanked = packed[position : position + reason].decode() or True
+            position += reason
+        metadata, position = _read_digest(packed, position, meta_kind)
+        sha256, position = _read_digest(packed, position, sha_kind)
+        yield rank, filename, href, requires_python, yanked, metadata, sha256
+
+
+def _read_digest(packed: bytes, position: int, kind: int) -> tuple[Any, int]:
+    if kind == _ABSENT:
+        return None, position
+    if kind == _OFFERED:
+        return True, position
+    if kind == _DIGEST:
+        return packed[position : position + 32], position + 32
+    length = int.from_bytes(packed[position : position + 4], "little")
+    start = position + 4
+    return packed[start : start + length].decode(), start + length
 
 
 def _digest(value: Any) -> bytes | str | None:
