@@ -1,4 +1,4 @@
-"""The arena limit holds in a process whose threads allocate (counted by glibc itself)."""
+"""The malloc settings hold in a process like a run (counted by glibc itself)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ import pytest
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
-    reason="the limit is a glibc setting",
+    reason="the settings are glibc's",
 )
 
 # Eight threads allocate and keep blocks glibc serves from an arena (over pymalloc's
-# 512 bytes, under the mmap threshold), then glibc lists its arenas on stderr.
+# 512 bytes, under the mmap threshold); then a 4 MB block is freed and a 1 MB one
+# kept. glibc lists its arenas on stderr; mallinfo2 says whether the 1 MB was mapped.
 PROGRAM = """
 import ctypes, sys, threading
-from vulnsweep.allocator import limit_arenas
-print(limit_arenas())
+from vulnsweep.allocator import tune_malloc
+if sys.argv[1] == "tuned":
+    print(",".join(tune_malloc()))
 kept = []
 barrier = threading.Barrier(8)
 def work():
@@ -28,25 +30,48 @@ def work():
 threads = [threading.Thread(target=work) for _ in range(8)]
 for t in threads: t.start()
 for t in threads: t.join()
+class Info(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+big = bytearray(4 << 20)
+del big
+before = libc.mallinfo2().hblks
+kept.append(bytearray(1 << 20))
+print(libc.mallinfo2().hblks - before)
 sys.stdout.flush()
-ctypes.CDLL(None).malloc_stats()
+libc.malloc_stats()
 """
 
 
-def arenas(env: dict[str, str]) -> tuple[str, int]:
+def run(mode: str, env: dict[str, str]) -> tuple[list[str], int]:
     done = subprocess.run(
-        [sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROGRAM, mode], env=env, capture_output=True, text=True, check=True
     )
-    return done.stdout.strip(), done.stderr.count("Arena ")
+    *said, mapped = done.stdout.split()
+    return [*said, f"mapped={mapped}"], done.stderr.count("Arena ")
 
 
-def test_a_run_allocates_from_at_most_two_arenas() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    assert arenas(env) == ("True", 2)
+def plain_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
 
 
-def test_without_the_limit_glibc_makes_more_and_a_users_setting_is_kept() -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    env["MALLOC_ARENA_MAX"] = "8"
-    said, count = arenas(env)
-    assert said == "False" and count > 2
+def test_a_run_allocates_from_two_arenas_and_maps_big_blocks_on_their_own() -> None:
+    said, arenas = run("tuned", plain_env())
+    assert said == ["MALLOC_ARENA_MAX,MALLOC_MMAP_THRESHOLD_", "mapped=1"]
+    assert arenas == 2
+
+
+def test_glibc_s_defaults_make_more_arenas_and_move_the_threshold() -> None:
+    said, arenas = run("plain", plain_env())
+    assert said == ["mapped=0"]  # the freed 4 MB block raised the threshold past 1 MB
+    assert arenas > 2
+
+
+def test_a_setting_made_in_the_environment_is_left_alone() -> None:
+    env = plain_env() | {"MALLOC_ARENA_MAX": "8"}
+    said, arenas = run("tuned", env)
+    assert said == ["MALLOC_MMAP_THRESHOLD_", "mapped=1"]
+    assert arenas > 2

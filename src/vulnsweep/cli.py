@@ -13,13 +13,13 @@ from vulnsweep.logs import configure_logging
 
 
 def _audit_command(argv: Sequence[str], *, recheck: bool = False) -> int:
-    from vulnsweep.allocator import limit_arenas
+    from vulnsweep.allocator import tune_malloc
     from vulnsweep.run import Run, execute
     from vulnsweep.settings import Settings
 
     settings = Settings.parse(argv, recheck=recheck)
     configure_logging(settings.verbose)
-    limit_arenas()  # before any thread starts
+    tune_malloc()  # before any thread starts
     with Run(settings) as run:
         return execute(run)
 
