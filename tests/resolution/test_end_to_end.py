@@ -4,6 +4,7 @@ OSV server, report each transitive finding with the path that reached it."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -448,8 +449,17 @@ def test_a_set_out_of_resolver_rounds_is_named_as_not_audited(
         "or raise --max-rounds)",
         "origins": ["backtrack.in"],
     }
-    code, out, err = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in")
+    code, out, err = audit(index_server, osv_server, cache_dir, "-r", "backtrack.in", "-vv")
     assert code == 0, err  # the default budget is plenty for it
+    # -vv says how long the set took and where its thread waited on the network.
+    said = re.search(
+        r"backtrack\.in: resolved in \d+\.\d\ds; waited \d+\.\d\ds for (\d+) pages "
+        r"\((\d+) not asked for ahead\) and (\d+) metadata files \((\d+) not asked for ahead\)",
+        err,
+    )
+    assert said is not None, err
+    pages, unasked_pages, files, unasked_files = map(int, said.groups())
+    assert unasked_pages <= pages and unasked_files <= files
     code, _, err = audit(
         index_server, osv_server, cache_dir, "-r", "backtrack.in", "--max-rounds", "0"
     )

@@ -256,6 +256,13 @@ class PackageIndex:
             future.add_done_callback(lambda f: self._remember_ready(dist, f))
         return await asyncio.shield(future)
 
+    def asked_releases(self, name: str) -> bool:
+        """Whether this project's page was asked for already (readable from any thread)."""
+        return canonical_name(name) in self._pages
+
+    def asked_metadata(self, dist: Distribution) -> bool:
+        return dist in self._metadata or dist in self._ready or dist in self._stored
+
     def ready_releases(self, name: str) -> Releases | None:
         """A project's releases once the event loop has them (see ready_metadata)."""
         future = self._pages.get(canonical_name(name))

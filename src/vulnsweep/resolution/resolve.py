@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vulnsweep.errors import InputError, ServiceError, UsageError
 from vulnsweep.model import (
@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     import anyio.abc
 
     from vulnsweep.cache import Cache
-    from vulnsweep.index.client import PackageIndex
-    from vulnsweep.index.pages import Distribution
+    from vulnsweep.index.client import Metadata, PackageIndex
+    from vulnsweep.index.pages import Distribution, Releases
     from vulnsweep.net.http import HttpClient, Timeouts
     from vulnsweep.net.session import Network
 
@@ -56,6 +56,7 @@ if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ROUNDS = 20_000  # resolvelib rounds per set before giving up (pip: 200,000)
 RESOLVER_THREADS = 8  # requirement sets resolving at once (the rest wait their turn)
@@ -204,6 +205,34 @@ def _index_urls(request: ResolutionRequest, settings: ResolverSettings) -> list[
     return [request.index_url or flag_index, *flag_extras, *request.extra_index_urls]
 
 
+@dataclass
+class Waits:
+    """How long a resolution's thread waited on the event loop, and for how many answers
+    the prefetcher had not asked for yet: the overlap it missed (-vv)."""
+
+    seconds: float = 0.0
+    answers: dict[str, list[int]] = field(
+        default_factory=lambda: {"pages": [0, 0], "metadata files": [0, 0]}
+    )
+
+    def timed(self, kind: str, asked: bool, fetch: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return fetch()
+        finally:
+            self.seconds += time.perf_counter() - started
+            counts = self.answers[kind]
+            counts[0] += 1
+            counts[1] += not asked
+
+    def __str__(self) -> str:
+        parts = [
+            f"{total} {kind} ({unasked} not asked for ahead)"
+            for kind, (total, unasked) in self.answers.items()
+        ]
+        return f"waited {self.seconds:.2f}s for {' and '.join(parts)}"
+
+
 class Prefetcher:
     """Fetches, ahead of the resolver, the page of every project it will meet and the
     metadata of the release it will most likely pick, level after level."""
@@ -288,9 +317,21 @@ async def _resolve_one(
         """Prefetch requests go to the loop without the resolver waiting for it."""
         return lambda argument: void(loop.call_soon_threadsafe(callback, argument))
 
+    waits = Waits()
+
+    def fetch_releases(name: str) -> Releases:
+        asked = index.asked_releases(name)
+        return waits.timed("pages", asked, lambda: anyio.from_thread.run(index.releases, name))
+
+    def fetch_metadata(dist: Distribution) -> Metadata:
+        asked = index.asked_metadata(dist)
+        return waits.timed(
+            "metadata files", asked, lambda: anyio.from_thread.run(index.metadata, dist)
+        )
+
     view = IndexView(
-        fetch_releases=lambda name: anyio.from_thread.run(index.releases, name),
-        fetch_metadata=lambda dist: anyio.from_thread.run(index.metadata, dist),
+        fetch_releases=fetch_releases,
+        fetch_metadata=fetch_metadata,
         on_dependencies=hand_over(prefetcher.warm),
         target=target,
         on_backtrack=hand_over(prefetcher.fetch_ahead),
@@ -333,7 +374,8 @@ async def _resolve_one(
             found = DedupingResolver(provider, Progress()).resolve(
                 roots, max_rounds=settings.max_rounds
             )
-            log.debug("%s: resolved in %.2fs", request.label, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            log.debug("%s: resolved in %.2fs; %s", request.label, seconds, waits)
             if request.preferred:  # read here, in the worker thread, while it is at hand
                 chosen = {}
                 for candidate in found.mapping.values():
