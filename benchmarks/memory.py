@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     db = OsvDatabase.from_zip()
     pins, _ = generate(db, 1700, 1 / 3, seed=42)
     rows: list[tuple[str, float, float, float | None, int]] = []
+    mismatched = False
 
     def run(label: str, command: list[str], target: float | None, out: Path) -> None:
         seconds, peak, code = timed(command, env=env, stdout_path=out)
@@ -107,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                     CORPORA_TARGET_MB,
                     work / f"corpora-{state}.json",
                 )
+            cold, warm = (findings(work / f"corpora-{s}.json") for s in ("cold", "warm"))
+            same = cold == warm
+            mismatched |= not same
+            print(f"  corpora findings, cold and warm: {len(cold):,} entries, "
+                  f"{'identical' if same else 'DIFFERENT'}", flush=True)  # fmt: skip
         elif "corpora" not in args.skip:
             print(f"  corpora: {args.corpora} is not here; skipped")
     finally:
@@ -119,7 +125,19 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "ok" if peak <= target else "OVER"
             failed |= peak > target
         print(f"  {label:<48} {seconds:7.2f}s {peak:7.0f} MB  exit {code}  {verdict}")
-    return 1 if failed else 0
+    return 1 if failed or mismatched else 0
+
+
+def findings(report: Path) -> set[tuple[object, ...]]:
+    """Each dependency's name, version, advisory ids and skip reason (the order of sets
+    finishing may differ between runs; what was found may not)."""
+    import json
+
+    return {
+        (d["name"], d.get("version"), tuple(sorted(v["id"] for v in d.get("vulns", []))),
+         d.get("skip_reason"))
+        for d in json.loads(report.read_text())["dependencies"]
+    }  # fmt: skip
 
 
 if __name__ == "__main__":
