@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NoReturn
 from vulnsweep import __version__
 from vulnsweep.errors import UsageError
 from vulnsweep.redact import cut
+from vulnsweep.resolution import MAX_ROUNDS
 
 if TYPE_CHECKING:
     from vulnsweep.policy.config import Config
@@ -240,7 +241,7 @@ def build_parser(*, recheck: bool = False) -> argparse.ArgumentParser:
     resolution.add_argument(
         "--max-rounds",
         type=int,
-        default=20_000,
+        default=MAX_ROUNDS,
         metavar="N",
         help="resolver rounds per requirement set before it is given up as not resolved "
         "(default 20000; pip's 200000 can mean an hour and gigabytes on a set like "

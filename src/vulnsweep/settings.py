@@ -8,6 +8,8 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from vulnsweep.resolution import MAX_ROUNDS
+
 if TYPE_CHECKING:
     from vulnsweep.net.http import Timeouts
     from vulnsweep.policy.config import Config
@@ -49,7 +51,7 @@ class Settings:
     extra_index_url: tuple[Url, ...] = ()
     resolve_pins: bool = False
     pre: bool = False
-    max_rounds: int = 20_000
+    max_rounds: int = MAX_ROUNDS
     # vulnerability service and network
     vulnerability_service: Literal["osv", "pypi", "offline"] = "osv"
     osv_url: Url | str = "https://api.osv.dev"  # a Url once parsed: printed redacted

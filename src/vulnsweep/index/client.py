@@ -261,7 +261,7 @@ class PackageIndex:
         return canonical_name(name) in self._pages
 
     def asked_metadata(self, dist: Distribution) -> bool:
-        return dist in self._metadata or dist in self._ready or dist in self._stored
+        return dist in self._metadata
 
     def ready_releases(self, name: str) -> Releases | None:
         """A project's releases once the event loop has them (see ready_metadata)."""
@@ -347,17 +347,14 @@ class PackageIndex:
                     stored = None
             if page is None:
                 page = await self._fetched_page(name, source, key, url, index, stored)
-            if page is None:  # the index confirmed a stored page that could not be read
-                page = await self._fetched_page(name, source, key, url, index, None)
-        assert page is not None  # without a stored page, a fetch returns one or raises
         page.seen = seen
         return page
 
     async def _fetched_page(
         self, name: str, source: str, key: str, url: str, index: str, stored: HttpEntry | None
-    ) -> Page | None:
-        """The page from the index (revalidating what is stored); None when the index
-        says the stored page is current but it cannot be read (a damaged cache)."""
+    ) -> Page:
+        """The page from the index (revalidating what is stored); fetched again whole
+        when the index says the stored page is current but it cannot be read."""
         http = await self.http.client()
         etag = stored.etag if stored is not None else None
         result = await http.get_document(url, etag, max_bytes=self.max_bytes)
@@ -370,8 +367,8 @@ class PackageIndex:
         if result.status == 304 and stored is not None:
             keep = stored.body
             found = await self._stored_page(name, keep, url, index)
-            if found is None:
-                return None
+            if found is None:  # a damaged cache entry: ask without the etag
+                return await self._fetched_page(name, source, key, url, index, None)
             page = found
         else:
             page, fresh = await self._read_page(
@@ -692,10 +689,10 @@ class PackageIndex:
                 future.set_result(found.get(key))
 
     async def _io(self, fn: Callable[[], T]) -> T:
-        """SQLite and big pages off the event loop, two at a time: cache access is
-        serialised by the cache's lock and parsing by the GIL, so more threads would
-        only wait -- and each new thread that allocates gets a malloc arena of its own
-        (on warehouse, 40 threads' arenas held about 45 MB more at the peak)."""
+        """SQLite off the event loop, two at a time: cache access is serialised by the
+        cache's lock, so more threads would only wait -- and each new thread that
+        allocates gets a malloc arena of its own (on warehouse, 40 threads' arenas
+        held about 45 MB more at the peak)."""
         import anyio
         import anyio.to_thread
 

@@ -2,7 +2,7 @@
 
 A page is read in one pass: each file's name, tags and Requires-Python are judged for
 the target through answers kept per distinct string, and only the files the target
-could install are kept, grouped by release, as small tuples of what the index sent.
+could install are kept, each release's packed into one bytes object (see _HEAD).
 `Distribution`s are built one release at a time, when something first looks at that
 release: warehouse's 168 pages hold 116,000 files, of which a resolution reads a few
 hundred, and building them all was most of a cold resolution's CPU.
@@ -79,7 +79,6 @@ class Fits:
         self._tags: dict[str, float] = {}
         self._versions: dict[str, Version | None] = {}
         self._names: dict[str, str] = {}
-        self._texts: dict[str, str] = {}
 
     def python(self, requires_python: str) -> bool:
         found = self._python.get(requires_python)
@@ -120,10 +119,6 @@ class Fits:
                 found = None
             self._versions[text] = found
             return found
-
-    def shared(self, text: str) -> str:
-        """One string object for equal texts (Requires-Python repeats on every file)."""
-        return self._texts.setdefault(text, text)
 
     def name(self, text: str) -> str:
         found = self._names.get(text)
@@ -251,7 +246,7 @@ def read_page(
             if version not in unfit:
                 unfit[version] = str(requires_python) if requires_python else None
             continue
-        # Kept small: a big run holds hundreds of thousands of these.
+        # Kept small (packed by Page.keep): a big run holds hundreds of thousands.
         href = str(entry.get("url") or "")
         if href.endswith(filename) and href[-len(filename) - 1 : -len(filename)] == "/":
             href = href[: -len(filename)]  # the file name is put back when built
@@ -265,7 +260,7 @@ def read_page(
             rank,
             filename,
             href,
-            fits.shared(str(requires_python)) if requires_python else None,
+            str(requires_python) if requires_python else None,
             entry.get("yanked", False),
             metadata,
             _digest(hashes.get("sha256")) if isinstance(hashes, dict) else None,

@@ -369,12 +369,10 @@ class HttpClient:
                 ) as response:
                     if response.status != 200:
                         body = await response.read()
-                        if (
-                            self._interpret(
-                                response.status, response.headers, body, url, missing_ok
-                            )
-                            is None
-                        ):
+                        verdict = self._interpret(
+                            response.status, response.headers, body, url, missing_ok
+                        )
+                        if verdict is None:
                             return None  # a 404, and the caller expects one
                     size = 0
                     async with await anyio.open_file(target, "wb") as handle:

@@ -167,9 +167,8 @@ class IndexView:
 
     def _walking_down(self, dist: Distribution) -> None:
         """A second release of one project that has to be fetched (the cache has
-        neither) means the resolver is walking down its versions: fetch the next
-        older ones ahead,
-        together, instead of one round trip per release it tries."""
+        neither) means the resolver is walking down its versions: fetch the next older
+        ones ahead, together, instead of one round trip per release it tries."""
         self._misses[dist.project] = misses = self._misses.get(dist.project, 0) + 1
         if misses < 2:
             return

@@ -28,6 +28,7 @@ from vulnsweep.model import (
     parse_version,
 )
 from vulnsweep.redact import redact_url
+from vulnsweep.resolution import MAX_ROUNDS
 from vulnsweep.resolution.graph import trace
 from vulnsweep.resolution.provider import (
     PYTHON,
@@ -58,7 +59,6 @@ if sys.version_info < (3, 11):
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_ROUNDS = 20_000  # resolvelib rounds per set before giving up (pip: 200,000)
 RESOLVER_THREADS = 8  # requirement sets resolving at once (the rest wait their turn)
 
 
